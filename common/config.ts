@@ -1,0 +1,302 @@
+// The deploy config directory (SLIPWAY_CONFIG_DIR): `slipway.yaml` with the ordered environment
+// chain, `services/*.yaml` with one service each, and optional per-environment Marathon templates
+// `environments/<env>/<service>.json.hbs`. Validated once, here, at the edge: every error names the
+// file, the field, the value and what was expected. Missing pieces fall back to the embedded
+// defaults (MARATHON_URL, SLIPWAY_REGISTRY, the local base images).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { parseDuration } from './duration';
+
+export const serviceTypes = ['node', 'java', 'python', 'dotnet'] as const;
+export type ServiceType = (typeof serviceTypes)[number];
+
+const duration = z.string().refine((v) => parseDuration(v) !== undefined, { message: 'expected a duration like "90s", "5m", "72h"' });
+const name = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, 'expected lowercase letters, digits, "-" or "." (a Marathon id segment)');
+
+const healthCheck = z.strictObject({
+  path: z.string().startsWith('/').default('/health'),
+  protocol: z.enum(['HTTP', 'HTTPS', 'TCP']).default('HTTP'),
+  gracePeriodSeconds: z.number().int().min(0).default(30),
+  intervalSeconds: z.number().int().min(1).default(5),
+  timeoutSeconds: z.number().int().min(1).default(3),
+  maxConsecutiveFailures: z.number().int().min(0).default(3),
+});
+
+const upgradeStrategy = z.strictObject({
+  minimumHealthCapacity: z.number().min(0).max(1).default(1),
+  maximumOverCapacity: z.number().min(0).max(1).default(1),
+});
+
+/** The per-environment tunables of an app; all optional so overrides can name just what changes. */
+const appFields = {
+  instances: z.number().int().min(0).max(1000),
+  cpus: z.number().positive().max(64),
+  mem: z.number().positive().max(1_048_576),
+  disk: z.number().min(0),
+  network: z.enum(['bridge', 'host']),
+  port: z.number().int().min(1).max(65535),
+  healthCheck: healthCheck.nullable(),
+  upgradeStrategy,
+  env: z.record(z.string(), z.string()),
+  labels: z.record(z.string(), z.string()),
+  constraints: z.array(z.array(z.string())),
+  healthTimeout: duration,
+  args: z.array(z.string()),
+};
+const appOverride = z.strictObject(appFields).partial();
+
+const build = z.strictObject({
+  /** Repository-relative path of the service's own Dockerfile: used as is. */
+  dockerfile: z.string().optional(),
+  /** Repository-relative path of the service's own Handlebars Dockerfile template. */
+  template: z.string().optional(),
+  context: z.string().default('.'),
+  buildCommand: z.string().optional(),
+  startCommand: z.string().optional(),
+  buildArgs: z.record(z.string(), z.string()).default({}),
+});
+
+const serviceSchema = z.strictObject({
+  name,
+  type: z.enum(serviceTypes),
+  /** Git URL: https://, ssh://, git@host:path, file:// or a local path. Default: GITLAB_URL + project. */
+  repository: z.string().optional(),
+  gitlab: z
+    .strictObject({
+      project: z.string().regex(/^[\w.-]+(\/[\w.-]+)+$/, 'expected a GitLab path_with_namespace like "group/project"'),
+      branches: z.array(z.string()).default(['main']),
+      tags: z.array(z.string()).default([]),
+    })
+    .optional(),
+  build: build.default({ context: '.', buildArgs: {} }),
+  app: appOverride.default({}),
+  environments: z.record(z.string(), appOverride).default({}),
+});
+
+const approvalSchema = z.strictObject({
+  approvers: z.array(z.string().min(1)).min(1, 'expected at least one approver'),
+  timeout: duration.default('72h'),
+  /** Whether the author of the commit may approve its promotion into this environment. */
+  authorMayApprove: z.boolean().default(false),
+});
+
+const environmentSchema = z.strictObject({
+  name,
+  marathon: z.url().optional(),
+  approval: approvalSchema.optional(),
+  /** How long a deploy may take to become healthy before Slipway rolls it back. */
+  healthTimeout: duration.default('5m'),
+  /** Marathon group the apps of this environment live in; default "/<name>". */
+  group: z.string().regex(/^(\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?)+$/, 'expected a Marathon group path like "/test"').optional(),
+  /** Force a deploy over a deployment Slipway did not start (normally it waits). */
+  forceOverForeignDeployments: z.boolean().default(false),
+});
+
+const baseImage = z.union([z.string(), z.strictObject({ build: z.string(), runtime: z.string() })]);
+
+const rootSchema = z.strictObject({
+  registry: z.string().optional(),
+  baseImages: z.partialRecord(z.enum(serviceTypes), baseImage).default({}),
+  environments: z.array(environmentSchema).min(1, 'expected at least one environment'),
+  /** Approver tokens: name -> sha256 hex of the token, for the HTTP approval API. */
+  approverTokens: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 hex digest')).default({}),
+  /** App defaults for every service (overridden by the service's app and environment blocks). */
+  defaults: appOverride.default({}),
+});
+
+export type HealthCheckConfig = z.infer<typeof healthCheck>;
+export type AppOverride = z.infer<typeof appOverride>;
+export type ServiceConfig = z.infer<typeof serviceSchema>;
+export type EnvironmentConfig = z.infer<typeof environmentSchema> & { marathon: string; group: string };
+export type ApprovalConfig = z.infer<typeof approvalSchema>;
+
+export interface DeployConfig {
+  dir: string;
+  registry: string;
+  baseImages: Record<ServiceType, { build: string; runtime: string }>;
+  environments: EnvironmentConfig[];
+  services: Map<string, ServiceConfig & { file: string }>;
+  approverTokens: Record<string, string>;
+  defaults: AppOverride;
+}
+
+/** Resolved settings of one service in one environment: defaults <- service.app <- environment override. */
+export interface AppSettings {
+  instances: number;
+  cpus: number;
+  mem: number;
+  disk: number;
+  network: 'bridge' | 'host';
+  port: number;
+  healthCheck: HealthCheckConfig | null;
+  upgradeStrategy: { minimumHealthCapacity: number; maximumOverCapacity: number };
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  constraints: string[][];
+  healthTimeoutSeconds: number;
+  args?: string[];
+}
+
+const builtinDefaults: AppSettings = {
+  instances: 1,
+  cpus: 0.1,
+  mem: 128,
+  disk: 0,
+  network: 'bridge',
+  port: 8080,
+  healthCheck: healthCheck.parse({}),
+  upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 1 },
+  env: {},
+  labels: {},
+  constraints: [],
+  healthTimeoutSeconds: 300,
+};
+
+const localBaseImages: Record<ServiceType, { build: string; runtime: string }> = {
+  node: { build: 'local/node:18', runtime: 'local/node:18-slim' },
+  java: { build: 'local/jdk:17', runtime: 'local/jre:17' },
+  python: { build: 'local/python:3.11', runtime: 'local/python:3.11-slim' },
+  dotnet: { build: 'mcr.microsoft.com/dotnet/sdk:8.0', runtime: 'mcr.microsoft.com/dotnet/aspnet:8.0' },
+};
+
+function describeIssue(file: string, issue: z.core.$ZodIssue, input: unknown): ConfigError {
+  const field = issue.path.map(String).join('.') || '(top level)';
+  let value: unknown = input;
+  for (const key of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
+  const shown = value === undefined ? 'missing' : JSON.stringify(value);
+  return new ConfigError(`${file}: field "${field}" is ${shown}: ${issue.message}`, file, field);
+}
+
+function readYaml(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`, file);
+  }
+  try {
+    return parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`, file);
+  }
+}
+
+function validate<T>(schema: z.ZodType<T>, file: string, input: unknown): T {
+  const result = schema.safeParse(input);
+  if (!result.success) throw describeIssue(file, result.error.issues[0] as z.core.$ZodIssue, input);
+  return result.data;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadDeployConfig(dir: string, opts: LoadOptions = {}): DeployConfig {
+  const env = opts.env ?? process.env;
+  const rootFile = path.join(dir, 'slipway.yaml');
+  if (!existsSync(rootFile)) {
+    throw new ConfigError(`${rootFile}: missing; SLIPWAY_CONFIG_DIR must be a directory with slipway.yaml and services/*.yaml`, rootFile);
+  }
+  const root = validate(rootSchema, rootFile, readYaml(rootFile));
+
+  const seen = new Set<string>();
+  const environments: EnvironmentConfig[] = root.environments.map((e, i) => {
+    if (seen.has(e.name)) throw new ConfigError(`${rootFile}: field "environments.${i}.name" is "${e.name}": expected each environment once`, rootFile);
+    seen.add(e.name);
+    const marathon = e.marathon ?? env.MARATHON_URL;
+    if (!marathon) {
+      throw new ConfigError(`${rootFile}: field "environments.${i}.marathon" is missing: expected a Marathon URL here or in MARATHON_URL`, rootFile);
+    }
+    return { ...e, marathon: marathon.replace(/\/+$/, ''), group: e.group ?? `/${e.name}` };
+  });
+
+  const baseImages = { ...localBaseImages };
+  for (const [type, image] of Object.entries(root.baseImages)) {
+    baseImages[type as ServiceType] = typeof image === 'string' ? { build: image, runtime: image } : image;
+  }
+
+  const services = new Map<string, ServiceConfig & { file: string }>();
+  const servicesDir = path.join(dir, 'services');
+  const files = existsSync(servicesDir) ? readdirSync(servicesDir).filter((f) => /\.ya?ml$/.test(f)).sort() : [];
+  for (const f of files) {
+    const file = path.join(servicesDir, f);
+    const service = validate(serviceSchema, file, readYaml(file));
+    if (services.has(service.name)) {
+      throw new ConfigError(`${file}: field "name" is "${service.name}": expected a unique name, also used in ${services.get(service.name)?.file}`, file, 'name');
+    }
+    for (const envName of Object.keys(service.environments)) {
+      if (!seen.has(envName)) {
+        throw new ConfigError(
+          `${file}: field "environments.${envName}" names an unknown environment: expected one of ${[...seen].join(', ')}`,
+          file,
+          `environments.${envName}`,
+        );
+      }
+    }
+    if (service.build.dockerfile && service.build.template) {
+      throw new ConfigError(`${file}: field "build" has both dockerfile and template: expected at most one`, file, 'build');
+    }
+    services.set(service.name, { ...service, file });
+  }
+
+  return {
+    dir,
+    registry: root.registry ?? env.SLIPWAY_REGISTRY ?? '127.0.0.1:5000',
+    baseImages,
+    environments,
+    services,
+    approverTokens: root.approverTokens,
+    defaults: root.defaults,
+  };
+}
+
+export function getService(config: DeployConfig, service: string): ServiceConfig & { file: string } {
+  const found = config.services.get(service);
+  if (!found) {
+    const known = [...config.services.keys()].join(', ') || 'none';
+    throw new ConfigError(`unknown service "${service}": expected one of ${known} (files in ${path.join(config.dir, 'services')})`);
+  }
+  return found;
+}
+
+export function getEnvironment(config: DeployConfig, environment: string): EnvironmentConfig {
+  const found = config.environments.find((e) => e.name === environment);
+  if (!found) {
+    throw new ConfigError(`unknown environment "${environment}": expected one of ${config.environments.map((e) => e.name).join(', ')}`);
+  }
+  return found;
+}
+
+export function resolveAppSettings(config: DeployConfig, service: ServiceConfig, environment: string): AppSettings {
+  const env = getEnvironment(config, environment);
+  const layers: AppOverride[] = [config.defaults, service.app, service.environments[environment] ?? {}];
+  const out: AppSettings = { ...builtinDefaults, healthTimeoutSeconds: parseDuration(env.healthTimeout) ?? 300 };
+  for (const layer of layers) {
+    const { healthTimeout, env: vars, labels, ...rest } = layer;
+    Object.assign(out, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
+    if (vars) out.env = { ...out.env, ...vars };
+    if (labels) out.labels = { ...out.labels, ...labels };
+    if (healthTimeout) out.healthTimeoutSeconds = parseDuration(healthTimeout) ?? out.healthTimeoutSeconds;
+  }
+  return out;
+}
+
+/** The Git URL to check a service out from. */
+export function repositoryUrl(service: ServiceConfig, env: NodeJS.ProcessEnv = process.env): string {
+  if (service.repository) return service.repository;
+  if (service.gitlab && env.GITLAB_URL) return `${env.GITLAB_URL.replace(/\/+$/, '')}/${service.gitlab.project}.git`;
+  throw new ConfigError(`service "${service.name}": expected "repository", or "gitlab.project" together with GITLAB_URL`);
+}
+
+export function marathonAppId(envConfig: EnvironmentConfig, service: string): string {
+  return `${envConfig.group}/${service}`;
+}
+
+/** The per-environment Marathon template a team may keep: environments/<env>/<service>.json.hbs. */
+export function customAppTemplate(config: DeployConfig, service: string, environment: string): string | undefined {
+  const file = path.join(config.dir, 'environments', environment, `${service}.json.hbs`);
+  return existsSync(file) ? file : undefined;
+}
