@@ -285,8 +285,12 @@ export function resolveAppSettings(config: DeployConfig, service: ServiceConfig,
 }
 
 /** The Git URL to check a service out from. */
-export function repositoryUrl(service: ServiceConfig, env: NodeJS.ProcessEnv = process.env): string {
-  if (service.repository) return service.repository;
+export function repositoryUrl(config: DeployConfig, service: ServiceConfig, env: NodeJS.ProcessEnv = process.env): string {
+  if (service.repository) {
+    // A bare path is relative to the config directory: handy for local repositories.
+    if (/^[a-z+]+:\/\//i.test(service.repository) || /^[\w.-]+@[\w.-]+:/.test(service.repository)) return service.repository;
+    return `file://${path.resolve(config.dir, service.repository)}`;
+  }
   if (service.gitlab && env.GITLAB_URL) return `${env.GITLAB_URL.replace(/\/+$/, '')}/${service.gitlab.project}.git`;
   throw new ConfigError(`service "${service.name}": expected "repository", or "gitlab.project" together with GITLAB_URL`);
 }

@@ -70,6 +70,8 @@ export interface LaneState {
   queue: { pipelineId: string; order: number; commit: string }[];
   inFlight?: { pipelineId: string; kind: 'deploy' | 'rollback'; since: string };
   waitingApproval: { pipelineId: string; order: number }[];
+  /** Where the app lives, from the latest deploy request: what a rollback needs. */
+  target?: { marathonUrl: string; appId: string; healthTimeoutSeconds: number };
 }
 
 /** pipeline -> lane: deploy this image (sent with signal-with-start by an activity). */

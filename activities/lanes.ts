@@ -1,0 +1,42 @@
+// Messages from a pipeline to the environment lanes it deploys through. Workflow code cannot
+// signal-with-start, so these small activities do it with the worker's Temporal client: the lane
+// for (service, environment) is started on first use and then lives on. Signals are idempotent on
+// the lane's side (it deduplicates by pipeline ID), so a retried activity is harmless.
+import type { Client } from '@temporalio/client';
+import { laneWorkflowId, taskQueues } from '../common/types';
+import type { DeployRequest, RollbackRequest } from '../workflows/messages';
+import { awaitingApprovalSignal, cancelDeploySignal, deployRequestSignal, rollbackRequestSignal } from '../workflows/messages';
+
+export interface LaneAddress {
+  service: string;
+  environment: string;
+}
+
+export function createLaneActivities({ client }: { client: Client }) {
+  function signalLane<T>(lane: LaneAddress, signal: Parameters<Client['workflow']['signalWithStart']>[1]['signal'], arg: T) {
+    return client.workflow.signalWithStart('environmentLane', {
+      workflowId: laneWorkflowId(lane.service, lane.environment),
+      taskQueue: taskQueues.deploy,
+      args: [{ service: lane.service, environment: lane.environment }],
+      signal,
+      signalArgs: [arg],
+      staticSummary: `Lane: ${lane.service} in ${lane.environment}`,
+    });
+  }
+  return {
+    async requestDeploy(input: LaneAddress & { request: DeployRequest }): Promise<void> {
+      await signalLane(input, deployRequestSignal, input.request);
+    },
+    async cancelDeploy(input: LaneAddress & { pipelineId: string }): Promise<void> {
+      await signalLane(input, cancelDeploySignal, { pipelineId: input.pipelineId });
+    },
+    async announceApprovalWait(input: LaneAddress & { pipelineId: string; order: number; done?: boolean }): Promise<void> {
+      await signalLane(input, awaitingApprovalSignal, { pipelineId: input.pipelineId, order: input.order, done: input.done });
+    },
+    async requestRollback(input: LaneAddress & { request: RollbackRequest }): Promise<void> {
+      await signalLane(input, rollbackRequestSignal, input.request);
+    },
+  };
+}
+
+export type LaneActivities = ReturnType<typeof createLaneActivities>;

@@ -1,0 +1,153 @@
+// Planning activities: read the deploy config on the worker (SLIPWAY_CONFIG_DIR) and turn it into
+// the data a pipeline needs — the environment chain, approval rules, build settings — and, per
+// environment, the rendered and validated Marathon app definition for the one image digest.
+// Running this as an activity records the plan in history, so a config change made while a
+// pipeline runs never makes its replay diverge.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/activity';
+import {
+  customAppTemplate,
+  getEnvironment,
+  getService,
+  loadDeployConfig,
+  marathonAppId,
+  repositoryUrl,
+  resolveAppSettings,
+  type DeployConfig,
+  type ServiceType,
+} from '../common/config';
+import { parseDuration } from '../common/duration';
+import { ConfigError, NonRetryable } from '../common/errors';
+import { defaultConfigDir, templatesDir } from '../common/paths';
+import type { ApprovalRule } from '../common/types';
+import { renderTemplate } from './render';
+import { validateMarathonApp } from './marathon-app';
+
+export interface EnvironmentPlan {
+  name: string;
+  marathonUrl: string;
+  appId: string;
+  approval?: ApprovalRule;
+  healthTimeoutSeconds: number;
+  forceOverForeignDeployments: boolean;
+}
+
+export interface PipelinePlan {
+  service: string;
+  type: ServiceType;
+  repository: string;
+  /** registry/service: where the image is pushed. */
+  imageRepository: string;
+  tag: string;
+  baseImages: { build: string; runtime: string };
+  port: number;
+  build: { dockerfile?: string; template?: string; context: string; buildCommand?: string; startCommand?: string; buildArgs: Record<string, string> };
+  environments: EnvironmentPlan[];
+}
+
+export function configDir(): string {
+  return process.env.SLIPWAY_CONFIG_DIR ?? defaultConfigDir;
+}
+
+/** Config errors cannot be fixed by retrying: fail the pipeline at once with the file and field. */
+function withConfig<T>(fn: (config: DeployConfig) => T): T {
+  try {
+    return fn(loadDeployConfig(configDir()));
+  } catch (err) {
+    if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, NonRetryable.BadConfig);
+    throw err;
+  }
+}
+
+function assertNoCredentials(url: string, service: string): void {
+  if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url)) {
+    throw new ConfigError(`service "${service}": the repository URL carries credentials; remove them and set GITLAB_TOKEN on the build workers`);
+  }
+}
+
+export async function planPipeline(input: { service: string; commit: string }): Promise<PipelinePlan> {
+  if (!/^[0-9a-f]{7,64}$/i.test(input.commit)) {
+    throw ApplicationFailure.nonRetryable(`commit "${input.commit}" is not a git SHA: expected 7-64 hex characters`, NonRetryable.BadConfig);
+  }
+  return withConfig((config) => {
+    const service = getService(config, input.service);
+    const repository = repositoryUrl(config, service);
+    assertNoCredentials(repository, service.name);
+    const appDefaults = resolveAppSettings(config, service, config.environments[0]!.name);
+    return {
+      service: service.name,
+      type: service.type,
+      repository,
+      imageRepository: `${config.registry}/${service.name}`,
+      tag: input.commit.slice(0, 12),
+      baseImages: config.baseImages[service.type],
+      port: appDefaults.port,
+      build: service.build,
+      environments: config.environments.map((env) => ({
+        name: env.name,
+        marathonUrl: env.marathon,
+        appId: marathonAppId(env, service.name),
+        approval: env.approval && {
+          approvers: env.approval.approvers,
+          timeoutSeconds: parseDuration(env.approval.timeout) ?? 72 * 3600,
+          authorMayApprove: env.approval.authorMayApprove,
+        },
+        healthTimeoutSeconds: resolveAppSettings(config, service, env.name).healthTimeoutSeconds,
+        forceOverForeignDeployments: env.forceOverForeignDeployments,
+      })),
+    };
+  });
+}
+
+export interface RenderAppInput {
+  service: string;
+  environment: string;
+  image: string;
+  pipelineId: string;
+  commit: string;
+}
+
+/** Renders (without sending) the app definition; used by the pipeline and by `slipway render`. */
+export function renderMarathonAppFromConfig(config: DeployConfig, input: RenderAppInput): Record<string, unknown> {
+  const service = getService(config, input.service);
+  const env = getEnvironment(config, input.environment);
+  const settings = resolveAppSettings(config, service, env.name);
+  const custom = customAppTemplate(config, service.name, env.name);
+  const templateFile = custom ?? path.join(templatesDir, 'marathon', 'app.json.hbs');
+  const vars = {
+    ...settings,
+    id: marathonAppId(env, service.name),
+    service: service.name,
+    environment: env.name,
+    image: input.image,
+    commit: input.commit,
+    pipelineId: input.pipelineId,
+    bridge: settings.network === 'bridge',
+    args: settings.args ?? null,
+    env: { ...settings.env, SLIPWAY_SERVICE: service.name, SLIPWAY_ENVIRONMENT: env.name, SLIPWAY_COMMIT: input.commit },
+    labels: { ...settings.labels, SLIPWAY_SERVICE: service.name, SLIPWAY_COMMIT: input.commit },
+  };
+  const text = renderTemplate({ name: templateFile, source: readFileSync(templateFile, 'utf8'), vars });
+  let app: Record<string, unknown>;
+  try {
+    app = JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(
+      `${templateFile} rendered invalid JSON for ${service.name}/${env.name}: ${(err as Error).message}`,
+      NonRetryable.TemplateError,
+    );
+  }
+  const problems = validateMarathonApp(app);
+  if (problems.length > 0) {
+    throw ApplicationFailure.nonRetryable(
+      `${templateFile} rendered an invalid Marathon app for ${service.name}/${env.name}: ${problems.join('; ')}`,
+      NonRetryable.TemplateError,
+    );
+  }
+  return app;
+}
+
+export async function renderMarathonApp(input: RenderAppInput): Promise<Record<string, unknown>> {
+  return withConfig((config) => renderMarathonAppFromConfig(config, input));
+}

@@ -1,0 +1,177 @@
+// `slipway up`: the whole local stack in one process tree — Temporal dev server (persistent db,
+// Web UI, search attributes), registry, Marathon emulator, deploy and build workers, the webhook
+// and status server — each started only where the environment does not already name one. Prints
+// every URL, writes them to .slipway/endpoints.json once all answer, and on Ctrl-C/SIGTERM stops
+// everything it started. A lock file makes a second `up` say so instead of failing on a port.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createLogger } from '../common/log';
+import { defaultConfigDir, stateDir } from '../common/paths';
+import { connectClient, temporalSettingsFromEnv } from '../common/temporal-connection';
+import { createWorkers } from '../worker';
+import { installRuntimeLogging } from '../worker/runtime';
+import { startMarathonEmulator } from './marathon-emulator';
+import { startRegistry } from './registry';
+import { startTemporalDevServer } from './temporal';
+import { startWebhookServer } from '../client/webhook';
+
+export interface Endpoints {
+  temporalAddress: string;
+  temporalUi?: string;
+  registry: string;
+  marathon: string;
+  webhook: string;
+  configDir: string;
+}
+
+export const endpointsFile = path.join(stateDir, 'endpoints.json');
+const lockFile = path.join(stateDir, 'up.pid');
+
+function runningUp(): number | undefined {
+  if (!existsSync(lockFile)) return undefined;
+  const pid = Number(readFileSync(lockFile, 'utf8'));
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A secret kept in the state folder so the dev stack works with no configuration. */
+function devSecret(name: string, envVar: string): string {
+  if (process.env[envVar]) return process.env[envVar] as string;
+  const file = path.join(stateDir, name);
+  if (!existsSync(file)) writeFileSync(file, randomBytes(24).toString('base64url'), { mode: 0o600 });
+  const value = readFileSync(file, 'utf8').trim();
+  process.env[envVar] = value;
+  return value;
+}
+
+export async function up(): Promise<void> {
+  mkdirSync(stateDir, { recursive: true });
+  const log = createLogger('up');
+  const other = runningUp();
+  if (other) {
+    const endpoints = existsSync(endpointsFile) ? readFileSync(endpointsFile, 'utf8') : '(endpoints not written yet)';
+    process.stdout.write(`slipway up is already running (pid ${other}); its endpoints:\n${endpoints}\n`);
+    return;
+  }
+  writeFileSync(lockFile, String(process.pid));
+  installRuntimeLogging();
+
+  const stops: { name: string; stop: () => Promise<unknown> }[] = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      for (const { name, stop } of stops.reverse()) {
+        try {
+          await stop();
+        } catch (err) {
+          log.warn(`stopping ${name} failed`, { error: (err as Error).message });
+        }
+      }
+      rmSync(lockFile, { force: true });
+      rmSync(endpointsFile, { force: true });
+    })());
+  let signalled = false;
+  const onSignal = (signal: string) => {
+    if (signalled) return;
+    signalled = true;
+    log.info(`${signal}: stopping the stack`);
+    void stopAll().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+
+  try {
+    // Temporal
+    let temporalAddress = process.env.TEMPORAL_ADDRESS;
+    let temporalUi: string | undefined;
+    if (!temporalAddress) {
+      const server = await startTemporalDevServer({
+        port: Number(process.env.TEMPORAL_PORT ?? 7233),
+        uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
+        dbFile: path.join(stateDir, 'temporal.db'),
+      });
+      stops.push({ name: 'Temporal dev server', stop: () => server.process.stop() });
+      temporalAddress = server.address;
+      temporalUi = server.uiUrl;
+      process.env.TEMPORAL_ADDRESS = temporalAddress;
+    }
+
+    // Registry
+    let registry = process.env.SLIPWAY_REGISTRY;
+    if (!registry) {
+      const started = await startRegistry(Number(process.env.SLIPWAY_REGISTRY_PORT ?? 5000));
+      if (started.process) stops.push({ name: 'registry', stop: () => started.process!.stop() });
+      registry = started.address;
+      process.env.SLIPWAY_REGISTRY = registry;
+    }
+
+    // Marathon (the emulator stands in for it here)
+    let marathon = process.env.MARATHON_URL;
+    if (!marathon) {
+      const emulator = await startMarathonEmulator({
+        port: Number(process.env.SLIPWAY_MARATHON_PORT ?? 8080),
+        mode: (process.env.SLIPWAY_MARATHON_MODE as 'containers' | 'simulated') ?? 'containers',
+      });
+      stops.push({ name: 'Marathon emulator', stop: () => emulator.close() });
+      marathon = emulator.url;
+      process.env.MARATHON_URL = marathon;
+    }
+
+    process.env.SLIPWAY_CONFIG_DIR ??= defaultConfigDir;
+    devSecret('approval-key', 'SLIPWAY_APPROVAL_KEY');
+    const webhookToken = devSecret('webhook-token', 'SLIPWAY_WEBHOOK_TOKEN');
+
+    // Workers (both roles in this process)
+    const settings = temporalSettingsFromEnv();
+    const client = await connectClient(settings);
+    stops.push({ name: 'Temporal client', stop: () => client.connection.close() });
+    const workers = await createWorkers({ roles: ['deploy', 'build'], settings, client });
+    const running = workers.run();
+    stops.push({ name: 'workers', stop: async () => (workers.shutdown(), await running) });
+    running.catch((err: unknown) => {
+      log.error('a worker stopped', { error: err });
+      void stopAll().then(() => process.exit(1));
+    });
+
+    // Webhook + status server
+    const webhook = await startWebhookServer({ port: Number(process.env.SLIPWAY_WEBHOOK_PORT ?? 8787), client, token: webhookToken });
+    stops.push({ name: 'webhook server', stop: () => webhook.close() });
+
+    const endpoints: Endpoints = {
+      temporalAddress,
+      temporalUi,
+      registry,
+      marathon,
+      webhook: `${webhook.url}/webhooks/gitlab`,
+      configDir: process.env.SLIPWAY_CONFIG_DIR,
+    };
+    writeFileSync(endpointsFile, JSON.stringify(endpoints, null, 2) + '\n');
+    process.stdout.write(
+      [
+        '',
+        'Slipway is up.',
+        `  Temporal UI        ${temporalUi ?? '(external cluster)'}`,
+        `  Temporal gRPC      ${temporalAddress}`,
+        `  Registry           ${registry}`,
+        `  Marathon           ${marathon}${process.env.MARATHON_URL === marathon && !stops.some((s) => s.name === 'Marathon emulator') ? '' : '  (Marathon emulator: a development stand-in)'}`,
+        `  Webhook            ${endpoints.webhook}   (X-Gitlab-Token: ${path.join(stateDir, 'webhook-token')})`,
+        `  Status API         ${webhook.url}/pipelines`,
+        `  Deploy config      ${endpoints.configDir}`,
+        `  Endpoints file     ${endpointsFile}`,
+        '',
+        'Try: slipway demo    (pushes examples/hello-node through the pipeline)',
+        'Ctrl-C stops everything.',
+        '',
+      ].join('\n'),
+    );
+    await running;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,74 @@
+// Worker wiring: which task queues a process serves. Deploy workers (queue "slipway") run the
+// workflows and the light activities; build workers (queue "slipway-build" plus their own host
+// queue) run checkout, build and push next to a Docker daemon. One process may serve both.
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import type Dockerode from 'dockerode';
+import { createActivities } from '../activities';
+import { buildHostId } from '../activities/build-host';
+import type { TemporalSettings } from '../common/temporal-connection';
+import { buildHostQueue, taskQueues } from '../common/types';
+
+export type QueueRole = 'deploy' | 'build';
+
+export interface WorkerSetOptions {
+  roles: QueueRole[];
+  settings: TemporalSettings;
+  client: Client;
+  docker?: Dockerode;
+  /** Overrides for benchmarks and tests (cache size, concurrency). */
+  tuning?: Partial<WorkerOptions>;
+}
+
+export interface WorkerSet {
+  workers: Worker[];
+  connection: NativeConnection;
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+export async function createWorkers(opts: WorkerSetOptions): Promise<WorkerSet> {
+  const connection = await NativeConnection.connect(opts.settings.connectionOptions);
+  const activities = createActivities({ client: opts.client, docker: opts.docker });
+  const base = { connection, namespace: opts.settings.namespace, activities };
+  const workers: Worker[] = [];
+  try {
+    if (opts.roles.includes('deploy')) {
+      workers.push(
+        await Worker.create({
+          ...base,
+          taskQueue: taskQueues.deploy,
+          workflowsPath: require.resolve('../workflows'),
+          // Bounded cache: a thousand waiting pipelines must not exhaust the worker's heap.
+          maxCachedWorkflows: 2000,
+          maxConcurrentActivityTaskExecutions: 200,
+          maxConcurrentWorkflowTaskExecutions: 100,
+          ...opts.tuning,
+        }),
+      );
+    }
+    if (opts.roles.includes('build')) {
+      // Few concurrent builds per host: each one is CPU- and disk-heavy.
+      const buildOptions = { ...base, maxConcurrentActivityTaskExecutions: Number(process.env.SLIPWAY_BUILD_CONCURRENCY ?? 2) };
+      workers.push(await Worker.create({ ...buildOptions, taskQueue: taskQueues.build }));
+      workers.push(await Worker.create({ ...buildOptions, taskQueue: buildHostQueue(buildHostId()) }));
+    }
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+  return {
+    workers,
+    connection,
+    async run() {
+      try {
+        await Promise.all(workers.map((w) => w.run()));
+      } finally {
+        await connection.close();
+      }
+    },
+    shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    },
+  };
+}

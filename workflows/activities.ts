@@ -1,0 +1,48 @@
+// Activity stubs for workflow code, with timeouts and retry policy declared once (STYLE habit 1).
+// Types only come from activities/: the workflow bundle never pulls in dockerode, axios or fs.
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { nonRetryableErrorTypes } from '../common/errors';
+import { taskQueues } from '../common/types';
+
+const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes };
+
+/** Planning, rendering, lane messages, attestation checks: quick and local. */
+export const quick = proxyActivities<Activities>({
+  taskQueue: taskQueues.deploy,
+  startToCloseTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 10 },
+});
+
+/** Marathon calls: deploy and rollback wait on locks; awaitHealthy runs up to our health timeout. */
+export const marathon = proxyActivities<Activities>({
+  taskQueue: taskQueues.deploy,
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '30s',
+  retry,
+});
+
+/** The first step of a build: any build worker answers with its own host queue. */
+export const buildClaim = proxyActivities<Activities>({
+  taskQueue: taskQueues.build,
+  startToCloseTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 5 },
+});
+
+/** Build steps on one build host: long, heartbeating; a host that stays away is given up on. */
+export function buildHost(taskQueue: string) {
+  return proxyActivities<Activities>({
+    taskQueue,
+    scheduleToStartTimeout: '5m',
+    startToCloseTimeout: '45m',
+    heartbeatTimeout: '60s',
+    retry: { ...retry, maximumAttempts: 3 },
+  });
+}
+
+/** GitLab reporting is best effort: a GitLab outage must not fail a delivery. */
+export const reporting = proxyActivities<Activities>({
+  taskQueue: taskQueues.deploy,
+  startToCloseTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 5 },
+});

@@ -1,0 +1,36 @@
+// The Markdown the Temporal Web UI shows as a pipeline's "current details": what waits for whom,
+// what would change, and how each environment stands — readable without opening the code.
+import type { PipelineStatus } from '../common/types';
+
+const icons: Record<string, string> = {
+  pending: '⏳',
+  'waiting-approval': '✋',
+  deploying: '🚀',
+  healthy: '✅',
+  failed: '❌',
+  'rolled-back': '↩️',
+  skipped: '⏭️',
+};
+
+export function describePipeline(status: PipelineStatus): string {
+  const lines = [`**${status.service}** @ \`${status.commit.slice(0, 12)}\` — **${status.state}**`];
+  if (status.image) lines.push(`Image: \`${status.image}\``);
+  const waiting = status.environments.find((e) => e.state === 'waiting-approval');
+  if (waiting?.approval) {
+    lines.push(
+      '',
+      `### Waiting for approval into ${waiting.name}`,
+      `Approvers: ${waiting.approval.approvers.join(', ')}` + (waiting.approval.deadline ? ` — expires ${waiting.approval.deadline}` : ''),
+      `Would change \`${waiting.appId}\` to \`${status.image ?? '(image)'}\`.`,
+      `Approve: More actions → Signal → \`approve\` with \`{"environment":"${waiting.name}","approver":"<your name>"}\``,
+    );
+  }
+  if (status.environments.length > 0) {
+    lines.push('', '| environment | state | Marathon version | note |', '|---|---|---|---|');
+    for (const e of status.environments) {
+      lines.push(`| ${e.name} | ${icons[e.state] ?? ''} ${e.state} | ${e.version ?? ''} | ${(e.error ?? '').replace(/\|/g, '/').slice(0, 120)} |`);
+    }
+  }
+  if (status.error) lines.push('', `**Error:** ${status.error}`);
+  return lines.join('\n');
+}
