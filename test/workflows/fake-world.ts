@@ -1,0 +1,149 @@
+// Activity fakes for workflow tests: a small model of the outside world (build host, registry,
+// Marathon apps with versions) that records every call, so tests assert what the workflows did —
+// which deploys ran, in what order, how many at once, what was rolled back. The lane activities
+// are the real ones, over the test environment's client.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import { createLaneActivities } from '../../activities/lanes';
+import { verifyDecisionAttestation } from '../../activities/attestation';
+import type { Activities } from '../../activities';
+import type { PipelinePlan } from '../../activities/plan';
+import { NonRetryable } from '../../common/errors';
+
+export interface WorldOptions {
+  client: Client;
+  environments?: { name: string; approval?: { approvers: string[]; timeoutSeconds: number; authorMayApprove?: boolean } }[];
+  /** Images whose deploys never become healthy (by commit prefix). */
+  unhealthyCommits?: Set<string>;
+  /** Milliseconds awaitHealthy takes; cancellable. */
+  healthDelayMs?: number;
+  /** Commits whose health wait takes this long instead (heartbeating, so cancellation reaches it). */
+  slowCommits?: Map<string, number>;
+}
+
+export interface DeployCall {
+  appId: string;
+  environment: string;
+  pipelineId: string;
+  image: string;
+  version: string;
+  previousVersion: string | null;
+}
+
+export function createFakeWorld(opts: WorldOptions) {
+  const environments = opts.environments ?? [
+    { name: 'test' },
+    { name: 'integration' },
+    { name: 'production', approval: { approvers: ['alice', 'bob'], timeoutSeconds: 3600 } },
+  ];
+  const apps = new Map<string, { version: string; image: string }>();
+  const deploys: DeployCall[] = [];
+  const rollbacks: { appId: string; toVersion: string; reason: string }[] = [];
+  const builds: string[] = [];
+  const inFlight = new Map<string, number>();
+  let maxConcurrentPerApp = 0;
+  let versionCounter = 0;
+
+  const sleep = (ms: number) => {
+    try {
+      return Context.current().sleep(ms);
+    } catch {
+      return new Promise((r) => setTimeout(r, ms));
+    }
+  };
+
+  const activities: Partial<Activities> = {
+    async planPipeline({ service, commit }): Promise<PipelinePlan> {
+      return {
+        service,
+        type: 'node',
+        repository: `file:///repos/${service}`,
+        imageRepository: `registry.test/${service}`,
+        tag: commit.slice(0, 12),
+        baseImages: { build: 'local/node:18', runtime: 'local/node:18-slim' },
+        port: 8080,
+        build: { context: '.', buildArgs: {} },
+        environments: environments.map((e) => ({
+          name: e.name,
+          marathonUrl: 'http://marathon.test',
+          appId: `/${e.name}/${service}`,
+          approval: e.approval && { authorMayApprove: false, ...e.approval },
+          healthTimeoutSeconds: 60,
+          forceOverForeignDeployments: false,
+        })),
+      };
+    },
+    async renderMarathonApp({ service, environment, image }) {
+      return { id: `/${environment}/${service}`, instances: 1, container: { type: 'DOCKER', docker: { image } } };
+    },
+    async claimBuildHost() {
+      return { hostId: 'test-host', taskQueue: 'slipway-build@test-host' };
+    },
+    async checkoutSource({ commit }) {
+      return { workdir: `/tmp/fake/${commit}`, commit, committedAt: '2026-11-26T10:00:00.000Z', author: 'carol' };
+    },
+    async buildImage({ repository, tag, commit }) {
+      builds.push(commit);
+      return { image: `${repository}:${tag}`, imageId: `sha256:${'1'.repeat(64)}`, durationMs: 5, steps: 3, cachedSteps: 0 };
+    },
+    async pushImage({ image }) {
+      const repo = image.slice(0, image.lastIndexOf(':'));
+      const digest = `sha256:${Buffer.from(image).toString('hex').padEnd(64, '0').slice(0, 64)}`;
+      return { digestRef: `${repo}@${digest}`, digest, alreadyPresent: false };
+    },
+    async removeWorkdir() {},
+    async deployToMarathon({ app, environment, pipelineId }) {
+      const appId = String(app.id);
+      const image = (app as { container: { docker: { image: string } } }).container.docker.image;
+      const previous = apps.get(appId);
+      const version = `v${++versionCounter}`;
+      deploys.push({ appId, environment, pipelineId, image, version, previousVersion: previous?.version ?? null });
+      apps.set(appId, { version, image });
+      inFlight.set(appId, (inFlight.get(appId) ?? 0) + 1);
+      maxConcurrentPerApp = Math.max(maxConcurrentPerApp, inFlight.get(appId)!);
+      return { appId, deploymentId: `dep-${version}`, version, previousVersion: previous?.version ?? null, previousImage: previous?.image ?? null, unchanged: false };
+    },
+    async awaitHealthy({ appId, version }) {
+      try {
+        const image = apps.get(appId)?.image ?? '';
+        const commit = deploys.find((d) => d.version === version)?.pipelineId ?? '';
+        const slow = [...(opts.slowCommits ?? [])].find(([c]) => commit.includes(c));
+        if (slow) {
+          const until = Date.now() + slow[1];
+          while (Date.now() < until) {
+            Context.current().heartbeat();
+            await Context.current().sleep(50);
+          }
+        } else {
+          await sleep(opts.healthDelayMs ?? 10);
+        }
+        if ([...(opts.unhealthyCommits ?? [])].some((c) => commit.includes(c))) {
+          throw ApplicationFailure.nonRetryable(`${appId} ${version} not healthy within 60 s (healthy 0/1) [${image}]`, NonRetryable.HealthTimeout);
+        }
+        return { appId, version, instances: 1, healthy: 1, running: 1, tookMs: opts.healthDelayMs ?? 10 };
+      } finally {
+        inFlight.set(appId, (inFlight.get(appId) ?? 1) - 1);
+      }
+    },
+    async rollbackMarathonApp({ appId, toVersion, reason }) {
+      rollbacks.push({ appId, toVersion, reason });
+      const version = `v${++versionCounter}`;
+      const image = deploys.find((d) => d.version === toVersion)?.image ?? 'unknown';
+      apps.set(appId, { version, image });
+      return { deploymentId: `dep-${version}`, version };
+    },
+    async readMarathonApp({ appId }) {
+      const app = apps.get(appId);
+      return app ? { appId, version: app.version, image: app.image, instances: 1, labels: {} } : null;
+    },
+    async reportCommitStatus() {},
+    async reportDeployment() {
+      return null;
+    },
+    verifyDecisionAttestation,
+    ...createLaneActivities({ client: opts.client }),
+  };
+
+  return { activities, apps, deploys, rollbacks, builds, maxConcurrent: () => maxConcurrentPerApp };
+}
