@@ -114,9 +114,11 @@ export async function environmentLane(input: LaneInput): Promise<void> {
   setHandler(awaitingApprovalSignal, ({ pipelineId, order, done }) => {
     state.waitingApproval = state.waitingApproval.filter((w) => w.pipelineId !== pipelineId);
     if (done) return;
-    if (state.current && order < state.current.order) {
+    // An older pipeline arriving after a newer one (already here, or already deployed) is superseded at once.
+    const newer = state.waitingApproval.find((w) => w.order > order)?.pipelineId ?? (state.current && order < state.current.order ? state.current.pipelineId : undefined);
+    if (newer) {
       void getExternalWorkflowHandle(pipelineId)
-        .signal(supersededSignal, { environment: state.environment, by: state.current.pipelineId })
+        .signal(supersededSignal, { environment: state.environment, by: newer })
         .catch(() => undefined);
       return;
     }

@@ -5,6 +5,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
@@ -67,6 +70,16 @@ async function waitFor(handle: WorkflowHandle, predicate: (s: PipelineStatus) =>
   throw new Error(`timed out waiting for ${what}; last status ${JSON.stringify(last)}`);
 }
 
+/** `SLIPWAY_RECORD_HISTORIES=1 npm test -- test/workflows` refreshes the histories replay.test.ts replays. */
+async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
+  if (!process.env.SLIPWAY_RECORD_HISTORIES) return;
+  const dir = path.join(__dirname, '..', 'histories');
+  mkdirSync(dir, { recursive: true });
+  // Workflow code reads its own ID, so the replay needs the original one beside the history.
+  const history = JSON.parse(historyToJSON(await handle.fetchHistory())) as unknown;
+  writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ workflowId: handle.workflowId, history }, null, 1) + '\n');
+}
+
 const waitingFor = (envName: string) => (s: PipelineStatus) => s.environments.find((e) => e.name === envName)?.state === 'waiting-approval';
 
 describe('deliveryPipeline', { timeout: 60_000 }, () => {
@@ -92,6 +105,8 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     assert.equal(world.builds.filter((b) => b === sha).length, 1, 'built once');
     assert.equal(status.decisions.length, 1);
     assert.equal(status.decisions[0]?.approver, 'alice');
+    await recordHistory(handle, 'pipeline-happy-path');
+    await recordHistory(env.client.workflow.getHandle(`lane/${svc}/production`), 'lane-production');
   });
 
   test('approval refusals: wrong approver, the author, an environment that does not wait', async () => {
@@ -118,6 +133,7 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     const final = (await handle.result()) as PipelineStatus;
     assert.equal(final.state, 'rejected');
     assert.match(final.error ?? '', /production rejected by alice: freeze/);
+    await recordHistory(handle, 'pipeline-rejected');
     assert.equal(final.environments[2]?.state, 'skipped');
     assert.equal(world.deploys.filter((d) => d.pipelineId === handle.workflowId && d.environment === 'production').length, 0);
   });
@@ -157,6 +173,7 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     const firstTestDeploy = world.deploys.find((d) => d.pipelineId === first.workflowId && d.environment === 'test');
     const rollback = world.rollbacks.find((r) => r.appId === `/test/${svc}`);
     assert.equal(rollback?.toVersion, firstTestDeploy?.version, 'rolled back to what ran before');
+    await recordHistory(second, 'pipeline-health-rollback');
   });
 
   test('cancel during a deploy: the deploy is rolled back and the pipeline ends cancelled', async () => {
@@ -180,6 +197,7 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     const rollback = world.rollbacks.find((r) => r.appId === `/test/${svc}`);
     assert.equal(rollback?.toVersion, firstTest?.version, 'rolled back to the version that ran before');
     assert.match(rollback?.reason ?? '', /was cancelled/);
+    await recordHistory(second, 'pipeline-cancelled');
   });
 
   test('supersede: a newer pipeline reaching the production gate ends the older one waiting there', async () => {
@@ -204,7 +222,7 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     await waitFor(older, (s) => s.environments[0]?.state === 'deploying', 'the older deploy to start');
     const newer = await start({ service: svc, commit: shaNew });
     await waitFor(newer, waitingFor('production'), 'the newer pipeline at the gate');
-    const olderFinal = await waitFor(older, (s) => ['superseded', 'succeeded', 'failed'].includes(s.state) || s.state === 'waiting-approval', 'the older one to settle');
+    const olderFinal = await waitFor(older, (s) => ['superseded', 'succeeded', 'failed'].includes(s.state), 'the older one to settle');
     // The older pipeline may finish test (it was first in the queue) but can never deploy after the newer.
     assert.equal(olderFinal.state, 'superseded');
     await newer.executeUpdate(approveUpdate, { args: [{ environment: 'production', approver: 'alice' }] });
