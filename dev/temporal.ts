@@ -17,6 +17,10 @@ function onPath(name: string): string | undefined {
 
 /** The `temporal` CLI: TEMPORAL_CLI_PATH, then the one dev/setup.sh installed, then PATH. */
 export function findTemporalCli(): string {
+  const explicit = process.env.TEMPORAL_CLI_PATH;
+  if (explicit && !existsSync(explicit)) {
+    throw new Error(`TEMPORAL_CLI_PATH=${explicit} does not exist: point it at a temporal CLI binary or unset it`);
+  }
   const candidates = [process.env.TEMPORAL_CLI_PATH, path.join(toolsBinDir, 'temporal'), onPath('temporal')];
   const found = candidates.find((c): c is string => !!c && existsSync(c));
   if (!found) throw new Error('no temporal CLI found: run `bash dev/setup.sh`, put `temporal` on PATH, or set TEMPORAL_CLI_PATH');
@@ -61,7 +65,7 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   for (const key of slipwaySearchAttributes) args.push('--search-attribute', `${key.name}=Keyword`);
   const proc = startProcess({ name: opts.name ?? 'temporal', command: cli, args, logDir, cwd: stateDir });
   try {
-    await waitUntil('the Temporal dev server', () => isPortOpen(opts.port), { timeoutMs: 30_000, process: proc });
+    await waitUntil(`the Temporal dev server (${cli})`, () => isPortOpen(opts.port), { timeoutMs: 30_000, process: proc });
     await waitUntil('the Temporal Web UI', () => isPortOpen(opts.uiPort), { timeoutMs: 30_000, process: proc });
   } catch (err) {
     await proc.stop();

@@ -1,0 +1,145 @@
+// The real stack for end-to-end and fault tests: the harness's Temporal dev server and registry,
+// a Marathon emulator, a deploy config generated for this test file (unique service names, so
+// lanes of other files never interfere), a local git repository of an example service, and
+// workers as separate `slipway worker` processes that a test may SIGKILL and restart.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { projectRoot, examplesDir, logDir } from '../../common/paths';
+import { startMarathonEmulator } from '../../dev/marathon-emulator';
+import { registryAddress, temporalAddress } from './env';
+
+export interface StackOptions {
+  marathonMode: 'containers' | 'simulated';
+  /** Example to deploy (examples/<name>), e.g. hello-node. */
+  example: string;
+  approvers?: string[];
+  healthTimeout?: string;
+  extraEnv?: NodeJS.ProcessEnv;
+}
+
+export interface Stack {
+  service: string;
+  repoDir: string;
+  configDir: string;
+  marathonUrl: string;
+  client: Client;
+  workerEnv: NodeJS.ProcessEnv;
+  /** Starts a `slipway worker` process for the given roles. */
+  startWorker(roles: 'deploy' | 'build' | 'deploy,build'): ChildProcess;
+  killWorkers(signal?: NodeJS.Signals): Promise<void>;
+  /** Commits a change to the example and returns the new SHA. */
+  commit(message: string, edit?: (dir: string) => void): string;
+  stop(): Promise<void>;
+}
+
+function git(dir: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'Carol', GIT_AUTHOR_EMAIL: 'carol@example.com', GIT_COMMITTER_NAME: 'Carol', GIT_COMMITTER_EMAIL: 'carol@example.com' } }).trim();
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const suffix = randomUUID().slice(0, 6);
+  const service = `${opts.example}-${suffix}`;
+  const work = mkdtempSync(path.join(os.tmpdir(), `slipway-e2e-${suffix}-`));
+  const repoDir = path.join(work, 'repo');
+  cpSync(path.join(examplesDir, opts.example), repoDir, { recursive: true, filter: (src) => !src.includes('node_modules') });
+  git(repoDir, 'init', '-q', '-b', 'main');
+  git(repoDir, 'add', '-A');
+  git(repoDir, 'commit', '-q', '-m', 'initial');
+
+  const emulator = await startMarathonEmulator({ port: 0, mode: opts.marathonMode });
+  const type = opts.example.replace(/^hello-/, '');
+  const configDir = path.join(work, 'config');
+  mkdirSync(path.join(configDir, 'services'), { recursive: true });
+  const approvers = opts.approvers ?? ['alice', 'bob'];
+  writeFileSync(
+    path.join(configDir, 'slipway.yaml'),
+    [
+      `registry: ${registryAddress()}`,
+      'environments:',
+      ...['test', 'integration', 'production'].flatMap((name) => [
+        `  - name: ${name}`,
+        `    marathon: ${emulator.url}`,
+        `    healthTimeout: ${opts.healthTimeout ?? '90s'}`,
+        ...(name === 'production' ? ['    approval:', `      approvers: [${approvers.join(', ')}]`, '      timeout: 1h'] : []),
+      ]),
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    path.join(configDir, 'services', `${service}.yaml`),
+    [
+      `name: ${service}`,
+      `type: ${type}`,
+      `repository: ${repoDir}`,
+      `gitlab: { project: e2e/${service}, branches: [main] }`,
+      'app:',
+      '  instances: 1',
+      '  mem: 128',
+      '  port: 8080',
+      '  healthCheck: { path: /health, gracePeriodSeconds: 15, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3 }',
+      'environments:',
+      '  production: { instances: 2 }',
+      '',
+    ].join('\n'),
+  );
+
+  const connection = await Connection.connect({ address: temporalAddress() });
+  const client = new Client({ connection });
+  const workerEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    SLIPWAY_CONFIG_DIR: configDir,
+    MARATHON_URL: emulator.url,
+    SLIPWAY_BUILD_HOST_ID: `e2e-${suffix}`,
+    SLIPWAY_LOG_FORMAT: 'json',
+    ...opts.extraEnv,
+  };
+  const workers: ChildProcess[] = [];
+  mkdirSync(logDir, { recursive: true });
+
+  const stack: Stack = {
+    service,
+    repoDir,
+    configDir,
+    marathonUrl: emulator.url,
+    client,
+    workerEnv,
+    startWorker(roles) {
+      const log = path.join(logDir, `e2e-worker-${suffix}-${roles.replace(',', '+')}.log`);
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), 'worker', '--queues', roles], {
+        env: workerEnv,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        cwd: projectRoot,
+      });
+      const chunks: Buffer[] = [];
+      child.stderr?.on('data', (c: Buffer) => chunks.push(c));
+      child.on('exit', () => writeFileSync(log, Buffer.concat(chunks), { flag: 'a' }));
+      workers.push(child);
+      return child;
+    },
+    async killWorkers(signal = 'SIGKILL') {
+      const alive = workers.filter((w) => w.exitCode === null && w.signalCode === null);
+      await Promise.all(alive.map((w) => new Promise((resolve) => (w.once('exit', resolve), w.kill(signal)))));
+      workers.length = 0;
+    },
+    commit(message, edit) {
+      edit?.(repoDir);
+      git(repoDir, 'commit', '-q', '-a', '--allow-empty', '-m', message);
+      return git(repoDir, 'rev-parse', 'HEAD');
+    },
+    async stop() {
+      await stack.killWorkers('SIGTERM');
+      await emulator.close();
+      await connection.close();
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}
+
+export function headCommit(dir: string): string {
+  return git(dir, 'rev-parse', 'HEAD');
+}
