@@ -1,0 +1,348 @@
+// The Marathon REST client (axios) for Marathon 1.4 and 1.5+. It owns the HTTP details the
+// activities should not care about: credentials from the worker's environment, following a
+// non-leader's redirect, and turning every answer into either data or an error whose
+// retryability is decided here (STYLE habit 4):
+//   422/400 -> non-retryable MarathonRejected, with Marathon's message and `details`;
+//   401/403 -> non-retryable Unauthorized, naming the variable to set;
+//   409 with a `deployments` key -> MarathonLockedError (the activities adopt or wait);
+//   5xx, timeouts, refused connections -> plain errors, retried by Temporal with backoff.
+// Errors carry no request config, so no credential can travel into workflow history.
+import { ApplicationFailure } from '@temporalio/common';
+import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
+import { NonRetryable } from '../common/errors';
+import { absoluteAppId, type MarathonApp } from './marathon-app';
+
+export type MarathonCredentials =
+  { kind: 'basic'; username: string; password: string } | { kind: 'token'; token: string };
+
+export interface CredentialsFromEnv {
+  credentials?: MarathonCredentials;
+  /** The variables a human sets to give Slipway access (for error messages). */
+  hint: string;
+}
+
+/** `production-eu` -> `PRODUCTION_EU`, the infix of per-environment variables. */
+export function envVarInfix(environment: string): string {
+  return environment.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+/**
+ * Credentials from the worker's environment: MARATHON_<ENV>_TOKEN / _USERNAME+_PASSWORD for one
+ * environment take precedence over MARATHON_TOKEN / MARATHON_USERNAME+MARATHON_PASSWORD.
+ * A token is sent DC/OS style (`Authorization: token=...`), user and password as HTTP Basic.
+ */
+export function marathonCredentialsFromEnv(
+  environment?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): CredentialsFromEnv {
+  const prefixes = [...(environment ? [`MARATHON_${envVarInfix(environment)}_`] : []), 'MARATHON_'];
+  for (const p of prefixes) {
+    const token = env[`${p}TOKEN`];
+    if (token) return { credentials: { kind: 'token', token }, hint: `${p}TOKEN` };
+    const username = env[`${p}USERNAME`];
+    if (username)
+      return {
+        credentials: { kind: 'basic', username, password: env[`${p}PASSWORD`] ?? '' },
+        hint: `${p}USERNAME/${p}PASSWORD`,
+      };
+  }
+  const first = prefixes[0]!;
+  return { hint: `${first}TOKEN or ${first}USERNAME/${first}PASSWORD` };
+}
+
+/** The app is locked by running deployments (409 with a `deployments` key). */
+export class MarathonLockedError extends Error {
+  override name = 'MarathonLockedError';
+  constructor(
+    message: string,
+    readonly deploymentIds: string[],
+  ) {
+    super(message);
+  }
+}
+
+/** Marathon could not be reached or answered 5xx: worth retrying. */
+export class MarathonUnavailableError extends Error {
+  override name = 'MarathonUnavailableError';
+}
+
+export interface DeploymentResult {
+  deploymentId: string | null;
+  version: string;
+  /** 201 when the PUT created the app. */
+  created: boolean;
+}
+
+export interface DeploymentView {
+  id: string;
+  version: string | null;
+  affectedApps: string[];
+  currentStep: number | null;
+  totalSteps: number | null;
+  currentActions: string[];
+}
+
+export interface MarathonDetail {
+  path: string;
+  errors: string[];
+}
+
+export interface MarathonClientOptions {
+  baseUrl: string;
+  /** Environment name: picks per-environment credentials and appears in error messages. */
+  environment?: string;
+  credentials?: MarathonCredentials;
+  /** Variables that carry the credentials, named in 401/403 errors. */
+  credentialHint?: string;
+  timeoutMs?: number;
+  maxRedirects?: number;
+}
+
+const maxBodyInMessage = 600;
+
+function appPath(appId: string): string {
+  return `/v2/apps${absoluteAppId(appId)
+    .split('/')
+    .map((s) => encodeURIComponent(s))
+    .join('/')}`;
+}
+
+function detailsOf(body: unknown): MarathonDetail[] | string | undefined {
+  const b = body as { details?: unknown; errors?: unknown } | undefined;
+  if (typeof b?.details === 'string') return b.details;
+  if (Array.isArray(b?.details)) {
+    return b.details.map((d: { path?: unknown; errors?: unknown }) => ({
+      path: String(d?.path ?? ''),
+      errors: Array.isArray(d?.errors) ? d.errors.map(String) : [],
+    }));
+  }
+  // Marathon 0.x: {"message", "errors": [{"attribute", "error"}]}
+  if (Array.isArray(b?.errors)) {
+    return b.errors.map((e: { attribute?: unknown; error?: unknown }) => ({
+      path: String(e?.attribute ?? ''),
+      errors: [String(e?.error ?? '')],
+    }));
+  }
+  return undefined;
+}
+
+function messageOf(body: unknown): string {
+  if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string')
+    return (body as { message: string }).message;
+  const text = typeof body === 'string' ? body : JSON.stringify(body ?? '');
+  return text.length > maxBodyInMessage ? text.slice(0, maxBodyInMessage) + '...' : text;
+}
+
+export class MarathonClient {
+  readonly baseUrl: string;
+  readonly environment?: string;
+  private readonly http: AxiosInstance;
+  private readonly credentialHint: string;
+  private readonly maxRedirects: number;
+
+  constructor(private readonly opts: MarathonClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.environment = opts.environment;
+    this.credentialHint = opts.credentialHint ?? marathonCredentialsFromEnv(opts.environment).hint;
+    this.maxRedirects = opts.maxRedirects ?? 5;
+    // Redirects are followed by hand (below): axios' follower drops the Authorization header on a
+    // host change and turns a redirected PUT into a GET on 301/302.
+    this.http = axios.create({
+      timeout: opts.timeoutMs ?? 15_000,
+      maxRedirects: 0,
+      validateStatus: () => true,
+      headers: { Accept: 'application/json' },
+      transitional: { clarifyTimeoutError: true },
+    });
+  }
+
+  /** Builds a client with credentials from this worker's environment. */
+  static fromEnv(baseUrl: string, environment?: string, env: NodeJS.ProcessEnv = process.env): MarathonClient {
+    const { credentials, hint } = marathonCredentialsFromEnv(environment, env);
+    return new MarathonClient({ baseUrl, environment, credentials, credentialHint: hint });
+  }
+
+  private authHeader(): Record<string, string> {
+    const c = this.opts.credentials;
+    if (!c) return {};
+    if (c.kind === 'token') return { Authorization: `token=${c.token}` };
+    return { Authorization: `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` };
+  }
+
+  private where(): string {
+    return `Marathon ${this.baseUrl}${this.environment ? ` (environment ${this.environment})` : ''}`;
+  }
+
+  /** One request, following redirects; transport failures become retryable errors. */
+  async request(
+    method: Method,
+    path: string,
+    opts: { params?: Record<string, string>; data?: unknown } = {},
+  ): Promise<AxiosResponse> {
+    const query =
+      opts.params && Object.keys(opts.params).length > 0 ? '?' + new URLSearchParams(opts.params).toString() : '';
+    let url = this.baseUrl + path + query;
+    const origin = new URL(url);
+    for (let hop = 0; ; hop++) {
+      let res: AxiosResponse;
+      try {
+        // Never send credentials downgraded from https to http.
+        const auth = !(origin.protocol === 'https:' && new URL(url).protocol === 'http:');
+        res = await this.http.request({ method, url, data: opts.data, headers: auth ? this.authHeader() : {} });
+      } catch (err) {
+        const e = err as { code?: string; message?: string };
+        throw new MarathonUnavailableError(
+          `${this.where()} unreachable on ${method} ${path}: ${e.code ?? ''} ${e.message ?? String(err)}`.trim(),
+        );
+      }
+      const location = res.headers.location as string | undefined;
+      if (res.status >= 300 && res.status < 400 && location) {
+        if (hop >= this.maxRedirects)
+          throw new MarathonUnavailableError(
+            `${this.where()}: more than ${this.maxRedirects} redirects on ${method} ${path}`,
+          );
+        // A non-leader points at the leader; the same method and body go there (as with 307).
+        url = new URL(location, url).toString();
+        continue;
+      }
+      return res;
+    }
+  }
+
+  /** Maps a non-2xx answer to the error the activities expect. */
+  private fail(res: AxiosResponse, what: string): never {
+    const status = res.status;
+    const message = messageOf(res.data);
+    if (status === 422 || status === 400) {
+      const details = detailsOf(res.data);
+      const detailText = Array.isArray(details)
+        ? details.map((d) => `${d.path || '/'}: ${d.errors.join(', ')}`).join('; ')
+        : (details ?? '');
+      throw ApplicationFailure.create({
+        message: `${this.where()} rejected ${what} (${status}): ${message}${detailText ? ` — ${detailText}` : ''}`,
+        type: NonRetryable.MarathonRejected,
+        nonRetryable: true,
+        details: [{ status, message, details: details ?? null }],
+      });
+    }
+    if (status === 401 || status === 403) {
+      throw ApplicationFailure.create({
+        message: `${this.where()} refused ${what} (${status}: ${message}); set ${this.credentialHint} in the worker's environment`,
+        type: NonRetryable.Unauthorized,
+        nonRetryable: true,
+      });
+    }
+    const body = res.data as { deployments?: unknown } | undefined;
+    if (status === 409 && body && typeof body === 'object' && Array.isArray(body.deployments)) {
+      const ids = body.deployments.map((d: { id?: unknown }) => String(d?.id ?? '')).filter(Boolean);
+      throw new MarathonLockedError(
+        `${this.where()}: ${what} refused, app locked by deployment(s) ${ids.join(', ')}`,
+        ids,
+      );
+    }
+    if (status >= 500 || status === 429) {
+      throw new MarathonUnavailableError(`${this.where()} answered ${status} to ${what}: ${message}`);
+    }
+    // Other 4xx (409 "already exists", 404 of a path we built, 405, ...): retrying sends the same request.
+    throw ApplicationFailure.create({
+      message: `${this.where()} answered ${status} to ${what}: ${message}`,
+      type: NonRetryable.MarathonRejected,
+      nonRetryable: true,
+      details: [{ status, message }],
+    });
+  }
+
+  async ping(): Promise<string> {
+    const res = await this.request('GET', '/ping');
+    if (res.status !== 200) this.fail(res, 'GET /ping');
+    return String(res.data).trim();
+  }
+
+  async info(): Promise<Record<string, unknown>> {
+    const res = await this.request('GET', '/v2/info');
+    if (res.status !== 200) this.fail(res, 'GET /v2/info');
+    return res.data as Record<string, unknown>;
+  }
+
+  /** GET /v2/apps/{id} with its tasks; null when the app does not exist. Raw body `app` (read it with viewApp). */
+  async getApp(appId: string): Promise<Record<string, unknown> | null> {
+    const res = await this.request('GET', appPath(appId), { params: { embed: 'app.tasks' } });
+    if (res.status === 404) return null;
+    if (res.status !== 200) this.fail(res, `GET app ${absoluteAppId(appId)}`);
+    const body = res.data as { app?: Record<string, unknown> };
+    return body.app ?? (res.data as Record<string, unknown>);
+  }
+
+  private deploymentResult(res: AxiosResponse): DeploymentResult {
+    const body = (res.data ?? {}) as { deploymentId?: unknown; version?: unknown; deployments?: { id?: unknown }[] };
+    const header = res.headers['marathon-deployment-id'] as string | undefined;
+    const deploymentId =
+      typeof body.deploymentId === 'string'
+        ? body.deploymentId
+        : (header ?? (typeof body.deployments?.[0]?.id === 'string' ? body.deployments[0].id : null));
+    return { deploymentId, version: String(body.version ?? ''), created: res.status === 201 };
+  }
+
+  /** PUT /v2/apps/{id}?partialUpdate=false: the definition replaces the app entirely (or creates it). */
+  async putApp(app: MarathonApp, opts: { force?: boolean } = {}): Promise<DeploymentResult> {
+    const appId = absoluteAppId(String(app.id));
+    const params: Record<string, string> = { partialUpdate: 'false' };
+    if (opts.force) params.force = 'true';
+    const res = await this.request('PUT', appPath(appId), { params, data: { ...app, id: appId } });
+    if (res.status !== 200 && res.status !== 201) this.fail(res, `PUT app ${appId}`);
+    return this.deploymentResult(res);
+  }
+
+  /** PUT {"version": v}: Marathon copies that stored definition into a new version (a rollback). */
+  async putVersion(appId: string, version: string, opts: { force?: boolean } = {}): Promise<DeploymentResult> {
+    const id = absoluteAppId(appId);
+    const params: Record<string, string> = opts.force ? { force: 'true' } : {};
+    const res = await this.request('PUT', appPath(id), { params, data: { version } });
+    if (res.status !== 200 && res.status !== 201) this.fail(res, `PUT app ${id} back to version ${version}`);
+    return this.deploymentResult(res);
+  }
+
+  async listDeployments(): Promise<DeploymentView[]> {
+    const res = await this.request('GET', '/v2/deployments');
+    if (res.status !== 200) this.fail(res, 'GET /v2/deployments');
+    const list = Array.isArray(res.data) ? (res.data as Record<string, unknown>[]) : [];
+    return list.map((d) => ({
+      id: String(d.id),
+      version: typeof d.version === 'string' ? d.version : null,
+      affectedApps: Array.isArray(d.affectedApps) ? d.affectedApps.map(String) : [],
+      currentStep: typeof d.currentStep === 'number' ? d.currentStep : null,
+      totalSteps: typeof d.totalSteps === 'number' ? d.totalSteps : null,
+      currentActions: Array.isArray(d.currentActions)
+        ? d.currentActions.map((a: { action?: unknown }) => String(a?.action ?? ''))
+        : [],
+    }));
+  }
+
+  /** DELETE /v2/deployments/{id}: without force Marathon starts a revert deployment; with force it only cancels (202). */
+  async deleteDeployment(deploymentId: string, opts: { force?: boolean } = {}): Promise<DeploymentResult | null> {
+    const res = await this.request('DELETE', `/v2/deployments/${encodeURIComponent(deploymentId)}`, {
+      params: opts.force ? { force: 'true' } : {},
+    });
+    if (res.status === 404) return null;
+    if (res.status === 202) return { deploymentId: null, version: '', created: false };
+    if (res.status !== 200) this.fail(res, `DELETE deployment ${deploymentId}`);
+    return this.deploymentResult(res);
+  }
+
+  /** Stored versions, newest first (Marathon keeps a bounded number). Empty when the app does not exist. */
+  async listVersions(appId: string): Promise<string[]> {
+    const res = await this.request('GET', `${appPath(appId)}/versions`);
+    if (res.status === 404) return [];
+    if (res.status !== 200) this.fail(res, `GET versions of ${absoluteAppId(appId)}`);
+    const versions = (res.data as { versions?: unknown }).versions;
+    return Array.isArray(versions) ? versions.map(String).sort().reverse() : [];
+  }
+
+  /** One stored definition; null when the app or that version is unknown. */
+  async getVersion(appId: string, version: string): Promise<Record<string, unknown> | null> {
+    const res = await this.request('GET', `${appPath(appId)}/versions/${encodeURIComponent(version)}`);
+    if (res.status === 404) return null;
+    if (res.status !== 200) this.fail(res, `GET version ${version} of ${absoluteAppId(appId)}`);
+    return res.data as Record<string, unknown>;
+  }
+}
