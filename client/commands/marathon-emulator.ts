@@ -1,0 +1,114 @@
+// `slipway marathon-emulator`: runs the Marathon emulator on its own — a development and test
+// stand-in for Marathon, never a replacement for it.
+import { type Command, InvalidArgumentError, Option } from 'commander';
+
+function number(name: string, min: number, max = Infinity) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min || n > max)
+      throw new InvalidArgumentError(
+        `${name} must be a number ${max === Infinity ? `>= ${min}` : `between ${min} and ${max}`}, got "${value}"`,
+      );
+    return n;
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('marathon-emulator')
+    .description(
+      'Run the Marathon emulator: a DEVELOPMENT AND TEST STAND-IN for Marathon (not Marathon) that speaks its documented REST API (/v2/apps, /v2/deployments, /v2/events, ...)',
+    )
+    .option('--port <n>', 'port to listen on (0 = any free port)', number('--port', 0, 65535), 8080)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'containers: every task is a real Docker container; simulated: nothing runs, tasks turn healthy after a delay',
+      )
+        .choices(['containers', 'simulated'])
+        .default('containers'),
+    )
+    .option(
+      '--state-file <file>',
+      'keep apps and versions in this JSON file (default: in memory only, lost when the emulator stops)',
+    )
+    .option(
+      '--failure-rate <rate>',
+      'fault injection: share of API requests answered 503 (0..1)',
+      number('--failure-rate', 0, 1),
+      0,
+    )
+    .option('--latency-ms <ms>', 'fault injection: latency added to every API request', number('--latency-ms', 0), 0)
+    .option('--stuck-deployments', 'fault injection: deployments never finish', false)
+    .option(
+      '--time-scale <factor>',
+      "multiply apps' grace periods, check intervals and backoff (e.g. 0.1 for fast tests)",
+      number('--time-scale', 0.001),
+      1,
+    )
+    .option(
+      '--healthy-after-ms <ms>',
+      'simulated mode: a task turns healthy this long after it started',
+      number('--healthy-after-ms', 0),
+      1000,
+    )
+    .addOption(
+      new Option('--api-shape <version>', 'response shape of GET calls: Marathon 1.5+ or legacy 1.4 networking fields')
+        .choices(['1.4', '1.5'])
+        .default('1.5'),
+    )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'This is a development stand-in for Marathon, used by `slipway up` and the tests; it is not Marathon.',
+        'State lives in memory unless --state-file is given (apps and versions survive a restart; tasks are relaunched).',
+        'Containers mode uses the Docker daemon from DOCKER_HOST (or the local socket); containers carry the label',
+        'slipway.emulator=<instance> and are removed on scale-down, upgrade, app delete and when the emulator stops.',
+        'Simulated mode: an app with env or label SLIPWAY_SIMULATE_UNHEALTHY=1 never turns healthy.',
+        'Admin API for tests (not part of Marathon): GET /_emulator/requests, GET|POST /_emulator/faults, POST /_emulator/reset.',
+        '',
+        'Example:',
+        '  slipway marathon-emulator --port 8080 --mode simulated --failure-rate 0.2',
+        '',
+      ].join('\n'),
+    )
+    .action(
+      async (o: {
+        port: number;
+        host: string;
+        mode: 'containers' | 'simulated';
+        stateFile?: string;
+        failureRate: number;
+        latencyMs: number;
+        stuckDeployments: boolean;
+        timeScale: number;
+        healthyAfterMs: number;
+        apiShape: '1.4' | '1.5';
+      }) => {
+        const { startMarathonEmulator } = await import('../../dev/marathon-emulator');
+        const emulator = await startMarathonEmulator({
+          port: o.port,
+          host: o.host,
+          mode: o.mode,
+          stateFile: o.stateFile,
+          faults: { failureRate: o.failureRate, latencyMs: o.latencyMs, stuckDeployments: o.stuckDeployments },
+          timeScale: o.timeScale,
+          simulatedHealthyAfterMs: o.healthyAfterMs,
+          apiShape: o.apiShape,
+        });
+        process.stdout.write(
+          `Marathon emulator (a development stand-in for Marathon, ${o.mode} mode) at ${emulator.url}\n`,
+        );
+        process.stdout.write(
+          `State: ${o.stateFile ?? 'in memory (lost on exit)'}. Ctrl-C stops it${o.mode === 'containers' ? ' and removes its containers' : ''}.\n`,
+        );
+        await new Promise<void>((resolve) => {
+          const stop = () => void emulator.close().then(resolve);
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+      },
+    );
+}

@@ -1,0 +1,526 @@
+// The deployment engine: tasks, health checks, backoff and deployments, driven by one reconcile
+// tick, so every rule is a pure look at the current state (docs/docs/deployments.md,
+// health-checks.md, backoff.md):
+// - rolling replacement under upgradeStrategy: at least ceil(instances x minimumHealthCapacity)
+//   healthy tasks at all times, at most instances x (1 + maximumOverCapacity) tasks; old tasks are
+//   killed only as new ones turn healthy (not merely running);
+// - a deployment is done when `instances` tasks of the new run are healthy and the old are gone;
+//   one whose new tasks never get healthy never finishes, exactly as Marathon: unhealthy tasks are
+//   killed after maxConsecutiveFailures and relaunched under a growing backoff, old tasks keep serving;
+// - health check failures inside gracePeriodSeconds are ignored until the task was healthy once;
+// - without a deployment the app is kept at `instances` tasks (dead tasks are replaced).
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../common/log';
+import type { AppDef } from './app-spec';
+import type { EventBus } from './events';
+import type { Faults } from './faults';
+import type { HealthCheckDef, TaskRef, TaskRunner } from './runner';
+import type { AppStore } from './store';
+
+export type TaskState = 'TASK_STAGING' | 'TASK_RUNNING' | 'TASK_KILLING';
+
+interface HealthState {
+  alive: boolean | null;
+  consecutiveFailures: number;
+  firstSuccess: string | null;
+  lastSuccess: string | null;
+  lastFailure: string | null;
+  lastFailureCause: string | null;
+  nextCheckAt: number;
+  checking: boolean;
+}
+
+export interface Task extends TaskRef {
+  runKey: string;
+  state: TaskState;
+  stagedAt: number;
+  health: HealthState[];
+  everHealthy: boolean;
+  nextStatusAt: number;
+}
+
+interface AppRuntime {
+  tasks: Task[];
+  delayMs: number;
+  nextLaunchAt: number;
+  lastTaskFailure?: Record<string, unknown>;
+}
+
+export type DeploymentKind = 'start' | 'upgrade' | 'scale' | 'restart' | 'stop';
+
+export interface Deployment {
+  id: string;
+  version: string;
+  appId: string;
+  kind: DeploymentKind;
+  /** The definition before this deployment (null when it created the app): what a revert restores. */
+  original: AppDef | null;
+  steps: { actions: { action: string; app: string }[] }[];
+  currentStep: number;
+}
+
+export interface EngineOptions {
+  /** Multiplies every duration taken from app definitions (grace, interval, backoff): <1 speeds tests up. */
+  timeScale: number;
+  tickMs: number;
+  faults: () => Faults;
+  log: Logger;
+}
+
+const stepsFor: Record<DeploymentKind, string[]> = {
+  start: ['StartApplication', 'ScaleApplication'],
+  upgrade: ['RestartApplication'],
+  scale: ['ScaleApplication'],
+  restart: ['RestartApplication'],
+  stop: ['StopApplication'],
+};
+
+function healthChecksOf(
+  def: AppDef,
+): (HealthCheckDef & { gracePeriodSeconds: number; intervalSeconds: number; maxConsecutiveFailures: number })[] {
+  return ((def.healthChecks ?? []) as Record<string, unknown>[]).map((hc) => ({
+    protocol: String(hc.protocol ?? 'HTTP'),
+    path: String(hc.path ?? '/'),
+    portIndex: typeof hc.portIndex === 'number' ? hc.portIndex : 0,
+    port: typeof hc.port === 'number' ? hc.port : undefined,
+    timeoutSeconds: Number(hc.timeoutSeconds ?? 20),
+    gracePeriodSeconds: Number(hc.gracePeriodSeconds ?? 300),
+    intervalSeconds: Number(hc.intervalSeconds ?? 60),
+    maxConsecutiveFailures: Number(hc.maxConsecutiveFailures ?? 3),
+  }));
+}
+
+export class Engine {
+  private readonly runtimes = new Map<string, AppRuntime>();
+  private readonly deployments = new Map<string, Deployment>();
+  private timer?: NodeJS.Timeout;
+  private ticking = false;
+
+  constructor(
+    private readonly store: AppStore,
+    private readonly runner: TaskRunner,
+    private readonly events: EventBus,
+    private readonly opts: EngineOptions,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.opts.tickMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.runner.close();
+  }
+
+  private scaled(seconds: number): number {
+    return seconds * 1000 * this.opts.timeScale;
+  }
+
+  runtime(appId: string): AppRuntime {
+    let rt = this.runtimes.get(appId);
+    if (!rt) {
+      rt = { tasks: [], delayMs: 0, nextLaunchAt: 0 };
+      this.runtimes.set(appId, rt);
+    }
+    return rt;
+  }
+
+  tasksOf(appId: string): Task[] {
+    return this.runtimes.get(appId)?.tasks ?? [];
+  }
+
+  lastTaskFailure(appId: string): Record<string, unknown> | undefined {
+    return this.runtimes.get(appId)?.lastTaskFailure;
+  }
+
+  isHealthy(task: Task, def: AppDef): boolean {
+    if (task.state !== 'TASK_RUNNING') return false;
+    const checks = (def.healthChecks as unknown[] | undefined)?.length ?? 0;
+    return checks === 0 || (task.health.length >= checks && task.health.every((h) => h.alive === true));
+  }
+
+  deploymentList(): Deployment[] {
+    return [...this.deployments.values()];
+  }
+
+  deployment(id: string): Deployment | undefined {
+    return this.deployments.get(id);
+  }
+
+  locksOf(appId: string): string[] {
+    return this.deploymentList()
+      .filter((d) => d.appId === appId)
+      .map((d) => d.id);
+  }
+
+  /** Starts a deployment of the app's current definition (already stored); a new run resets the launch backoff. */
+  deploy(appId: string, kind: DeploymentKind, original: AppDef | null, version: string): Deployment {
+    const dep: Deployment = {
+      id: randomUUID(),
+      version,
+      appId,
+      kind,
+      original,
+      steps: stepsFor[kind].map((action) => ({ actions: [{ action, app: appId }] })),
+      currentStep: 1,
+    };
+    this.deployments.set(dep.id, dep);
+    const rt = this.runtime(appId);
+    const def = this.store.get(appId)?.def;
+    rt.delayMs = this.scaled(Number(def?.backoffSeconds ?? 1));
+    rt.nextLaunchAt = 0;
+    this.events.emit('deployment_info', { plan: this.planJson(dep), currentStep: this.stepJson(dep) });
+    return dep;
+  }
+
+  /** Removes a deployment without touching tasks (force cancel, or superseded by a forced change). */
+  cancel(id: string, reason: string): void {
+    const dep = this.deployments.get(id);
+    if (!dep) return;
+    this.deployments.delete(id);
+    this.events.emit('deployment_failed', { id, plan: this.planJson(dep), reason });
+  }
+
+  planJson(dep: Deployment): Record<string, unknown> {
+    return { id: dep.id, version: dep.version, steps: dep.steps, original: { id: '/' }, target: { id: '/' } };
+  }
+
+  private stepJson(dep: Deployment): Record<string, unknown> {
+    return dep.steps[dep.currentStep - 1] ?? { actions: [] };
+  }
+
+  /** GET /v2/deployments entry (raml/v2/types/deployment.raml). */
+  deploymentJson(dep: Deployment): Record<string, unknown> {
+    const step = dep.steps[dep.currentStep - 1];
+    return {
+      id: dep.id,
+      version: dep.version,
+      affectedApps: [dep.appId],
+      affectedPods: [],
+      steps: dep.steps,
+      currentActions: (step?.actions ?? []).map((a) => ({ ...a, readinessCheckResults: [] })),
+      currentStep: dep.currentStep,
+      totalSteps: dep.steps.length,
+    };
+  }
+
+  /** Kills every task of an app at once (app deleted with no deployment machinery left, reset). */
+  killAll(appId: string): void {
+    const rt = this.runtimes.get(appId);
+    if (!rt) return;
+    for (const t of [...rt.tasks]) this.kill(rt, t, 'app removed');
+  }
+
+  private tick(): void {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const now = Date.now();
+      for (const app of this.store.all()) this.reconcile(app.id, app.def, app.runKey, now);
+      // Deployments of apps already gone (a stop finished) end with them.
+      for (const dep of this.deploymentList()) if (!this.store.get(dep.appId)) this.finish(dep);
+    } catch (err) {
+      this.opts.log.error('reconcile failed', { error: err });
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private reconcile(appId: string, def: AppDef, runKey: string, now: number): void {
+    const rt = this.runtime(appId);
+    this.watchTasks(rt, def, now);
+    const dep = this.deploymentList().find((d) => d.appId === appId);
+    if (dep?.kind === 'stop') {
+      for (const t of rt.tasks) if (t.state !== 'TASK_KILLING') this.kill(rt, t, 'app stopped');
+      if (rt.tasks.length === 0) {
+        this.store.delete(appId);
+        this.runtimes.delete(appId);
+        this.finish(dep);
+        this.events.emit('app_terminated_event', { appId });
+      }
+      return;
+    }
+    if (dep) this.rollingStep(rt, def, runKey, dep, now);
+    else this.keepInstances(rt, def, runKey, now);
+  }
+
+  /** Task liveness (containers exit) and health checks; results arrive asynchronously. */
+  private watchTasks(rt: AppRuntime, def: AppDef, now: number): void {
+    const checks = healthChecksOf(def);
+    for (const task of rt.tasks) {
+      if (task.state !== 'TASK_RUNNING') continue;
+      if (this.runner.mode === 'containers' && now >= task.nextStatusAt) {
+        task.nextStatusAt = now + 1000;
+        void this.runner.status(task).then((s) => {
+          if (s.running || task.state !== 'TASK_RUNNING') return;
+          this.remove(rt, task, s.state);
+          this.recordFailure(rt, def, task, s.state, s.message);
+        });
+      }
+      checks.forEach((check, i) => {
+        const h = task.health[i];
+        if (!h || h.checking || now < h.nextCheckAt) return;
+        h.checking = true;
+        const timeoutMs = Math.max(200, this.scaled(check.timeoutSeconds));
+        void this.runner
+          .probe(task, def, check, timeoutMs)
+          .catch((err: unknown) => ({ ok: false, cause: (err as Error).message }))
+          .then((result) => {
+            h.checking = false;
+            h.nextCheckAt = Date.now() + Math.max(50, this.scaled(check.intervalSeconds));
+            if (task.state !== 'TASK_RUNNING') return;
+            this.recordHealth(rt, def, task, h, check, result.ok, result.cause);
+          });
+      });
+    }
+  }
+
+  private recordHealth(
+    rt: AppRuntime,
+    def: AppDef,
+    task: Task,
+    h: HealthState,
+    check: ReturnType<typeof healthChecksOf>[number],
+    ok: boolean,
+    cause?: string,
+  ): void {
+    const stamp = new Date().toISOString();
+    const before = h.alive;
+    if (ok) {
+      Object.assign(h, { alive: true, consecutiveFailures: 0, lastSuccess: stamp });
+      h.firstSuccess ??= stamp;
+      task.everHealthy = true;
+    } else {
+      const inGrace = !task.everHealthy && Date.now() - task.startedAt < this.scaled(check.gracePeriodSeconds);
+      if (inGrace) return;
+      Object.assign(h, {
+        alive: false,
+        consecutiveFailures: h.consecutiveFailures + 1,
+        lastFailure: stamp,
+        lastFailureCause: cause ?? 'failed',
+      });
+      this.events.emit('failed_health_check_event', {
+        appId: task.appId,
+        taskId: task.id,
+        instanceId: task.id,
+        version: task.version,
+        healthCheck: check,
+      });
+    }
+    if (before !== h.alive) {
+      this.events.emit('health_status_changed_event', {
+        appId: task.appId,
+        taskId: task.id,
+        instanceId: task.id,
+        version: task.version,
+        alive: h.alive,
+      });
+      this.events.emit('instance_health_changed_event', {
+        instanceId: task.id,
+        runSpecId: task.appId,
+        runSpecVersion: task.version,
+        healthy: h.alive,
+      });
+    }
+    if (!ok && check.maxConsecutiveFailures > 0 && h.consecutiveFailures >= check.maxConsecutiveFailures) {
+      this.events.emit('unhealthy_task_kill_event', {
+        appId: task.appId,
+        taskId: task.id,
+        instanceId: task.id,
+        version: task.version,
+        reason: cause,
+        host: task.host,
+        slaveId: 'emulator-agent',
+      });
+      this.events.emit('unhealthy_instance_kill_event', {
+        appId: task.appId,
+        taskId: task.id,
+        instanceId: task.id,
+        version: task.version,
+        reason: cause,
+        host: task.host,
+      });
+      this.recordFailure(rt, def, task, 'TASK_KILLED', `killed: unhealthy (${cause ?? 'health check failed'})`);
+      this.kill(rt, task, 'unhealthy');
+    }
+  }
+
+  private recordFailure(rt: AppRuntime, def: AppDef, task: Task, state: string, message: string): void {
+    rt.lastTaskFailure = {
+      appId: task.appId,
+      host: task.host,
+      message,
+      state,
+      taskId: task.id,
+      timestamp: new Date().toISOString(),
+      version: task.version,
+      slaveId: 'emulator-agent',
+    };
+    // Backoff: the next launch waits, and each failure grows the wait (backoffFactor), capped.
+    if (rt.delayMs <= 0) rt.delayMs = this.scaled(Number(def.backoffSeconds ?? 1));
+    rt.nextLaunchAt = Date.now() + rt.delayMs;
+    rt.delayMs = Math.min(
+      rt.delayMs * Number(def.backoffFactor ?? 1.15),
+      this.scaled(Number(def.maxLaunchDelaySeconds ?? 300)),
+    );
+    this.opts.log.debug('task failed', {
+      appId: task.appId,
+      taskId: task.id,
+      state,
+      message,
+      nextLaunchInMs: rt.nextLaunchAt - Date.now(),
+    });
+  }
+
+  private rollingStep(rt: AppRuntime, def: AppDef, runKey: string, dep: Deployment, now: number): void {
+    // A start's first step (StartApplication) has nothing to wait for.
+    if (dep.kind === 'start' && dep.currentStep === 1) {
+      this.events.emit('deployment_step_success', { plan: this.planJson(dep), currentStep: this.stepJson(dep) });
+      dep.currentStep = 2;
+    }
+    const n = Number(def.instances ?? 1);
+    const strategy = (def.upgradeStrategy ?? {}) as { minimumHealthCapacity?: number; maximumOverCapacity?: number };
+    const minHealthy = Math.ceil(n * (strategy.minimumHealthCapacity ?? 1) - 1e-9);
+    const maxCapacity = Math.max(n, Math.floor(n * (1 + (strategy.maximumOverCapacity ?? 1)) + 1e-9));
+
+    const alive = rt.tasks.filter((t) => t.state !== 'TASK_KILLING');
+    const fresh = alive.filter((t) => t.runKey === runKey);
+    const old = alive.filter((t) => t.runKey !== runKey);
+    const freshHealthy = fresh.filter((t) => this.isHealthy(t, def)).length;
+    // Old tasks stay only while they are needed to hold minimumHealthCapacity.
+    const oldHealthy = old.filter((t) => this.isHealthy(t, def)).sort((a, b) => a.stagedAt - b.stagedAt);
+    const keep = oldHealthy.slice(0, Math.max(0, Math.min(oldHealthy.length, minHealthy - freshHealthy)));
+    for (const t of old) if (!keep.includes(t)) this.kill(rt, t, 'replaced by a newer version');
+    let remainingOld = keep.length;
+
+    if (fresh.length > n) {
+      const extras = [...fresh].sort(
+        (a, b) => Number(this.isHealthy(a, def)) - Number(this.isHealthy(b, def)) || b.stagedAt - a.stagedAt,
+      );
+      for (const t of extras.slice(0, fresh.length - n)) this.kill(rt, t, 'scaled down');
+    }
+    const need = n - Math.min(fresh.length, n);
+    let room = maxCapacity - remainingOld - Math.min(fresh.length, n);
+    if (need > 0 && room <= 0 && fresh.length === 0 && remainingOld > 0) {
+      // minimumHealthCapacity 1 with maximumOverCapacity 0 leaves no room: Marathon kills one old task to make progress.
+      const victim = keep.pop();
+      if (victim) this.kill(rt, victim, 'making room for the new version');
+      remainingOld--;
+      room++;
+    }
+    if (need > 0 && room > 0 && now >= rt.nextLaunchAt)
+      for (let i = 0; i < Math.min(need, room); i++) this.launch(rt, def, runKey);
+
+    const done =
+      fresh.length === n &&
+      freshHealthy === n &&
+      remainingOld === 0 &&
+      rt.tasks.every((t) => t.state !== 'TASK_KILLING');
+    if (done && !this.opts.faults().stuckDeployments) this.finish(dep);
+  }
+
+  private keepInstances(rt: AppRuntime, def: AppDef, runKey: string, now: number): void {
+    const n = Number(def.instances ?? 1);
+    const alive = rt.tasks.filter((t) => t.state !== 'TASK_KILLING');
+    if (alive.length < n && now >= rt.nextLaunchAt) for (let i = alive.length; i < n; i++) this.launch(rt, def, runKey);
+    if (alive.length > n)
+      for (const t of [...alive].sort((a, b) => b.stagedAt - a.stagedAt).slice(0, alive.length - n))
+        this.kill(rt, t, 'scaled down');
+  }
+
+  private finish(dep: Deployment): void {
+    if (!this.deployments.delete(dep.id)) return;
+    this.events.emit('deployment_step_success', { plan: this.planJson(dep), currentStep: this.stepJson(dep) });
+    this.events.emit('deployment_success', { id: dep.id, plan: this.planJson(dep) });
+  }
+
+  private statusEvent(task: Task, taskStatus: string, message = ''): void {
+    this.events.emit('status_update_event', {
+      slaveId: 'emulator-agent',
+      taskId: task.id,
+      taskStatus,
+      message,
+      appId: task.appId,
+      host: task.host,
+      ports: task.ports,
+      version: task.version,
+    });
+  }
+
+  private launch(rt: AppRuntime, def: AppDef, runKey: string): void {
+    const appId = String(def.id);
+    const task: Task = {
+      id: `${appId.slice(1).replace(/\//g, '_')}.${randomUUID()}`,
+      appId,
+      version: String(def.version),
+      runKey,
+      state: 'TASK_STAGING',
+      stagedAt: Date.now(),
+      startedAt: 0,
+      host: '',
+      ports: [],
+      handle: '',
+      health: [],
+      everHealthy: false,
+      nextStatusAt: 0,
+    };
+    rt.tasks.push(task);
+    this.statusEvent(task, 'TASK_STAGING');
+    this.runner.launch(def, task).then(
+      (launched) => {
+        Object.assign(task, launched);
+        if (task.state === 'TASK_KILLING') {
+          // Killed while it was starting: finish the kill now that there is something to kill.
+          void this.runner.kill(task, 0).finally(() => this.remove(rt, task, 'TASK_KILLED'));
+          return;
+        }
+        task.state = 'TASK_RUNNING';
+        task.startedAt = Date.now();
+        task.nextStatusAt = task.startedAt + 1000;
+        task.health = healthChecksOf(def).map(() => ({
+          alive: null,
+          consecutiveFailures: 0,
+          firstSuccess: null,
+          lastSuccess: null,
+          lastFailure: null,
+          lastFailureCause: null,
+          nextCheckAt: task.startedAt,
+          checking: false,
+        }));
+        this.statusEvent(task, 'TASK_RUNNING');
+      },
+      (err: unknown) => {
+        this.remove(rt, task, 'TASK_FAILED', (err as Error).message);
+        this.recordFailure(rt, def, task, 'TASK_FAILED', `Failed to launch container: ${(err as Error).message}`);
+        this.opts.log.warn('task launch failed', { appId, error: (err as Error).message });
+      },
+    );
+  }
+
+  private kill(rt: AppRuntime, task: Task, reason: string): void {
+    if (task.state === 'TASK_KILLING') return;
+    const staging = task.state === 'TASK_STAGING';
+    task.state = 'TASK_KILLING';
+    this.statusEvent(task, 'TASK_KILLING', reason);
+    if (staging) return; // the launch completion finishes the kill
+    const def = this.store.get(task.appId)?.def;
+    const grace = Number(def?.taskKillGracePeriodSeconds ?? 3);
+    void this.runner.kill(task, grace).finally(() => this.remove(rt, task, 'TASK_KILLED', reason));
+  }
+
+  private remove(rt: AppRuntime, task: Task, state: string, message = ''): void {
+    const i = rt.tasks.indexOf(task);
+    if (i >= 0) rt.tasks.splice(i, 1);
+    this.statusEvent(task, state, message);
+  }
+
+  /** Forgets everything (POST /_emulator/reset): kills all tasks, drops deployments. */
+  async reset(): Promise<void> {
+    for (const dep of this.deploymentList()) this.deployments.delete(dep.id);
+    const kills: Promise<void>[] = [];
+    for (const rt of this.runtimes.values())
+      for (const t of rt.tasks) kills.push(this.runner.kill(t, 0).catch(() => undefined));
+    this.runtimes.clear();
+    await Promise.all(kills);
+  }
+}

@@ -1,0 +1,177 @@
+// The Marathon emulator: a development and test stand-in for Marathon (which cannot run on these
+// machines) that speaks Marathon's documented REST API. `startMarathonEmulator` is what tests,
+// `slipway up` and `slipway marathon-emulator` call. Tasks are real containers (mode
+// "containers") or simulated (mode "simulated"). State is in memory unless `stateFile` is given.
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Docker from 'dockerode';
+import { createLogger } from '../../common/log';
+import { createAdmin, describeAppWrite, type RequestRecord } from './admin';
+import { createApi } from './api';
+import { Engine } from './engine';
+import { EventBus } from './events';
+import { noFaults, shouldFail, type Faults } from './faults';
+import { readBody, send, type Reply, type Request } from './http';
+import { ContainerRunner } from './runner-containers';
+import { SimulatedRunner } from './runner-simulated';
+import type { TaskRunner } from './runner';
+import { AppStore } from './store';
+
+export type { RequestRecord } from './admin';
+export type { Faults } from './faults';
+
+export interface MarathonEmulatorOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  host?: string;
+  /** "containers" (default): tasks are real containers; "simulated": nothing runs. */
+  mode?: 'containers' | 'simulated';
+  /** Persist apps and versions here; without it everything is lost when the emulator stops. */
+  stateFile?: string;
+  faults?: Partial<Faults>;
+  /** Multiplies grace periods, check intervals and backoff of app definitions; <1 makes tests fast. */
+  timeScale?: number;
+  /** Reconcile period of the deployment engine. */
+  tickMs?: number;
+  /** Simulated mode: a task passes health checks this long after it started. */
+  simulatedHealthyAfterMs?: number;
+  /** Simulated mode: time from launch to TASK_RUNNING. */
+  simulatedLaunchMs?: number;
+  /** Response shape of GET calls: "1.5" (default) or the legacy "1.4" networking fields. */
+  apiShape?: '1.4' | '1.5';
+  /** Containers mode: a dockerode client (default: from DOCKER_HOST or the local socket). */
+  docker?: Docker;
+}
+
+export interface MarathonEmulator {
+  url: string;
+  port: number;
+  mode: 'containers' | 'simulated';
+  /** The request log (same as GET /_emulator/requests). */
+  requests(): RequestRecord[];
+  close(): Promise<void>;
+}
+
+export async function startMarathonEmulator(opts: MarathonEmulatorOptions = {}): Promise<MarathonEmulator> {
+  const log = createLogger('marathon-emulator');
+  const mode = opts.mode ?? 'containers';
+  const host = opts.host ?? '127.0.0.1';
+  const instanceId = randomBytes(6).toString('hex');
+  const startFaults: Faults = { ...noFaults, ...opts.faults };
+  let faults: Faults = { ...startFaults };
+  const requests: RequestRecord[] = [];
+  const events = new EventBus();
+  const store = new AppStore(opts.stateFile);
+
+  const server = http.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const leader = `${host}:${port}`;
+
+  let runner: TaskRunner;
+  if (mode === 'containers') {
+    const containers = new ContainerRunner(opts.docker ?? new Docker(), instanceId, port);
+    const removed = await containers.removeLeftovers().catch((err: unknown) => {
+      server.close();
+      throw new Error(`Marathon emulator (containers mode) cannot reach Docker: ${(err as Error).message}`);
+    });
+    if (removed > 0) log.info('removed containers left by an earlier emulator on this port', { removed });
+    runner = containers;
+  } else {
+    runner = new SimulatedRunner({
+      healthyAfterMs: opts.simulatedHealthyAfterMs ?? 1000,
+      launchMs: opts.simulatedLaunchMs ?? 50,
+    });
+  }
+  const engine = new Engine(store, runner, events, {
+    timeScale: opts.timeScale ?? 1,
+    tickMs: opts.tickMs ?? 100,
+    faults: () => faults,
+    log,
+  });
+  const api = createApi({ store, engine, events, apiShape: opts.apiShape ?? '1.5', leader: () => leader });
+  const admin = createAdmin({
+    requests,
+    getFaults: () => faults,
+    setFaults: (f) => (faults = f),
+    reset: async () => {
+      await engine.reset();
+      store.clear();
+      requests.length = 0;
+      faults = { ...startFaults };
+    },
+  });
+
+  server.on('request', (raw: http.IncomingMessage, res: http.ServerResponse) => {
+    void (async () => {
+      const started = Date.now();
+      const url = new URL(raw.url ?? '/', 'http://emulator');
+      let reply: Reply;
+      let body = '';
+      try {
+        body = await readBody(raw);
+        const req: Request = {
+          method: raw.method ?? 'GET',
+          path: url.pathname,
+          query: url.searchParams,
+          headers: raw.headers,
+          body,
+          raw,
+        };
+        if (req.path.startsWith('/_emulator/')) {
+          send(res, await admin.dispatch(req, res));
+          return;
+        }
+        if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
+        if (shouldFail(faults)) {
+          reply = { status: 503, body: { message: 'Could not determine the current leader' } };
+        } else {
+          reply = await api.dispatch(req, res);
+        }
+      } catch (err) {
+        log.error('request failed', { path: url.pathname, error: err });
+        reply = { status: 500, body: { message: (err as Error).message } };
+      }
+      requests.push({
+        method: raw.method ?? 'GET',
+        path: url.pathname,
+        query: url.search,
+        time: new Date(started).toISOString(),
+        status: reply.status,
+        durationMs: Date.now() - started,
+        ...describeAppWrite(raw.method ?? 'GET', url.pathname, body),
+      });
+      if (reply.streaming) return;
+      reply.headers = { 'X-Marathon-Leader': `http://${leader}`, ...reply.headers };
+      send(res, reply);
+    })();
+  });
+
+  engine.start();
+  const url = `http://${host}:${port}`;
+  log.info('Marathon emulator (development stand-in for Marathon) listening', {
+    url,
+    mode,
+    stateFile: opts.stateFile ?? '(in memory)',
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    mode,
+    requests: () => requests,
+    close: () =>
+      (closing ??= (async () => {
+        events.closeAll();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await engine.stop();
+      })()),
+  };
+}

@@ -1,0 +1,56 @@
+// Simulated tasks: nothing runs. A task is "running" once launched and passes its health checks
+// after a configurable delay, unless its app asks to stay unhealthy with the env variable or label
+// SLIPWAY_SIMULATE_UNHEALTHY=1. Fast enough for client tests and the scale benchmark.
+import type { AppDef } from './app-spec';
+import type { LaunchedTask, ProbeResult, TaskRef, TaskRunner, TaskStatus } from './runner';
+
+export interface SimulatedOptions {
+  /** A task passes health checks this long after it started. */
+  healthyAfterMs: number;
+  /** Time from launch to TASK_RUNNING. */
+  launchMs: number;
+}
+
+const unhealthyFlag = 'SLIPWAY_SIMULATE_UNHEALTHY';
+
+function wantsUnhealthy(app: AppDef): boolean {
+  const env = (app.env ?? {}) as Record<string, unknown>;
+  const labels = (app.labels ?? {}) as Record<string, unknown>;
+  return (
+    env[unhealthyFlag] === '1' ||
+    env[unhealthyFlag] === 'true' ||
+    labels[unhealthyFlag] === '1' ||
+    labels[unhealthyFlag] === 'true'
+  );
+}
+
+export class SimulatedRunner implements TaskRunner {
+  readonly mode = 'simulated' as const;
+  private nextPort = 31000;
+
+  constructor(private readonly opts: SimulatedOptions) {}
+
+  async launch(app: AppDef): Promise<LaunchedTask> {
+    await new Promise((r) => setTimeout(r, this.opts.launchMs));
+    const mappings = ((app.container as { portMappings?: unknown[] } | undefined)?.portMappings ??
+      (app.portDefinitions as unknown[] | undefined) ??
+      []) as unknown[];
+    const ports = mappings.map(() => (this.nextPort >= 32000 ? (this.nextPort = 31000) : this.nextPort++));
+    return { host: 'agent-1.emulator.invalid', ports, handle: 'simulated' };
+  }
+
+  async kill(): Promise<void> {}
+
+  async status(): Promise<TaskStatus> {
+    return { running: true };
+  }
+
+  async probe(task: TaskRef, app: AppDef): Promise<ProbeResult> {
+    if (wantsUnhealthy(app)) return { ok: false, cause: `simulated unhealthy (${unhealthyFlag}=1)` };
+    if (Date.now() - task.startedAt < this.opts.healthyAfterMs)
+      return { ok: false, cause: 'simulated: still starting' };
+    return { ok: true };
+  }
+
+  async close(): Promise<void> {}
+}

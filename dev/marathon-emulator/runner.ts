@@ -1,0 +1,48 @@
+// What the deployment engine needs from "a Mesos agent": start a task of an app, kill it, tell
+// whether it still runs, and answer its health checks. Two implementations: real containers
+// (runner-containers.ts) and simulated tasks (runner-simulated.ts) for fast tests and benchmarks.
+import type { AppDef } from './app-spec';
+
+export interface LaunchedTask {
+  host: string;
+  /** Host ports in the order of the app's port mappings / port definitions (Marathon's `tasks[].ports`). */
+  ports: number[];
+  /** Runner-private handle (container id, ...). */
+  handle: string;
+}
+
+export type TaskStatus =
+  { running: true } | { running: false; state: 'TASK_FAILED' | 'TASK_FINISHED' | 'TASK_LOST'; message: string };
+
+export interface TaskRef {
+  id: string;
+  appId: string;
+  version: string;
+  startedAt: number;
+  host: string;
+  ports: number[];
+  handle: string;
+}
+
+export interface HealthCheckDef {
+  protocol: string;
+  path: string;
+  portIndex: number;
+  port?: number;
+  timeoutSeconds: number;
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  cause?: string;
+}
+
+export interface TaskRunner {
+  readonly mode: 'containers' | 'simulated';
+  launch(app: AppDef, task: { id: string; appId: string; version: string }): Promise<LaunchedTask>;
+  kill(task: TaskRef, gracePeriodSeconds: number): Promise<void>;
+  status(task: TaskRef): Promise<TaskStatus>;
+  probe(task: TaskRef, app: AppDef, check: HealthCheckDef, timeoutMs: number): Promise<ProbeResult>;
+  /** Stops everything this runner started. */
+  close(): Promise<void>;
+}
