@@ -95,7 +95,7 @@ export function createApi(ctx: ApiContext): Router {
       ...(ctx.apiShape === '1.4' ? renderLegacy(app.def) : app.def),
       tasksStaged: tasks.filter((t) => t.state === 'TASK_STAGING').length,
       tasksRunning: running.length,
-      tasksHealthy: hasChecks ? running.filter((t) => engine.isHealthy(t, app.def)).length : 0,
+      tasksHealthy: hasChecks ? running.filter((t) => engine.isHealthy(t)).length : 0,
       tasksUnhealthy: running.filter((t) => t.health.some((h) => h.alive === false)).length,
       deployments: engine.locksOf(app.id).map((id) => ({ id })),
       ...(withTasks ? { tasks: tasks.map((t) => taskJson(t, app.def)) } : {}),

@@ -197,7 +197,11 @@ export function normalise(input: AppDef, nextServicePort: () => number): AppDef 
   if (container) {
     container.type ??= 'DOCKER';
     container.volumes ??= [];
-    if (docker) docker.forcePullImage ??= false;
+    if (docker) {
+      docker.forcePullImage ??= false;
+      docker.privileged ??= false;
+      docker.parameters ??= [];
+    }
   }
   app.networks ??= [{ mode: 'host' }];
   const mode = networkMode(app);
@@ -215,6 +219,7 @@ export function normalise(input: AppDef, nextServicePort: () => number): AppDef 
         containerPort: 0,
         hostPort: 0,
         protocol: 'tcp',
+        labels: {},
         ...m,
         servicePort: m.servicePort === undefined || m.servicePort === 0 ? nextServicePort() : m.servicePort,
       }));

@@ -31,6 +31,8 @@ interface HealthState {
 }
 
 export interface Task extends TaskRef {
+  /** The definition the task was launched with: its env, labels and health checks stay those of its version. */
+  def: AppDef;
   runKey: string;
   state: TaskState;
   stagedAt: number;
@@ -133,9 +135,9 @@ export class Engine {
     return this.runtimes.get(appId)?.lastTaskFailure;
   }
 
-  isHealthy(task: Task, def: AppDef): boolean {
+  isHealthy(task: Task): boolean {
     if (task.state !== 'TASK_RUNNING') return false;
-    const checks = (def.healthChecks as unknown[] | undefined)?.length ?? 0;
+    const checks = (task.def.healthChecks as unknown[] | undefined)?.length ?? 0;
     return checks === 0 || (task.health.length >= checks && task.health.every((h) => h.alive === true));
   }
 
@@ -246,9 +248,9 @@ export class Engine {
 
   /** Task liveness (containers exit) and health checks; results arrive asynchronously. */
   private watchTasks(rt: AppRuntime, def: AppDef, now: number): void {
-    const checks = healthChecksOf(def);
     for (const task of rt.tasks) {
       if (task.state !== 'TASK_RUNNING') continue;
+      const checks = healthChecksOf(task.def);
       if (this.runner.mode === 'containers' && now >= task.nextStatusAt) {
         task.nextStatusAt = now + 1000;
         void this.runner.status(task).then((s) => {
@@ -263,7 +265,7 @@ export class Engine {
         h.checking = true;
         const timeoutMs = Math.max(200, this.scaled(check.timeoutSeconds));
         void this.runner
-          .probe(task, def, check, timeoutMs)
+          .probe(task, task.def, check, timeoutMs)
           .catch((err: unknown) => ({ ok: false, cause: (err as Error).message }))
           .then((result) => {
             h.checking = false;
@@ -386,16 +388,16 @@ export class Engine {
     const alive = rt.tasks.filter((t) => t.state !== 'TASK_KILLING');
     const fresh = alive.filter((t) => t.runKey === runKey);
     const old = alive.filter((t) => t.runKey !== runKey);
-    const freshHealthy = fresh.filter((t) => this.isHealthy(t, def)).length;
+    const freshHealthy = fresh.filter((t) => this.isHealthy(t)).length;
     // Old tasks stay only while they are needed to hold minimumHealthCapacity.
-    const oldHealthy = old.filter((t) => this.isHealthy(t, def)).sort((a, b) => a.stagedAt - b.stagedAt);
+    const oldHealthy = old.filter((t) => this.isHealthy(t)).sort((a, b) => a.stagedAt - b.stagedAt);
     const keep = oldHealthy.slice(0, Math.max(0, Math.min(oldHealthy.length, minHealthy - freshHealthy)));
     for (const t of old) if (!keep.includes(t)) this.kill(rt, t, 'replaced by a newer version');
     let remainingOld = keep.length;
 
     if (fresh.length > n) {
       const extras = [...fresh].sort(
-        (a, b) => Number(this.isHealthy(a, def)) - Number(this.isHealthy(b, def)) || b.stagedAt - a.stagedAt,
+        (a, b) => Number(this.isHealthy(a)) - Number(this.isHealthy(b)) || b.stagedAt - a.stagedAt,
       );
       for (const t of extras.slice(0, fresh.length - n)) this.kill(rt, t, 'scaled down');
     }
@@ -453,6 +455,7 @@ export class Engine {
       id: `${appId.slice(1).replace(/\//g, '_')}.${randomUUID()}`,
       appId,
       version: String(def.version),
+      def,
       runKey,
       state: 'TASK_STAGING',
       stagedAt: Date.now(),

@@ -21,6 +21,8 @@ export class EventBus {
   /** Takes over the response; it stays open until the client leaves or the emulator closes. */
   attach(res: ServerResponse, types: string[], remoteAddress: string): void {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+    // Headers go out now: a filtered subscriber may wait long for its first event.
+    res.flushHeaders();
     const sub: Subscriber = { res, types: types.length > 0 ? new Set(types) : null };
     this.subscribers.add(sub);
     res.on('close', () => {

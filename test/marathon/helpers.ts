@@ -20,6 +20,9 @@ const typeOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array'
  */
 export function shapeMismatches(expected: unknown, actual: unknown, at = '', optional: string[] = []): string[] {
   if (expected === null) return [];
+  // env and labels are free-form maps: their keys are data, not shape.
+  if (/\/(env|labels)$/.test(at))
+    return typeOf(expected) === typeOf(actual) ? [] : [`${at}: expected ${typeOf(expected)}, got ${typeOf(actual)}`];
   if (typeOf(expected) !== typeOf(actual)) return [`${at || '/'}: expected ${typeOf(expected)}, got ${typeOf(actual)}`];
   if (Array.isArray(expected) && Array.isArray(actual)) {
     if (expected.length === 0 || actual.length === 0) return [];
@@ -54,7 +57,17 @@ export function bridgeApp(id: string, image: string, extra: Record<string, unkno
     env: {},
     labels: {},
     constraints: [],
-    healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 0, gracePeriodSeconds: 5, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3 }],
+    healthChecks: [
+      {
+        protocol: 'HTTP',
+        path: '/health',
+        portIndex: 0,
+        gracePeriodSeconds: 5,
+        intervalSeconds: 1,
+        timeoutSeconds: 1,
+        maxConsecutiveFailures: 3,
+      },
+    ],
     upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 1 },
     ...extra,
   };
@@ -80,7 +93,7 @@ export async function inActivity<A extends unknown[], R>(
   const heartbeats: unknown[] = [];
   env.on('heartbeat', (d: unknown) => heartbeats.push(d));
   opts.onEnv?.(env);
-  const result = await env.run(fn, ...args);
+  const result = (await env.run(fn, ...args)) as R;
   return { result, heartbeats };
 }
 
@@ -89,7 +102,9 @@ export async function getJson(url: string): Promise<unknown> {
   return res.json();
 }
 
-export async function adminRequests(emulatorUrl: string): Promise<{ method: string; path: string; status: number; pipelineId?: string; image?: string; appId?: string }[]> {
+export async function adminRequests(
+  emulatorUrl: string,
+): Promise<{ method: string; path: string; status: number; pipelineId?: string; image?: string; appId?: string }[]> {
   return ((await getJson(`${emulatorUrl}/_emulator/requests`)) as { requests: never[] }).requests;
 }
 
