@@ -1,0 +1,195 @@
+// The client side of a pipeline, shared by the webhook/status server and the CLI: start one
+// (deduplicated by its deterministic workflow ID), read its status, list pipelines through
+// Temporal visibility, and send a validated approval or rejection. One place, so the HTTP API
+// and the CLI cannot drift in how they talk to the workflow.
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowExecutionInfo,
+} from '@temporalio/client';
+import { CommitAttribute, EnvironmentAttribute, ServiceAttribute, StateAttribute } from '../common/search-attributes';
+import {
+  pipelineWorkflowId,
+  taskQueues,
+  type ApprovalRequest,
+  type DecisionRecord,
+  type PipelineInput,
+  type PipelineStatus,
+  type RejectionRequest,
+} from '../common/types';
+import { approveUpdate, rejectUpdate, statusQuery } from '../workflows/messages';
+
+export const pipelineWorkflowType = 'deliveryPipeline';
+
+export interface StartResult {
+  workflowId: string;
+  /** true when the pipeline for (service, commit) already existed: nothing new was started. */
+  deduplicated: boolean;
+}
+
+export interface StartOptions {
+  /** Start again when the earlier pipeline of this commit failed (manual re-runs); webhooks never do. */
+  rerunFailed?: boolean;
+}
+
+/**
+ * Starts deliveryPipeline for (service, commit) unless one already exists. FAIL + REJECT_DUPLICATE
+ * rather than USE_EXISTING so that we learn whether this call started it (the answer says
+ * `deduplicated`) and so a redelivery after the pipeline finished does not run it again.
+ */
+export async function startPipeline(
+  client: Client,
+  input: PipelineInput,
+  opts: StartOptions = {},
+): Promise<StartResult> {
+  const workflowId = pipelineWorkflowId(input.service, input.commit);
+  try {
+    await client.workflow.start(pipelineWorkflowType, {
+      taskQueue: taskQueues.deploy,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: opts.rerunFailed ? 'ALLOW_DUPLICATE_FAILED_ONLY' : 'REJECT_DUPLICATE',
+      typedSearchAttributes: [
+        { key: ServiceAttribute, value: input.service },
+        { key: CommitAttribute, value: input.commit },
+        { key: StateAttribute, value: 'planning' },
+      ],
+      staticSummary: `${input.service} @ ${input.commit.slice(0, 12)}${input.ref ? ` (${input.ref.replace(/^refs\/(heads|tags)\//, '')})` : ''}`,
+    });
+    return { workflowId, deduplicated: false };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, deduplicated: true };
+    throw err;
+  }
+}
+
+export class PipelineNotFound extends Error {
+  override name = 'PipelineNotFound';
+  constructor(readonly workflowId: string) {
+    super(`no pipeline with workflow ID "${workflowId}"`);
+  }
+}
+
+/**
+ * The pipeline's status. A pipeline that completed returns its status as its result (no worker
+ * needed); a running or failed one answers the `status` query (a worker must be polling).
+ */
+export async function pipelineStatus(client: Client, workflowId: string): Promise<PipelineStatus> {
+  const handle = client.workflow.getHandle(workflowId);
+  let description;
+  try {
+    description = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new PipelineNotFound(workflowId);
+    throw err;
+  }
+  if (description.type !== pipelineWorkflowType) throw new PipelineNotFound(workflowId);
+  if (description.status.name === 'COMPLETED') return (await handle.result()) as PipelineStatus;
+  return await handle.query(statusQuery);
+}
+
+export interface PipelineSummary {
+  workflowId: string;
+  service?: string;
+  commit?: string;
+  state?: string;
+  environment?: string;
+  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, ... */
+  execution: string;
+  startTime: string;
+  closeTime?: string;
+}
+
+const keyword = /^[\w.@/:-]{1,200}$/;
+
+/** Builds a visibility query; values are checked, not escaped, so nothing can be injected. */
+export function pipelineListQuery(filter: { service?: string; state?: string; since?: Date; type?: string }): string {
+  const parts = [`WorkflowType = '${filter.type ?? pipelineWorkflowType}'`];
+  for (const [name, value] of [
+    ['SlipwayService', filter.service],
+    ['SlipwayState', filter.state],
+  ] as const) {
+    if (value === undefined || value === '') continue;
+    if (!keyword.test(value)) throw new Error(`${name} filter "${value}": expected letters, digits and . _ - / @ :`);
+    parts.push(`${name} = '${value}'`);
+  }
+  if (filter.since) parts.push(`StartTime >= '${filter.since.toISOString()}'`);
+  return parts.join(' AND ');
+}
+
+export function summarise(info: WorkflowExecutionInfo): PipelineSummary {
+  const attrs = info.typedSearchAttributes;
+  return {
+    workflowId: info.workflowId,
+    service: attrs.get(ServiceAttribute),
+    commit: attrs.get(CommitAttribute),
+    state: attrs.get(StateAttribute),
+    environment: attrs.get(EnvironmentAttribute) || undefined,
+    execution: info.status.name,
+    startTime: info.startTime.toISOString(),
+    closeTime: info.closeTime?.toISOString(),
+  };
+}
+
+export async function listPipelines(
+  client: Client,
+  filter: { service?: string; state?: string; since?: Date; limit?: number },
+): Promise<PipelineSummary[]> {
+  const limit = filter.limit ?? 50;
+  const out: PipelineSummary[] = [];
+  for await (const info of client.workflow.list({ query: pipelineListQuery(filter), pageSize: Math.min(limit, 100) })) {
+    out.push(summarise(info));
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+export type DecisionOutcome =
+  { ok: true; record: DecisionRecord } | { ok: false; code: 'refused' | 'not-found' | 'closed'; reason: string };
+
+/**
+ * Sends an approval or rejection through the validated Update, so a refusal comes back at once
+ * with the workflow's reason and nothing is recorded. Callers that authenticated the approver
+ * pass `attestation` and `channel: 'api'`.
+ */
+export async function sendDecision(
+  client: Client,
+  workflowId: string,
+  kind: 'approve' | 'reject',
+  request: ApprovalRequest | RejectionRequest,
+): Promise<DecisionOutcome> {
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    const record =
+      kind === 'approve'
+        ? await handle.executeUpdate(approveUpdate, { args: [request as ApprovalRequest] })
+        : await handle.executeUpdate(rejectUpdate, { args: [request as RejectionRequest] });
+    return { ok: true, record };
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause as Error | undefined;
+      return { ok: false, code: 'refused', reason: cause?.message ?? err.message };
+    }
+    if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test((err as Error).message)) {
+      try {
+        const d = await handle.describe();
+        return {
+          ok: false,
+          code: 'closed',
+          reason: `the pipeline has ended (${d.status.name.toLowerCase()}): nothing waits for a decision`,
+        };
+      } catch {
+        return { ok: false, code: 'not-found', reason: `no pipeline with workflow ID "${workflowId}"` };
+      }
+    }
+    throw err;
+  }
+}
+
+export function temporalUiLink(uiBase: string | undefined, namespace: string, workflowId: string): string | undefined {
+  if (!uiBase) return undefined;
+  return `${uiBase.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}

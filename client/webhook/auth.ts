@@ -1,0 +1,51 @@
+// Who may talk to the server. GitLab proves itself with the shared X-Gitlab-Token (a plain
+// secret, not a signature: compared in constant time). Approvers prove themselves with personal
+// bearer tokens, from SLIPWAY_APPROVER_TOKEN_<NAME> or as sha256 digests in the deploy config's
+// `approverTokens`; only the digest of a presented token is ever compared, never logged.
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
+
+/** Constant-time equality that does not leak the length either: both sides are hashed first. */
+export function secretMatches(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  return timingSafeEqual(sha256(given), sha256(expected));
+}
+
+export interface ApproverDirectory {
+  /** name -> sha256 digest of the token */
+  digests: Map<string, Buffer>;
+}
+
+const envPrefix = 'SLIPWAY_APPROVER_TOKEN_';
+
+/**
+ * Approver tokens from both sources. An environment variable SLIPWAY_APPROVER_TOKEN_ALICE names
+ * approver "alice" (lowercased, as approver names in slipway.yaml usually are).
+ */
+export function approverDirectory(
+  configDigests: Record<string, string>,
+  env: NodeJS.ProcessEnv = process.env,
+): ApproverDirectory {
+  const digests = new Map<string, Buffer>();
+  for (const [name, hex] of Object.entries(configDigests)) digests.set(name, Buffer.from(hex, 'hex'));
+  for (const [key, value] of Object.entries(env)) {
+    if (key.startsWith(envPrefix) && value) digests.set(key.slice(envPrefix.length).toLowerCase(), sha256(value));
+  }
+  return { digests };
+}
+
+/** The approver a bearer token belongs to, or undefined. Checks every entry, so timing says nothing. */
+export function authenticateApprover(
+  authorization: string | undefined,
+  directory: ApproverDirectory,
+): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  if (!match) return undefined;
+  const presented = sha256(match[1] as string);
+  let found: string | undefined;
+  for (const [name, digest] of directory.digests) {
+    if (digest.length === presented.length && timingSafeEqual(digest, presented) && found === undefined) found = name;
+  }
+  return found;
+}

@@ -1,0 +1,154 @@
+// From a GitLab webhook delivery to the pipelines it should start: which event it is, whether
+// the payload has what we need, which configured services it concerns (project path +
+// branch/tag rules), and the PipelineInput for each. Pure: no I/O, so every rule is unit-tested
+// on GitLab's documented payloads. Rules from shared/notes/gitlab.md: deploy `checkout_sha`
+// (never `after`), an all-zero `after` is a deletion, unsupported events are ignored with 2xx.
+import { z } from 'zod';
+import type { DeployConfig } from '../../common/config';
+import type { PipelineInput } from '../../common/types';
+
+export type IntakeDecision =
+  | { kind: 'ignored'; reason: string }
+  | {
+      kind: 'start';
+      pipelines: PipelineInput[];
+      event: 'push' | 'tag_push';
+      project: string;
+      ref: string;
+      sha: string;
+    };
+
+export class PayloadError extends Error {
+  override name = 'PayloadError';
+}
+
+const zeroSha = /^0+$/;
+const sha = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'expected a 40-hex (or 64-hex) commit SHA');
+
+const commit = z.looseObject({
+  id: z.string(),
+  timestamp: z.string().optional(),
+  author: z.looseObject({ name: z.string().optional(), email: z.string().nullish() }).optional(),
+});
+
+const refPayload = z.looseObject({
+  object_kind: z.enum(['push', 'tag_push']),
+  ref: z.string().regex(/^refs\/(heads|tags)\/.+/, 'expected refs/heads/<branch> or refs/tags/<tag>'),
+  before: z.string().optional(),
+  after: z.string(),
+  checkout_sha: sha.nullable(),
+  user_username: z.string().nullish(),
+  user_name: z.string().nullish(),
+  user_email: z.string().nullish(),
+  project: z.looseObject({ path_with_namespace: z.string().min(1, 'expected "group/project"') }),
+  commits: z.array(commit).default([]),
+});
+
+type RefPayload = z.infer<typeof refPayload>;
+
+const eventKinds: Record<string, 'push' | 'tag_push'> = { 'Push Hook': 'push', 'Tag Push Hook': 'tag_push' };
+
+/** GitLab-style ref patterns: `*` matches anything (including "/"), everything else literally. */
+export function refPatternMatches(pattern: string, name: string): boolean {
+  const regex = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
+  return regex.test(name);
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const field = issue.path.map(String).join('.') || '(body)';
+  return `field "${field}": ${issue.message}`;
+}
+
+/**
+ * The event kind comes from X-Gitlab-Event when GitLab sent it, else from `object_kind`; both
+ * present and disagreeing means a payload we do not understand.
+ */
+export function interpretGitlabDelivery(
+  eventHeader: string | undefined,
+  body: unknown,
+  config: DeployConfig,
+  deliveryId?: string,
+): IntakeDecision {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new PayloadError('expected a JSON object');
+  const objectKind = (body as { object_kind?: unknown }).object_kind;
+  const fromHeader = eventHeader ? eventKinds[eventHeader] : undefined;
+  if (eventHeader && !fromHeader)
+    return { kind: 'ignored', reason: `event "${eventHeader}" does not start deliveries` };
+  if (!eventHeader && objectKind !== 'push' && objectKind !== 'tag_push') {
+    return { kind: 'ignored', reason: `object_kind ${JSON.stringify(objectKind ?? null)} does not start deliveries` };
+  }
+  if (fromHeader && objectKind !== fromHeader) {
+    throw new PayloadError(
+      `field "object_kind": expected "${fromHeader}" for X-Gitlab-Event "${eventHeader}", got ${JSON.stringify(objectKind ?? null)}`,
+    );
+  }
+
+  const parsed = refPayload.safeParse(body);
+  if (!parsed.success) throw new PayloadError(describeIssue(parsed.error.issues[0] as z.core.$ZodIssue));
+  const p = parsed.data;
+  const isTag = p.ref.startsWith('refs/tags/');
+  if ((p.object_kind === 'tag_push') !== isTag) {
+    throw new PayloadError(`field "ref": ${p.object_kind} event with ref "${p.ref}"`);
+  }
+  const refName = p.ref.replace(/^refs\/(heads|tags)\//, '');
+  const what = `${isTag ? 'tag' : 'branch'} "${refName}"`;
+
+  if (zeroSha.test(p.after) || p.checkout_sha === null) return { kind: 'ignored', reason: `${what} was deleted` };
+
+  const project = p.project.path_with_namespace;
+  const services = [...config.services.values()].filter(
+    (s) => s.gitlab && s.gitlab.project.toLowerCase() === project.toLowerCase(),
+  );
+  if (services.length === 0)
+    return { kind: 'ignored', reason: `project "${project}" is not configured for any service` };
+  const matching = services.filter((s) =>
+    (isTag ? (s.gitlab?.tags ?? []) : (s.gitlab?.branches ?? [])).some((pattern) =>
+      refPatternMatches(pattern, refName),
+    ),
+  );
+  if (matching.length === 0) {
+    return {
+      kind: 'ignored',
+      reason: `${what} of "${project}" matches no ${isTag ? 'tag' : 'branch'} rule of ${services.map((s) => s.name).join(', ')}`,
+    };
+  }
+
+  const checkoutSha = p.checkout_sha;
+  const pipelines = matching.map((s): PipelineInput => ({
+    service: s.name,
+    commit: checkoutSha,
+    ref: p.ref,
+    trigger: {
+      kind: isTag ? 'gitlab-tag' : 'gitlab-push',
+      deliveryId,
+      project,
+      user: p.user_username ?? p.user_name ?? undefined,
+    },
+    ...authorOf(p, checkoutSha),
+  }));
+  return { kind: 'start', pipelines, event: p.object_kind, project, ref: p.ref, sha: checkoutSha };
+}
+
+/**
+ * The commit's author when the push lists it (the newest 20 commits are listed). The pusher's
+ * username is added when the pusher is that author (same email) or when the commit is not listed
+ * (a tag push): then the pusher is the person answerable for the change.
+ */
+function authorOf(p: RefPayload, checkoutSha: string): Pick<PipelineInput, 'author' | 'committedAt'> {
+  const c = p.commits.find((x) => x.id === checkoutSha);
+  const username = p.user_username ?? undefined;
+  if (!c) return username || p.user_name ? { author: { username, name: p.user_name ?? undefined } } : {};
+  const email = c.author?.email && c.author.email !== '[REDACTED]' ? c.author.email : undefined;
+  const samePerson = email && p.user_email && email.toLowerCase() === p.user_email.toLowerCase();
+  const committedAt =
+    c.timestamp && !Number.isNaN(Date.parse(c.timestamp)) ? new Date(c.timestamp).toISOString() : undefined;
+  return {
+    author: { name: c.author?.name, email, username: samePerson ? username : undefined },
+    ...(committedAt ? { committedAt } : {}),
+  };
+}

@@ -1,0 +1,151 @@
+// The webhook and status server (`slipway webhook`, also started by `slipway up`): GitLab
+// deliveries in, pipeline status and authenticated decisions out. Every request is answered —
+// an unexpected error becomes a 500 with a message, never a crashed process.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@temporalio/client';
+import { loadDeployConfig, type DeployConfig } from '../../common/config';
+import { createLogger } from '../../common/log';
+import { defaultConfigDir } from '../../common/paths';
+import { connectClient } from '../../common/temporal-connection';
+import { approverDirectory } from './auth';
+import { HttpError, sendJson } from './http';
+import { createIntakeRoute } from './intake-route';
+import { createPipelineRoutes } from './pipeline-routes';
+
+export interface WebhookServerOptions {
+  port?: number;
+  /** Default 127.0.0.1; use 0.0.0.0 where GitLab must reach the server from outside. */
+  host?: string;
+  /** Default: a client from the environment (closed again by close()). */
+  client?: Client;
+  /** The X-Gitlab-Token secret; default SLIPWAY_WEBHOOK_TOKEN. */
+  token?: string;
+  /** Accept deliveries without a token: local development only. */
+  insecureNoToken?: boolean;
+  /** Default SLIPWAY_CONFIG_DIR or the example config. */
+  configDir?: string;
+  /** Default SLIPWAY_WEBHOOK_BODY_LIMIT or 1 MiB. */
+  bodyLimitBytes?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface WebhookServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The deploy config is read at start (a broken one stops the server from starting) and again at
+ * most every two seconds, so a service added in Git is picked up without a restart; a config
+ * broken later is logged and the last good one kept.
+ */
+function configSource(dir: string, log: ReturnType<typeof createLogger>): () => DeployConfig {
+  let current = loadDeployConfig(dir);
+  let loadedAt = Date.now();
+  return () => {
+    if (Date.now() - loadedAt < 2000) return current;
+    loadedAt = Date.now();
+    try {
+      current = loadDeployConfig(dir);
+    } catch (err) {
+      log.warn('deploy config reload failed; keeping the last good one', { error: (err as Error).message });
+    }
+    return current;
+  };
+}
+
+export async function startWebhookServer(opts: WebhookServerOptions = {}): Promise<WebhookServer> {
+  const env = opts.env ?? process.env;
+  const log = createLogger('webhook');
+  const token = opts.token ?? (env.SLIPWAY_WEBHOOK_TOKEN || undefined);
+  if (!token && !opts.insecureNoToken) {
+    throw new Error(
+      'SLIPWAY_WEBHOOK_TOKEN is not set: set it to the secret token of the GitLab webhook (or pass --insecure-no-token for local development)',
+    );
+  }
+  if (!token) log.warn('accepting GitLab deliveries WITHOUT a token (--insecure-no-token): development only');
+  const bodyLimitBytes = opts.bodyLimitBytes ?? Number(env.SLIPWAY_WEBHOOK_BODY_LIMIT ?? 1024 * 1024);
+  const config = configSource(opts.configDir ?? env.SLIPWAY_CONFIG_DIR ?? defaultConfigDir, log);
+  const ownClient = !opts.client;
+  const client = opts.client ?? (await connectClient());
+
+  const intake = createIntakeRoute({ client, token, bodyLimitBytes, config, log });
+  const pipelines = createPipelineRoutes({
+    client,
+    log,
+    approvers: () => approverDirectory(config().approverTokens, env),
+  });
+
+  async function healthz(res: ServerResponse): Promise<void> {
+    try {
+      await client.withDeadline(Date.now() + 3000, () => client.workflowService.getSystemInfo({}));
+      sendJson(res, 200, { status: 'ok', temporal: 'reachable' });
+    } catch (err) {
+      sendJson(res, 503, { status: 'degraded', temporal: `unreachable: ${(err as Error).message}` });
+    }
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const rawPath = (req.url ?? '/').split('?')[0] as string;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (rawPath === '/webhooks/gitlab') {
+      if (req.method !== 'POST') throw new HttpError(405, 'expected POST');
+      return await intake(req, res);
+    }
+    if (rawPath === '/healthz') return await healthz(res);
+    if (rawPath === '/pipelines' || rawPath.startsWith('/pipelines/')) {
+      if (await pipelines(req, res, url, rawPath)) return;
+    }
+    throw new HttpError(
+      404,
+      `no route for ${req.method} ${rawPath}: try POST /webhooks/gitlab, GET /pipelines, GET /healthz`,
+    );
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      if (err instanceof HttpError) {
+        if (err.status >= 500)
+          log.warn('request failed', { method: req.method, path: req.url, status: err.status, error: err.message });
+        sendJson(
+          res,
+          err.status,
+          { error: err.message, ...err.extra },
+          err.status === 413 ? { Connection: 'close' } : {},
+        );
+        return;
+      }
+      log.error('request failed unexpectedly', { method: req.method, path: req.url, error: err });
+      sendJson(res, 500, { error: `internal error: ${(err as Error)?.message ?? String(err)}` });
+    });
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+
+  const host = opts.host ?? env.SLIPWAY_WEBHOOK_HOST ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 8787, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+  log.info('webhook and status server listening', { url, tokenRequired: Boolean(token), bodyLimitBytes });
+
+  return {
+    url,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      if (ownClient) await client.connection.close();
+    },
+  };
+}

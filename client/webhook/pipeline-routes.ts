@@ -1,0 +1,166 @@
+// The status API and the authenticated approval API:
+//   GET  /pipelines/<workflowId>              status JSON (the `status` query, or the result once done)
+//   GET  /pipelines?service=&state=&limit=    list through Temporal visibility
+//   POST /pipelines/<workflowId>/approvals    {"environment","comment"?}   Authorization: Bearer <token>
+//   POST /pipelines/<workflowId>/rejections   {"environment","reason"?}
+// Workflow IDs contain slashes (pipeline/<service>/<commit>): accepted raw or URL-encoded.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Client } from '@temporalio/client';
+import { signDecision } from '../../activities/attestation';
+import type { Logger } from '../../common/log';
+import { listPipelines, PipelineNotFound, pipelineStatus, sendDecision } from '../pipelines';
+import { authenticateApprover, type ApproverDirectory } from './auth';
+import { header, HttpError, parseJson, readBody, requireJsonContentType, sendJson } from './http';
+
+export interface PipelineRouteOptions {
+  client: Client;
+  approvers: () => ApproverDirectory;
+  log: Logger;
+  /** How long a status query may wait for a worker before the API says so. */
+  queryTimeoutMs?: number;
+}
+
+/** Splits "/pipelines/<id>[/approvals|/rejections]" (raw path, before decoding). */
+export function parsePipelinePath(
+  rawPath: string,
+): { workflowId: string; action?: 'approvals' | 'rejections' } | undefined {
+  const match = /^\/pipelines\/(.+?)(?:\/(approvals|rejections))?\/?$/.exec(rawPath);
+  if (!match) return undefined;
+  let workflowId: string;
+  try {
+    workflowId = decodeURIComponent(match[1] as string);
+  } catch {
+    throw new HttpError(400, 'workflow ID is not valid URL encoding');
+  }
+  return { workflowId, action: match[2] as 'approvals' | 'rejections' | undefined };
+}
+
+function isDeadline(err: unknown): boolean {
+  return /deadline|timed? ?out/i.test((err as Error)?.message ?? '');
+}
+
+export function createPipelineRoutes(opts: PipelineRouteOptions) {
+  const queryTimeoutMs = opts.queryTimeoutMs ?? 10_000;
+
+  async function status(res: ServerResponse, workflowId: string): Promise<void> {
+    try {
+      const s = await opts.client.withDeadline(Date.now() + queryTimeoutMs, () =>
+        pipelineStatus(opts.client, workflowId),
+      );
+      sendJson(res, 200, s);
+    } catch (err) {
+      if (err instanceof PipelineNotFound) throw new HttpError(404, err.message);
+      if (isDeadline(err))
+        throw new HttpError(
+          503,
+          `no worker answered the status query of ${workflowId} within ${queryTimeoutMs / 1000} s`,
+        );
+      throw err;
+    }
+  }
+
+  async function list(res: ServerResponse, url: URL): Promise<void> {
+    const limit = Number(url.searchParams.get('limit') ?? 50);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new HttpError(400, 'limit: expected an integer 1..1000');
+    let pipelines;
+    try {
+      pipelines = await listPipelines(opts.client, {
+        service: url.searchParams.get('service') ?? undefined,
+        state: url.searchParams.get('state') ?? undefined,
+        limit,
+      });
+    } catch (err) {
+      if (/filter/.test((err as Error).message)) throw new HttpError(400, (err as Error).message);
+      throw err;
+    }
+    sendJson(res, 200, { pipelines });
+  }
+
+  async function decide(
+    req: IncomingMessage,
+    res: ServerResponse,
+    workflowId: string,
+    kind: 'approve' | 'reject',
+  ): Promise<void> {
+    const approver = authenticateApprover(header(req, 'authorization'), opts.approvers());
+    if (!approver) {
+      req.resume();
+      throw new HttpError(401, 'expected Authorization: Bearer <approver token>', {});
+    }
+    requireJsonContentType(req);
+    const body = parseJson(await readBody(req, 64 * 1024));
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      throw new HttpError(400, 'expected a JSON object like {"environment":"production"}');
+    const b = body as Record<string, unknown>;
+    if (typeof b.environment !== 'string' || !b.environment)
+      throw new HttpError(400, 'field "environment": expected the name of the environment that waits');
+    if (b.approver !== undefined && b.approver !== approver) {
+      throw new HttpError(
+        403,
+        `the token belongs to ${approver}, not ${String(b.approver)}: the API decides only in its owner's name`,
+      );
+    }
+    const text = (v: unknown, field: string) => {
+      if (v === undefined) return undefined;
+      if (typeof v !== 'string' || v.length > 1000)
+        throw new HttpError(400, `field "${field}": expected a string of at most 1000 characters`);
+      return v;
+    };
+    let attestation: string;
+    try {
+      attestation = signDecision({ workflowId, kind, environment: b.environment, approver });
+    } catch (err) {
+      throw new HttpError(503, (err as Error).message);
+    }
+    const request =
+      kind === 'approve'
+        ? {
+            environment: b.environment,
+            approver,
+            comment: text(b.comment, 'comment'),
+            attestation,
+            channel: 'api' as const,
+          }
+        : {
+            environment: b.environment,
+            approver,
+            reason: text(b.reason, 'reason'),
+            attestation,
+            channel: 'api' as const,
+          };
+    const outcome = await sendDecision(opts.client, workflowId, kind, request);
+    const log = opts.log.child({ workflowId, environment: b.environment, approver, kind });
+    if (outcome.ok) {
+      log.info('decision accepted', { verified: outcome.record.verified });
+      sendJson(res, 200, { decision: outcome.record });
+      return;
+    }
+    log.info('decision refused', { reason: outcome.reason });
+    if (outcome.code === 'not-found') throw new HttpError(404, outcome.reason);
+    sendJson(res, 409, { error: outcome.reason, refused: true });
+  }
+
+  return async function pipelines(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    rawPath: string,
+  ): Promise<boolean> {
+    if (rawPath === '/pipelines' || rawPath === '/pipelines/') {
+      if (req.method !== 'GET') throw new HttpError(405, 'expected GET', {});
+      await list(res, url);
+      return true;
+    }
+    const target = parsePipelinePath(rawPath);
+    if (!target) return false;
+    if (target.action) {
+      if (req.method !== 'POST') throw new HttpError(405, 'expected POST');
+      await decide(req, res, target.workflowId, target.action === 'approvals' ? 'approve' : 'reject');
+      return true;
+    }
+    if (req.method !== 'GET') throw new HttpError(405, 'expected GET');
+    await status(res, target.workflowId);
+    return true;
+  };
+}
