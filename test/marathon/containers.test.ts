@@ -1,0 +1,232 @@
+// Issue 3's "done when", on real parts: the Marathon emulator in containers mode runs every task
+// as a real container. Through the deploy activities a busybox HTTP image is deployed to
+// /test/<app>, reported healthy by a real HTTP health check, upgraded to a second image with zero
+// failed requests while a client keeps calling the service (minimumHealthCapacity 1, picking a
+// healthy task from Marathon's task list before each request, as a load balancer would), and an
+// unhealthy third image runs into our timeout and is rolled back while the second keeps serving.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import Dockerode from 'dockerode';
+import tar from 'tar-fs';
+import { MarathonClient } from '../../activities/marathon-client';
+import { viewApp } from '../../activities/marathon-app';
+import { startMarathonEmulator, type MarathonEmulator } from '../../dev/marathon-emulator';
+import { activitiesFor, bridgeApp, inActivity } from './helpers';
+
+const docker = new Dockerode();
+const run = randomBytes(4).toString('hex');
+const repository = `${process.env.SLIPWAY_REGISTRY ?? 'local'}/slipway-test/marathon-httpd`;
+const images: Record<'v1' | 'v2' | 'v3', string> = { v1: '', v2: '', v3: '' };
+let emu: MarathonEmulator;
+
+async function follow<T extends object>(stream: NodeJS.ReadableStream): Promise<T[]> {
+  return new Promise((resolve, reject) =>
+    docker.modem.followProgress(stream, (err, out: T[]) => (err ? reject(err) : resolve(out))),
+  );
+}
+
+/** A 2 MB image: busybox httpd serving /www; `healthy: false` leaves out /health (404). */
+async function buildImage(tag: string, body: string, healthy: boolean): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-marathon-img-'));
+  try {
+    mkdirSync(path.join(dir, 'www'));
+    copyFileSync('/bin/busybox', path.join(dir, 'busybox'));
+    writeFileSync(path.join(dir, 'www', 'index.html'), body);
+    if (healthy) writeFileSync(path.join(dir, 'www', 'health'), 'ok\n');
+    writeFileSync(
+      path.join(dir, 'Dockerfile'),
+      'FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nEXPOSE 8080\nENTRYPOINT ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]\n',
+    );
+    const out = await follow<{ error?: string }>(
+      await docker.buildImage(tar.pack(dir) as unknown as NodeJS.ReadableStream, { t: `${repository}:${tag}` }),
+    );
+    const failed = out.find((o) => o.error);
+    if (failed) throw new Error(`building ${tag} failed: ${failed.error}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (!process.env.SLIPWAY_REGISTRY) return `${repository}:${tag}`;
+  // Build once, deploy the digest: push and hand Marathon repo@sha256:...
+  const pushed = await follow<{ aux?: { Digest?: string }; error?: string }>(
+    await docker.getImage(`${repository}:${tag}`).push({ tag }),
+  );
+  const digest = pushed.find((o) => o.aux?.Digest)?.aux?.Digest;
+  if (!digest) throw new Error(`push of ${tag} reported no digest: ${JSON.stringify(pushed.find((o) => o.error))}`);
+  return `${repository}@${digest}`;
+}
+
+before(async () => {
+  images.v1 = await buildImage(`v1-${run}`, `v1 ${run}\n`, true);
+  images.v2 = await buildImage(`v2-${run}`, `v2 ${run}\n`, true);
+  images.v3 = await buildImage(`v3-${run}`, `v3 ${run}\n`, false);
+  emu = await startMarathonEmulator({ mode: 'containers', tickMs: 50 });
+});
+
+after(async () => {
+  await emu?.close();
+  for (const v of ['v1', 'v2', 'v3'])
+    await docker
+      .getImage(`${repository}:${v}-${run}`)
+      .remove({ force: true })
+      .catch(() => undefined);
+});
+
+/** Calls the service like a load balancer: before each request, a healthy task from Marathon's task list. */
+function startTraffic(client: MarathonClient, appId: string) {
+  const seen: string[] = [];
+  const failures: string[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const raw = await client.getApp(appId).catch(() => null);
+      const tasks = raw
+        ? viewApp(raw).tasks.filter(
+            (t) =>
+              t.state === 'TASK_RUNNING' &&
+              t.healthCheckResults.length > 0 &&
+              t.healthCheckResults.every((r) => r.alive),
+          )
+        : [];
+      const task = tasks[Math.floor(Math.random() * tasks.length)];
+      if (!task) {
+        failures.push('no healthy task in Marathon');
+      } else {
+        try {
+          const res = await fetch(`http://${task.host}:${task.ports[0]}/`, { signal: AbortSignal.timeout(2000) });
+          const text = (await res.text()).trim();
+          if (res.status !== 200) failures.push(`HTTP ${res.status} from ${task.id}`);
+          else if (seen.at(-1) !== text) seen.push(text);
+        } catch (err) {
+          failures.push(`${task.id}: ${(err as Error).message}`);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  return { seen, failures, stop: async () => ((stopped = true), await loop) };
+}
+
+test('a real container is deployed, upgraded without a failed request, and an unhealthy image is rolled back while the old one serves', async () => {
+  const appId = `/test/httpd-${run}`;
+  const client = new MarathonClient({ baseUrl: emu.url });
+  const acts = activitiesFor({ pollIntervalMs: 100 });
+  const app = (image: string) =>
+    bridgeApp(appId, image, {
+      mem: 16,
+      taskKillGracePeriodSeconds: 1,
+      healthChecks: [
+        {
+          protocol: 'HTTP',
+          path: '/health',
+          portIndex: 0,
+          gracePeriodSeconds: 2,
+          intervalSeconds: 1,
+          timeoutSeconds: 1,
+          maxConsecutiveFailures: 2,
+        },
+      ],
+      upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 1 },
+    });
+  const env = { marathonUrl: emu.url, environment: 'test' };
+  const deploy = async (image: string, pipelineId: string) =>
+    (await inActivity(acts.deployToMarathon, [{ ...env, pipelineId, app: app(image) }])).result;
+  const healthy = async (d: { version: string; deploymentId: string | null }, timeoutSeconds: number) =>
+    (
+      await inActivity(acts.awaitHealthy, [
+        { ...env, appId, version: d.version, deploymentId: d.deploymentId, timeoutSeconds },
+      ])
+    ).result;
+
+  // 1. First image: a real container, healthy through a real HTTP check.
+  let t = Date.now();
+  const first = await deploy(images.v1, `pipe-v1-${run}`);
+  const firstHealthy = await healthy(first, 60);
+  assert.deepEqual([firstHealthy.healthy, firstHealthy.instances], [1, 1]);
+  const task = viewApp((await client.getApp(appId))!).tasks[0]!;
+  assert.equal(task.host, '127.0.0.1');
+  assert.equal((await (await fetch(`http://127.0.0.1:${task.ports[0]}/`)).text()).trim(), `v1 ${run}`);
+  const containers = await docker.listContainers({ filters: { label: [`slipway.emulator.app=${appId}`] } });
+  assert.equal(containers.length, 1);
+  assert.equal(containers[0]?.Labels.SLIPWAY_PIPELINE_ID, `pipe-v1-${run}`, 'app labels are passed to the container');
+  console.log(`[containers] v1 healthy in ${Date.now() - t} ms`);
+
+  // 2. Upgrade under traffic: the old task serves until the new one is healthy.
+  const traffic = startTraffic(client, appId);
+  try {
+    t = Date.now();
+    const second = await deploy(images.v2, `pipe-v2-${run}`);
+    await healthy(second, 60);
+    console.log(`[containers] v2 healthy in ${Date.now() - t} ms`);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(traffic.failures, [], 'no failed request during the upgrade');
+    assert.deepEqual(traffic.seen, [`v1 ${run}`, `v2 ${run}`]);
+
+    // 3. Unhealthy third image: our timeout, then rollback to the second; v2 keeps serving throughout.
+    t = Date.now();
+    const third = await deploy(images.v3, `pipe-v3-${run}`);
+    assert.equal(third.previousImage, images.v2);
+    const failure = await healthy(third, 6).catch((err: unknown) => err);
+    assert.ok(failure instanceof ApplicationFailure && failure.type === 'HealthTimeout', String(failure));
+    assert.match(failure.message, /healthy 0\/1/);
+    const rolled = (
+      await inActivity(acts.rollbackMarathonApp, [
+        { ...env, appId, toVersion: third.previousVersion!, timeoutSeconds: 60, reason: 'health timeout' },
+      ])
+    ).result;
+    console.log(`[containers] v3 timed out and was rolled back in ${Date.now() - t} ms`);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(traffic.failures, [], 'no failed request while v3 failed and was rolled back');
+    assert.deepEqual(traffic.seen, [`v1 ${run}`, `v2 ${run}`], 'v3 never served, v2 never stopped');
+
+    const now = viewApp((await client.getApp(appId))!);
+    assert.equal(now.image, images.v2);
+    assert.equal(now.version, rolled.version);
+    assert.equal(now.tasks.length, 1);
+    assert.deepEqual(now.deploymentIds, []);
+  } finally {
+    await traffic.stop();
+  }
+  await new Promise((r) => setTimeout(r, 1500)); // killed containers are removed after their grace period
+  assert.equal(
+    (await docker.listContainers({ all: true, filters: { label: [`slipway.emulator.app=${appId}`] } })).length,
+    1,
+    'replaced containers are removed',
+  );
+
+  // Deleting the app stops its containers.
+  await fetch(`${emu.url}/v2/apps${appId}`, { method: 'DELETE' });
+  const deadline = Date.now() + 15_000;
+  while (
+    (await docker.listContainers({ all: true, filters: { label: [`slipway.emulator.app=${appId}`] } })).length > 0
+  ) {
+    assert.ok(Date.now() < deadline, 'containers of a deleted app are removed');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+});
+
+test('closing the emulator removes every container it started', async () => {
+  const other = await startMarathonEmulator({ mode: 'containers', tickMs: 50 });
+  const appId = `/test/close-${run}`;
+  try {
+    await fetch(`${other.url}/v2/apps${appId}`, {
+      method: 'PUT',
+      body: JSON.stringify({ ...bridgeApp(appId, images.v1), instances: 2 }),
+    });
+    const deadline = Date.now() + 20_000;
+    while ((await docker.listContainers({ filters: { label: [`slipway.emulator.app=${appId}`] } })).length < 2) {
+      assert.ok(Date.now() < deadline, 'two containers start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await other.close();
+  }
+  assert.equal(
+    (await docker.listContainers({ all: true, filters: { label: [`slipway.emulator.app=${appId}`] } })).length,
+    0,
+  );
+});
