@@ -78,8 +78,11 @@ after(async () => {
 
 /** Calls the service like a load balancer: before each request, a healthy task from Marathon's task list. */
 function startTraffic(client: MarathonClient, appId: string) {
-  const seen: string[] = [];
+  /** phase -> answer body -> how many requests got it. */
+  const answers = new Map<string, Map<string, number>>();
   const failures: string[] = [];
+  let phase = 'start';
+  let last = '';
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
@@ -100,7 +103,12 @@ function startTraffic(client: MarathonClient, appId: string) {
           const res = await fetch(`http://${task.host}:${task.ports[0]}/`, { signal: AbortSignal.timeout(2000) });
           const text = (await res.text()).trim();
           if (res.status !== 200) failures.push(`HTTP ${res.status} from ${task.id}`);
-          else if (seen.at(-1) !== text) seen.push(text);
+          else {
+            const counts = answers.get(phase) ?? new Map<string, number>();
+            counts.set(text, (counts.get(text) ?? 0) + 1);
+            answers.set(phase, counts);
+            last = text;
+          }
         } catch (err) {
           failures.push(`${task.id}: ${(err as Error).message}`);
         }
@@ -108,7 +116,13 @@ function startTraffic(client: MarathonClient, appId: string) {
       await new Promise((r) => setTimeout(r, 10));
     }
   })();
-  return { seen, failures, stop: async () => ((stopped = true), await loop) };
+  return {
+    failures,
+    phase: (name: string) => (phase = name),
+    answered: (name: string) => [...(answers.get(name)?.keys() ?? [])].sort(),
+    last: () => last,
+    stop: async () => ((stopped = true), await loop),
+  };
 }
 
 test('a real container is deployed, upgraded without a failed request, and an unhealthy image is rolled back while the old one serves', async () => {
@@ -158,15 +172,19 @@ test('a real container is deployed, upgraded without a failed request, and an un
   // 2. Upgrade under traffic: the old task serves until the new one is healthy.
   const traffic = startTraffic(client, appId);
   try {
+    traffic.phase('upgrade');
     t = Date.now();
     const second = await deploy(images.v2, `pipe-v2-${run}`);
     await healthy(second, 60);
     console.log(`[containers] v2 healthy in ${Date.now() - t} ms`);
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(traffic.failures, [], 'no failed request during the upgrade');
-    assert.deepEqual(traffic.seen, [`v1 ${run}`, `v2 ${run}`]);
+    // While both tasks are healthy both answer; once the deployment is done only v2 does.
+    assert.deepEqual(traffic.answered('upgrade'), [`v1 ${run}`, `v2 ${run}`]);
+    assert.equal(traffic.last(), `v2 ${run}`);
 
     // 3. Unhealthy third image: our timeout, then rollback to the second; v2 keeps serving throughout.
+    traffic.phase('unhealthy');
     t = Date.now();
     const third = await deploy(images.v3, `pipe-v3-${run}`);
     assert.equal(third.previousImage, images.v2);
@@ -181,7 +199,7 @@ test('a real container is deployed, upgraded without a failed request, and an un
     console.log(`[containers] v3 timed out and was rolled back in ${Date.now() - t} ms`);
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(traffic.failures, [], 'no failed request while v3 failed and was rolled back');
-    assert.deepEqual(traffic.seen, [`v1 ${run}`, `v2 ${run}`], 'v3 never served, v2 never stopped');
+    assert.deepEqual(traffic.answered('unhealthy'), [`v2 ${run}`], 'v3 never served, v2 never stopped');
 
     const now = viewApp((await client.getApp(appId))!);
     assert.equal(now.image, images.v2);
