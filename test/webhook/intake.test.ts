@@ -1,0 +1,243 @@
+// GitLab intake: GitLab's documented Push Hook and Tag Push Hook payloads (test/fixtures/gitlab)
+// against the real webhook server and the real Temporal dev server. No worker runs here: the
+// test checks which pipelines were started, with what input, and that nothing else was.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { loadDeployConfig } from '../../common/config';
+import { ServiceAttribute, StateAttribute } from '../../common/search-attributes';
+import type { PipelineInput } from '../../common/types';
+import { startWebhookServer, type WebhookServer } from '../../client/webhook';
+import { interpretGitlabDelivery, PayloadError, refPatternMatches } from '../../client/webhook/gitlab-intake';
+import { temporalAddress } from '../helpers/env';
+import { deliver, fixture, writeTestConfig, type TestConfig } from './helpers';
+
+const token = `hook-${randomUUID()}`;
+let connection: Connection;
+let client: Client;
+let server: WebhookServer;
+let config: TestConfig;
+const started = new Set<string>();
+
+before(async () => {
+  config = writeTestConfig();
+  connection = await Connection.connect({ address: temporalAddress() });
+  client = new Client({ connection });
+  server = await startWebhookServer({ port: 0, client, token, configDir: config.dir, bodyLimitBytes: 16 * 1024 });
+});
+
+after(async () => {
+  for (const id of started) await client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
+  await server?.close();
+  await connection?.close();
+});
+
+async function inputOf(workflowId: string): Promise<PipelineInput> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  return JSON.parse(Buffer.from(payload?.data ?? []).toString('utf8')) as PipelineInput;
+}
+
+async function executions(workflowId: string): Promise<number> {
+  let n = 0;
+  for await (const _ of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) n++;
+  return n;
+}
+
+describe('interpreting deliveries (pure)', () => {
+  test('ref patterns: * matches anything, the rest literally', () => {
+    assert.ok(refPatternMatches('v*', 'v1.0.0'));
+    assert.ok(refPatternMatches('release/*', 'release/2026.11'));
+    assert.ok(refPatternMatches('main', 'main'));
+    assert.ok(!refPatternMatches('main', 'main2'));
+    assert.ok(!refPatternMatches('v*', 'release-1'));
+    assert.ok(!refPatternMatches('v1.0', 'v1x0'), '"." is literal');
+  });
+
+  test('the documented Push Hook starts the service of mike/diaspora at checkout_sha', () => {
+    const decision = interpretGitlabDelivery('Push Hook', fixture('push-hook.json'), loadDeployConfig(config.dir), 'key-1');
+    assert.equal(decision.kind, 'start');
+    if (decision.kind !== 'start') return;
+    assert.equal(decision.pipelines.length, 1);
+    const p = decision.pipelines[0]!;
+    assert.equal(p.service, config.pushService);
+    assert.equal(p.commit, 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7');
+    assert.equal(p.ref, 'refs/heads/master');
+    assert.deepEqual(p.trigger, { kind: 'gitlab-push', deliveryId: 'key-1', project: 'mike/diaspora', user: 'jsmith' });
+    assert.equal(p.author?.name, 'GitLab dev user');
+    assert.equal(p.committedAt, '2012-01-03T21:36:29.000Z');
+  });
+
+  test('without X-Gitlab-Event the body object_kind decides; disagreeing ones are a malformed payload', () => {
+    const cfg = loadDeployConfig(config.dir);
+    assert.equal(interpretGitlabDelivery(undefined, fixture('push-hook.json'), cfg).kind, 'start');
+    assert.throws(() => interpretGitlabDelivery('Tag Push Hook', fixture('push-hook.json'), cfg), PayloadError);
+  });
+});
+
+describe('POST /webhooks/gitlab', () => {
+  test('the documented Push Hook starts one pipeline for checkout_sha, fast; a redelivery starts none', async () => {
+    const body = fixture('push-hook.json');
+    const key = randomUUID();
+    const first = await deliver(server.url, body, { 'X-Gitlab-Token': token, 'Idempotency-Key': key });
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    const workflowId = `pipeline/${config.pushService}/da1560886d4f094c3e6c9ef40349f7d38b5d27d7`;
+    assert.deepEqual(first.body, { workflowId, deduplicated: false });
+    started.add(workflowId);
+    assert.ok(first.ms < 2000, `answered in ${first.ms.toFixed(0)} ms`);
+
+    const input = await inputOf(workflowId);
+    assert.equal(input.service, config.pushService);
+    assert.equal(input.commit, body.checkout_sha);
+    assert.equal(input.ref, 'refs/heads/master');
+    assert.deepEqual(input.trigger, { kind: 'gitlab-push', deliveryId: key, project: 'mike/diaspora', user: 'jsmith' });
+    const description = await client.workflow.getHandle(workflowId).describe();
+    assert.equal(description.type, 'deliveryPipeline');
+    assert.equal(description.taskQueue, 'slipway');
+    assert.equal(description.typedSearchAttributes.get(ServiceAttribute), config.pushService);
+    assert.equal(description.typedSearchAttributes.get(StateAttribute), 'planning');
+
+    // GitLab's "Resend Request": same Idempotency-Key.
+    const resend = await deliver(server.url, body, { 'X-Gitlab-Token': token, 'Idempotency-Key': key });
+    assert.equal(resend.status, 202);
+    assert.deepEqual(resend.body, { workflowId, deduplicated: true });
+    // A second delivery of the same push with a new key (e.g. a second hook): same service + sha.
+    const again = await deliver(server.url, body, { 'X-Gitlab-Token': token, 'Idempotency-Key': randomUUID() });
+    assert.deepEqual(again.body, { workflowId, deduplicated: true });
+    assert.equal(await executions(workflowId), 1);
+
+    // Even after the pipeline ended, a redelivery does not run it again.
+    await client.workflow.getHandle(workflowId).terminate('test: pipeline ended');
+    const late = await deliver(server.url, body, { 'X-Gitlab-Token': token });
+    assert.deepEqual(late.body, { workflowId, deduplicated: true });
+    assert.equal(await executions(workflowId), 1);
+  });
+
+  test('the documented Tag Push Hook starts the tag rule service (v*) at the tag commit', async () => {
+    const res = await deliver(server.url, fixture('tag-push-hook.json'), { 'X-Gitlab-Token': token, 'X-Gitlab-Event': 'Tag Push Hook' });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const workflowId = `pipeline/${config.tagService}/82b3d5ae55f7080f1e6022629cdb57bfae7cccc7`;
+    assert.equal(res.body.workflowId, workflowId);
+    started.add(workflowId);
+    const input = await inputOf(workflowId);
+    assert.equal(input.ref, 'refs/tags/v1.0.0');
+    assert.equal(input.trigger.kind, 'gitlab-tag');
+    assert.equal(input.commit, '82b3d5ae55f7080f1e6022629cdb57bfae7cccc7');
+  });
+
+  test('deletions, unconfigured projects/branches/tags and other events are ignored with 2xx and start nothing', async () => {
+    const h = { 'X-Gitlab-Token': token };
+    const cases: [string, unknown, Record<string, string>, RegExp][] = [
+      ['branch deleted', fixture('branch-deleted.json'), {}, /branch "master" was deleted/],
+      ['tag deleted', fixture('tag-deleted.json'), { 'X-Gitlab-Event': 'Tag Push Hook' }, /tag "v1.0.0" was deleted/],
+      ['other project', { ...fixture('push-hook.json'), project: { path_with_namespace: 'someone/else' } }, {}, /project "someone\/else" is not configured/],
+      ['other branch', { ...fixture('push-hook.json'), ref: 'refs/heads/feature/x' }, {}, /branch "feature\/x" of "mike\/diaspora" matches no branch rule/],
+      ['tag not matching v*', { ...fixture('tag-push-hook.json'), ref: 'refs/tags/nightly' }, { 'X-Gitlab-Event': 'Tag Push Hook' }, /matches no tag rule/],
+      ['merge request event', { object_kind: 'merge_request' }, { 'X-Gitlab-Event': 'Merge Request Hook' }, /Merge Request Hook.*does not start/],
+    ];
+    for (const [what, body, headers, reason] of cases) {
+      const res = await deliver(server.url, body, { ...h, ...headers });
+      assert.equal(res.status, 200, `${what}: ${JSON.stringify(res.body)}`);
+      assert.match(String(res.body.ignored), reason, what);
+    }
+    // A branch matching a glob rule does start.
+    const glob = await deliver(server.url, { ...fixture('push-hook.json'), ref: 'refs/heads/release/2026.11' }, h);
+    assert.equal(glob.status, 202);
+    started.add(String(glob.body.workflowId));
+    // Nothing else was started for these services.
+    // (the push of the first test, the tag, the glob branch; visibility catches up within moments)
+    const query = `SlipwayService = '${config.pushService}' OR SlipwayService = '${config.tagService}'`;
+    let count = 0;
+    for (let i = 0; i < 20; i++) {
+      count = 0;
+      for await (const _ of client.workflow.list({ query })) count++;
+      if (count >= 3) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    count = 0;
+    for await (const _ of client.workflow.list({ query })) count++;
+    assert.equal(count, 3);
+  });
+
+  test('wrong or missing token 401, bad JSON and malformed payloads 400, oversized 413, wrong type 415', async () => {
+    const body = fixture('push-hook.json');
+    const cases: [string, Promise<{ status: number; body: Record<string, unknown> }>, number, RegExp][] = [
+      ['missing token', deliver(server.url, body), 401, /X-Gitlab-Token/],
+      ['wrong token', deliver(server.url, body, { 'X-Gitlab-Token': `${token}x` }), 401, /X-Gitlab-Token/],
+      ['not JSON', deliver(server.url, '{"object_kind": "push",', { 'X-Gitlab-Token': token }), 400, /not valid JSON/],
+      ['empty body', deliver(server.url, '', { 'X-Gitlab-Token': token }), 400, /empty body/],
+      ['array', deliver(server.url, [1, 2], { 'X-Gitlab-Token': token }), 400, /JSON object/],
+      ['no project', deliver(server.url, { ...body, project: undefined }, { 'X-Gitlab-Token': token }), 400, /field "project"/],
+      ['bad checkout_sha', deliver(server.url, { ...body, checkout_sha: 'HEAD' }, { 'X-Gitlab-Token': token }), 400, /field "checkout_sha".*SHA/],
+      ['bad ref', deliver(server.url, { ...body, ref: 'master' }, { 'X-Gitlab-Token': token }), 400, /field "ref"/],
+      [
+        'oversized',
+        deliver(server.url, { ...body, padding: 'x'.repeat(64 * 1024) }, { 'X-Gitlab-Token': token }),
+        413,
+        /over the limit of 16384 bytes/,
+      ],
+      ['form body', deliver(server.url, 'a=b', { 'X-Gitlab-Token': token, 'Content-Type': 'application/x-www-form-urlencoded' }), 415, /application\/json/],
+    ];
+    for (const [what, pending, status, message] of cases) {
+      const res = await pending;
+      assert.equal(res.status, status, `${what}: ${JSON.stringify(res.body)}`);
+      assert.match(String(res.body.error), message, what);
+      assert.ok(!JSON.stringify(res.body).includes(token), 'the token never appears in an answer');
+    }
+  });
+
+  test('nothing crashes the server: garbage on the socket, a huge declared body, an aborted upload', async () => {
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1', () => socket.end('NOT HTTP AT ALL\r\n\r\n'));
+      socket.on('data', () => undefined);
+      socket.on('close', () => resolve());
+      socket.on('error', () => resolve());
+    });
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1', () => {
+        socket.write(
+          `POST /webhooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Token: ${token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"object_kind":`,
+        );
+        setTimeout(() => socket.destroy(), 50);
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', () => resolve());
+    });
+    const huge = await fetch(`${server.url}/webhooks/gitlab`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Gitlab-Token': token, 'Content-Length': String(10 * 1024 * 1024) },
+      body: 'x',
+      duplex: 'half',
+    } as RequestInit).catch((err: Error) => err);
+    assert.ok(huge instanceof Error || huge.status === 413 || huge.status === 400, 'a lying/huge declared length is refused');
+    const health = await fetch(`${server.url}/healthz`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: 'ok', temporal: 'reachable' });
+    assert.equal((await fetch(`${server.url}/nowhere`)).status, 404);
+    assert.equal((await fetch(`${server.url}/webhooks/gitlab`)).status, 405);
+  });
+});
+
+describe('starting the server', () => {
+  test('refuses to start without a token, unless the insecure development flag is given', async () => {
+    await assert.rejects(
+      startWebhookServer({ port: 0, client, configDir: config.dir, env: {} }),
+      /SLIPWAY_WEBHOOK_TOKEN is not set.*--insecure-no-token/,
+    );
+    const open = await startWebhookServer({ port: 0, client, configDir: config.dir, env: {}, insecureNoToken: true });
+    try {
+      const res = await deliver(open.url, fixture('branch-deleted.json'));
+      assert.equal(res.status, 200);
+      assert.match(String(res.body.ignored), /deleted/);
+    } finally {
+      await open.close();
+    }
+  });
+
+  test('a broken deploy config stops the server from starting, naming the file', async () => {
+    await assert.rejects(startWebhookServer({ port: 0, client, token, configDir: '/nonexistent/config' }), /slipway\.yaml: missing/);
+  });
+});
