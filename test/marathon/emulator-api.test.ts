@@ -325,3 +325,45 @@ test('fault injection and the admin request log', async () => {
   await fetch(`${emu.url}/_emulator/reset`, { method: 'POST' });
   assert.deepEqual(((await getJson(`${emu.url}/v2/apps`)) as { apps: unknown[] }).apps, []);
 });
+
+test('with a state file, apps and versions survive a restart (tasks are relaunched); without one nothing does', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(`${tmpdir()}/slipway-emu-state-`);
+  const stateFile = `${dir}/marathon.json`;
+  try {
+    const first = await startMarathonEmulator({ mode: 'simulated', stateFile, simulatedHealthyAfterMs: 0, tickMs: 20 });
+    await fetch(`${first.url}/v2/apps/test/kept`, {
+      method: 'PUT',
+      body: JSON.stringify(bridgeApp('/test/kept', digest(1))),
+    });
+    await fetch(`${first.url}/v2/apps/test/kept?force=true`, { method: 'PUT', body: JSON.stringify({ instances: 2 }) });
+    await first.close();
+    const second = await startMarathonEmulator({
+      mode: 'simulated',
+      stateFile,
+      simulatedHealthyAfterMs: 0,
+      tickMs: 20,
+    });
+    try {
+      const versions = (await getJson(`${second.url}/v2/apps/test/kept/versions`)) as { versions: string[] };
+      assert.equal(versions.versions.length, 2);
+      await waitForUrl(
+        `${second.url}/v2/apps/test/kept`,
+        (app) => (app as { app: { tasksRunning: number } }).app.tasksRunning === 2,
+      );
+    } finally {
+      await second.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function waitForUrl(url: string, ok: (body: unknown) => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!ok(await getJson(url))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting on ${url}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
