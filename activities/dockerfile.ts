@@ -1,0 +1,188 @@
+// The Dockerfile of a build: Slipway's template for the service type (templates/dockerfile/), the
+// service's own Handlebars template, or the service's own Dockerfile used as is. Rendering looks
+// at the build context only to find the dependency manifests (package.json + lock, requirements.txt,
+// *.csproj) that the templates copy before the source, so dependency layers survive source edits.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/activity';
+import { serviceTypes, type ServiceType } from '../common/config';
+import { NonRetryable } from '../common/errors';
+import { templatesDir } from '../common/paths';
+import { checkDockerfileSyntax } from './dockerfile-syntax';
+import { renderTemplate } from './render';
+
+/** Files Slipway adds to the build context (the rendered Dockerfile, the extra CA); the templates delete it after `COPY . .`. */
+export const generatedDir = '.slipway-build';
+/** Runtime user: numeric, so it needs no useradd in the runtime image; it owns nothing in /app. */
+export const runtimeUser = '10001:10001';
+
+export interface DockerfileInput {
+  service: string;
+  type: string;
+  commit: string;
+  pipelineId: string;
+  baseImages: { build: string; runtime: string };
+  port: number;
+  buildCommand?: string;
+  startCommand?: string;
+  buildArgs?: Record<string, string>;
+  /** Context-relative path of an extra CA bundle placed in the context; used by the build stage only. */
+  caFile?: string;
+  /** The checkout. Needed for a service's own template or Dockerfile and to find dependency manifests. */
+  workdir?: string;
+  /** Repository-relative build context; default ".". */
+  context?: string;
+  /** Repository-relative path of the service's own Dockerfile (used as is). */
+  dockerfile?: string;
+  /** Repository-relative path of the service's own Handlebars template (same variables as ours). */
+  template?: string;
+}
+
+export interface RenderedDockerfile {
+  /** Where the text came from: a template path or the service's Dockerfile path. */
+  name: string;
+  kind: 'builtin' | 'template' | 'dockerfile';
+  text: string;
+}
+
+function badConfig(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, NonRetryable.BadConfig);
+}
+
+function assertServiceType(type: string): asserts type is ServiceType {
+  if (!(serviceTypes as readonly string[]).includes(type)) {
+    throw badConfig(`unknown service type "${type}": expected one of ${serviceTypes.join(', ')}`);
+  }
+}
+
+/** A repository-relative path inside the checkout; refuses `..` escapes and absolute paths. */
+export function insideCheckout(workdir: string, relative: string, what: string): string {
+  const resolved = path.resolve(workdir, relative);
+  if (path.isAbsolute(relative) || (resolved !== workdir && !resolved.startsWith(workdir + path.sep))) {
+    throw badConfig(`${what} "${relative}" must be a path inside the repository`);
+  }
+  return resolved;
+}
+
+function listFiles(dir: string | undefined): string[] {
+  if (!dir || !existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => statSync(path.join(dir, f)).isFile());
+}
+
+/** Dependency manifests at the context root, in the order the template copies them. */
+function findManifests(type: ServiceType, files: string[]): string[] {
+  const has = (f: string) => files.includes(f);
+  switch (type) {
+    case 'node':
+      return has('package.json') ? ['package.json', 'package-lock.json', 'npm-shrinkwrap.json'].filter(has) : [];
+    case 'python':
+      return ['requirements.txt'].filter(has);
+    case 'java':
+      return [];
+    case 'dotnet':
+      return files
+        .filter(
+          (f) =>
+            /\.(csproj|fsproj|sln)$/.test(f) ||
+            [
+              'nuget.config',
+              'NuGet.Config',
+              'Directory.Build.props',
+              'Directory.Packages.props',
+              'packages.lock.json',
+            ].includes(f),
+        )
+        .sort();
+  }
+}
+
+function defaultStartCommand(type: ServiceType, files: string[]): string {
+  switch (type) {
+    case 'node':
+      return 'node .'; // package.json "main", else index.js
+    case 'python':
+      return 'python3 app.py';
+    case 'java':
+      return 'java -XX:MaxRAMPercentage=75 -XX:+ExitOnOutOfMemoryError -jar app.jar';
+    case 'dotnet': {
+      const projects = files.filter((f) => /\.(csproj|fsproj)$/.test(f));
+      if (projects.length !== 1) {
+        throw badConfig(
+          `dotnet: cannot tell the entry assembly (${projects.length} project files at the context root); set build.startCommand`,
+        );
+      }
+      return `dotnet ${projects[0]!.replace(/\.(csproj|fsproj)$/, '')}.dll`;
+    }
+  }
+}
+
+/** The variables every Dockerfile template (ours or a service's own) can use. */
+export function dockerfileVars(input: DockerfileInput, type: ServiceType): Record<string, unknown> {
+  const contextDir = input.workdir ? insideCheckout(input.workdir, input.context ?? '.', 'build context') : undefined;
+  const files = listFiles(contextDir);
+  const manifests = findManifests(type, files);
+  const buildArgNames = Object.keys(input.buildArgs ?? {});
+  for (const name of buildArgNames) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw badConfig(`build arg "${name}" is not a valid name: expected letters, digits and "_"`);
+  }
+  return {
+    service: input.service,
+    type,
+    commit: input.commit,
+    pipelineId: input.pipelineId,
+    buildImage: input.baseImages.build,
+    runtimeImage: input.baseImages.runtime,
+    port: input.port,
+    buildCommand: input.buildCommand ?? null,
+    startCommand: input.startCommand ?? defaultStartCommand(type, files),
+    buildArgNames,
+    caFile: input.caFile ?? null,
+    manifests,
+    lockfile: manifests.includes('package-lock.json') || manifests.includes('npm-shrinkwrap.json'),
+    generatedDir,
+    user: runtimeUser,
+  };
+}
+
+function check(name: string, text: string): string {
+  const problems = checkDockerfileSyntax(text);
+  if (problems.length > 0) {
+    throw ApplicationFailure.nonRetryable(
+      `template ${name} rendered an invalid Dockerfile: ${problems.join('; ')}`,
+      NonRetryable.TemplateError,
+    );
+  }
+  return text;
+}
+
+function readRepoFile(workdir: string | undefined, relative: string, what: string): { file: string; text: string } {
+  if (!workdir) throw badConfig(`${what} "${relative}" needs the checkout (workdir) to read it from`);
+  const file = insideCheckout(workdir, relative, what);
+  if (!existsSync(file)) throw badConfig(`${what} "${relative}" does not exist in the repository`);
+  return { file, text: readFileSync(file, 'utf8') };
+}
+
+export function renderDockerfile(input: DockerfileInput): RenderedDockerfile {
+  assertServiceType(input.type);
+  if (input.dockerfile && input.template)
+    throw badConfig('a service may bring its own dockerfile or its own template, not both');
+  if (input.dockerfile) {
+    // The service's own Dockerfile is its author's responsibility: used verbatim, never rewritten.
+    const { text } = readRepoFile(input.workdir, input.dockerfile, 'dockerfile');
+    return { name: input.dockerfile, kind: 'dockerfile', text };
+  }
+  const vars = dockerfileVars(input, input.type);
+  if (input.template) {
+    const { text } = readRepoFile(input.workdir, input.template, 'template');
+    return {
+      name: input.template,
+      kind: 'template',
+      text: check(input.template, renderTemplate({ name: input.template, source: text, vars })),
+    };
+  }
+  const file = path.join(templatesDir, 'dockerfile', `${input.type}.Dockerfile.hbs`);
+  const name = path.relative(path.dirname(templatesDir), file);
+  const text = renderTemplate({ name, source: readFileSync(file, 'utf8'), vars });
+  return { name, kind: 'builtin', text: check(name, text) };
+}

@@ -1,0 +1,205 @@
+// Source checkout for a build: the repository at exactly one commit, in a per-build work folder on
+// the build host (os.tmpdir()/slipway-builds/<buildId>) that the pipeline removes afterwards.
+// Repositories are reached over http(s) with a token from the worker's environment (GITLAB_TOKEN or
+// SLIPWAY_GIT_TOKEN), ssh with the worker's keys, file:// or a plain local path. The token travels
+// to git through GIT_CONFIG_* environment variables: never in a URL, an argument, a log line, a
+// result or an error. A retried attempt reuses the same folder and simply fetches again.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/activity';
+import { NonRetryable } from '../common/errors';
+import { createLogger } from '../common/log';
+import { currentActivity } from './activity-context';
+
+const log = createLogger('source');
+
+/** Every build's work folder lives under here; removeWorkdir refuses anything else. */
+export function buildsRoot(): string {
+  return path.join(os.tmpdir(), 'slipway-builds');
+}
+
+export interface CheckoutInput {
+  buildId: string;
+  repoUrl: string;
+  commit: string;
+}
+
+export interface CheckoutResult {
+  workdir: string;
+  /** The full SHA that was checked out. */
+  commit: string;
+  /** Committer date, ISO 8601. */
+  committedAt: string;
+  /** Author name as recorded in the commit. */
+  author: string;
+  authorEmail?: string;
+}
+
+/** user:password@ in a URL is never shown, even though the plan refuses such URLs. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z+]+:\/\/)[^/@]*@/i, '$1***@');
+}
+
+function gitToken(): string | undefined {
+  return process.env.GITLAB_TOKEN || process.env.SLIPWAY_GIT_TOKEN || undefined;
+}
+
+/**
+ * git's environment: no prompts (a missing credential must fail, not hang), ssh in batch mode,
+ * and for http(s) the token as an Authorization header configured through GIT_CONFIG_* variables.
+ * GitLab accepts personal, project and group access tokens as the password of HTTP basic auth.
+ */
+function gitEnv(repoUrl: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', LC_ALL: 'C' };
+  env.GIT_SSH_COMMAND ??= 'ssh -o BatchMode=yes -o ConnectTimeout=20';
+  const token = gitToken();
+  if (token && /^https?:\/\//i.test(repoUrl)) {
+    const user = process.env.SLIPWAY_GIT_USERNAME || 'oauth2';
+    env.GIT_CONFIG_COUNT = '1';
+    env.GIT_CONFIG_KEY_0 = 'http.extraHeader';
+    env.GIT_CONFIG_VALUE_0 = `Authorization: Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
+  }
+  return env;
+}
+
+function scrub(text: string): string {
+  const token = gitToken();
+  let out = text;
+  if (token) out = out.split(token).join('***');
+  return out.replace(/([a-z+]+:\/\/)[^/@\s]*@/gi, '$1***@');
+}
+
+class GitError extends Error {
+  constructor(
+    readonly args: string[],
+    readonly stderr: string,
+    readonly code: number | null,
+  ) {
+    super(`git ${args[0]} failed (exit ${code}): ${lastLines(stderr, 4)}`);
+  }
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trim().split('\n').filter(Boolean).slice(-n).join(' | ');
+}
+
+function git(cwd: string, args: string[], env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], signal });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', (err) => reject(err));
+    child.once('close', (code) =>
+      code === 0 ? resolve(stdout.trim()) : reject(new GitError(args, scrub(stderr), code)),
+    );
+  });
+}
+
+// Failures worth retrying: the network or the server hiccupped. Anything else (no such repository,
+// no such commit, refused credentials, unknown host) fails the build at once with the reason.
+const transient =
+  /timed out|timeout|early EOF|RPC failed|unexpected disconnect|HTTP 5\d\d|returned error: 5\d\d|Connection reset/i;
+const authFailure =
+  /Authentication failed|returned error: 40[13]|HTTP 40[13]|Permission denied \(publickey|could not read Username/i;
+
+function classify(err: unknown, repoUrl: string, commit: string): Error {
+  if (!(err instanceof GitError)) return err as Error;
+  const where = redactUrl(repoUrl);
+  const detail = lastLines(err.stderr, 3);
+  if (/not our ref|couldn't find remote ref|no such remote ref|unadvertised object/i.test(err.stderr)) {
+    return ApplicationFailure.nonRetryable(
+      `commit ${commit} does not exist in ${where}`,
+      NonRetryable.SourceUnavailable,
+    );
+  }
+  if (authFailure.test(err.stderr)) {
+    return ApplicationFailure.nonRetryable(
+      `access to ${where} was refused: ${detail} (http(s): set GITLAB_TOKEN or SLIPWAY_GIT_TOKEN on the build workers; ssh: the worker's keys)`,
+      NonRetryable.Unauthorized,
+    );
+  }
+  if (transient.test(err.stderr)) return new Error(`fetching ${where} failed, will retry: ${detail}`);
+  return ApplicationFailure.nonRetryable(
+    `repository ${where} is unavailable: ${detail}`,
+    NonRetryable.SourceUnavailable,
+  );
+}
+
+function workdirFor(buildId: string): string {
+  const safe = buildId.replace(/[^\w.-]+/g, '_');
+  if (!safe || /^\.+$/.test(safe))
+    throw ApplicationFailure.nonRetryable(`build id "${buildId}" cannot name a folder`, NonRetryable.BadConfig);
+  return path.join(buildsRoot(), safe);
+}
+
+export async function checkoutSource(input: CheckoutInput): Promise<CheckoutResult> {
+  const { repoUrl, commit } = input;
+  if (!/^[0-9a-f]{7,64}$/i.test(commit)) {
+    throw ApplicationFailure.nonRetryable(
+      `commit "${commit}" is not a git SHA: expected 7-64 hex characters`,
+      NonRetryable.BadConfig,
+    );
+  }
+  const ctx = currentActivity();
+  const signal = ctx?.cancellationSignal;
+  const workdir = workdirFor(input.buildId);
+  const env = gitEnv(repoUrl);
+  const started = Date.now();
+
+  // A folder left by an earlier attempt is reused when it is a repository, otherwise started afresh.
+  if (existsSync(workdir) && !existsSync(path.join(workdir, '.git'))) rmSync(workdir, { recursive: true, force: true });
+  mkdirSync(workdir, { recursive: true });
+  const run = (args: string[]) => git(workdir, args, env, signal);
+  await run(['init', '-q']);
+  // The remote URL is stored without credentials; tokens come from the environment on every fetch.
+  await run(['config', 'remote.origin.url', repoUrl]);
+
+  ctx?.heartbeat({ phase: 'fetch' });
+  const heartbeat = ctx ? setInterval(() => ctx.heartbeat({ phase: 'fetch' }), 5000) : undefined;
+  try {
+    if (commit.length === 40 || commit.length === 64) {
+      await run(['fetch', '-q', '--no-tags', '--depth=1', 'origin', commit]);
+    } else {
+      // A short SHA cannot be fetched by name: fetch the branches and tags, then resolve it.
+      await run(['fetch', '-q', '--tags', 'origin', '+refs/heads/*:refs/remotes/origin/*']);
+    }
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw classify(err, repoUrl, commit);
+  } finally {
+    if (heartbeat) clearInterval(heartbeat);
+  }
+
+  let full: string;
+  try {
+    full = await run(['rev-parse', '--verify', '--quiet', `${commit}^{commit}`]);
+  } catch {
+    throw ApplicationFailure.nonRetryable(
+      `commit ${commit} does not exist in ${redactUrl(repoUrl)}`,
+      NonRetryable.SourceUnavailable,
+    );
+  }
+  await run(['checkout', '-q', '--force', '--detach', full]);
+  await run(['clean', '-q', '-ffdx']);
+  const [committedAt = '', author = '', authorEmail = ''] = (
+    await run(['show', '-s', '--format=%cI%n%an%n%ae', full])
+  ).split('\n');
+  log.info('checked out', { repo: redactUrl(repoUrl), commit: full, workdir, ms: Date.now() - started });
+  return { workdir, commit: full, committedAt: new Date(committedAt).toISOString(), author, authorEmail };
+}
+
+/** Removes a build's work folder; a no-op when it is already gone. Only folders under buildsRoot(). */
+export async function removeWorkdir(input: { workdir: string }): Promise<void> {
+  const target = path.resolve(input.workdir);
+  if (!target.startsWith(buildsRoot() + path.sep)) {
+    throw ApplicationFailure.nonRetryable(
+      `refusing to remove ${target}: not a Slipway build folder under ${buildsRoot()}`,
+      NonRetryable.BadConfig,
+    );
+  }
+  rmSync(target, { recursive: true, force: true });
+}
