@@ -189,8 +189,8 @@ export function createGitlabActivities(opts: GitlabOptions = {}) {
         `${base}?${new URLSearchParams({ environment: input.environment, order_by: 'id', sort: 'desc', per_page: '20' })}`,
       );
       if (list.status === 200 && Array.isArray(list.body)) {
-        const earlier = (list.body as { id: number; sha?: string; status?: string }[]).find(
-          (d) => d.sha === input.sha && d.status === 'running',
+        const earlier = (list.body as { id: number; sha?: string; ref?: string; status?: string }[]).find(
+          (d) => d.sha === input.sha && d.ref === input.ref && d.status === 'running',
         );
         if (earlier && input.status === 'running') return { deploymentId: earlier.id };
       }

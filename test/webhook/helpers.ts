@@ -25,8 +25,14 @@ export function writeTestConfig(opts: { approverTokens?: Record<string, string> 
   const suffix = randomUUID().slice(0, 6);
   const dir = mkdtempSync(path.join(os.tmpdir(), `slipway-webhook-${suffix}-`));
   mkdirSync(path.join(dir, 'services'));
-  const tokens = opts.approverTokens ?? { alice: `alice-${randomUUID()}`, bob: `bob-${randomUUID()}`, mallory: `mallory-${randomUUID()}` };
-  const digests = Object.entries(tokens).map(([name, t]) => `  ${name}: ${createHash('sha256').update(t).digest('hex')}`);
+  const tokens = opts.approverTokens ?? {
+    alice: `alice-${randomUUID()}`,
+    bob: `bob-${randomUUID()}`,
+    mallory: `mallory-${randomUUID()}`,
+  };
+  const digests = Object.entries(tokens).map(
+    ([name, t]) => `  ${name}: ${createHash('sha256').update(t).digest('hex')}`,
+  );
   writeFileSync(
     path.join(dir, 'slipway.yaml'),
     [
@@ -71,10 +77,16 @@ export async function deliver(
   const res = await fetch(`${url}/webhooks/gitlab`, {
     method: 'POST',
     headers: Object.fromEntries(
-      Object.entries({ 'Content-Type': 'application/json', 'X-Gitlab-Event': 'Push Hook', ...headers }).filter(([, v]) => v !== undefined),
+      Object.entries({ 'Content-Type': 'application/json', 'X-Gitlab-Event': 'Push Hook', ...headers }).filter(
+        ([, v]) => v !== undefined,
+      ),
     ) as Record<string, string>,
     body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown>, ms: performance.now() - started };
+  return {
+    status: res.status,
+    body: (text ? JSON.parse(text) : {}) as Record<string, unknown>,
+    ms: performance.now() - started,
+  };
 }

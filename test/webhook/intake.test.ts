@@ -29,7 +29,11 @@ before(async () => {
 });
 
 after(async () => {
-  for (const id of started) await client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
+  for (const id of started)
+    await client.workflow
+      .getHandle(id)
+      .terminate('test over')
+      .catch(() => undefined);
   await server?.close();
   await connection?.close();
 });
@@ -57,7 +61,12 @@ describe('interpreting deliveries (pure)', () => {
   });
 
   test('the documented Push Hook starts the service of mike/diaspora at checkout_sha', () => {
-    const decision = interpretGitlabDelivery('Push Hook', fixture('push-hook.json'), loadDeployConfig(config.dir), 'key-1');
+    const decision = interpretGitlabDelivery(
+      'Push Hook',
+      fixture('push-hook.json'),
+      loadDeployConfig(config.dir),
+      'key-1',
+    );
     assert.equal(decision.kind, 'start');
     if (decision.kind !== 'start') return;
     assert.equal(decision.pipelines.length, 1);
@@ -116,7 +125,10 @@ describe('POST /webhooks/gitlab', () => {
   });
 
   test('the documented Tag Push Hook starts the tag rule service (v*) at the tag commit', async () => {
-    const res = await deliver(server.url, fixture('tag-push-hook.json'), { 'X-Gitlab-Token': token, 'X-Gitlab-Event': 'Tag Push Hook' });
+    const res = await deliver(server.url, fixture('tag-push-hook.json'), {
+      'X-Gitlab-Token': token,
+      'X-Gitlab-Event': 'Tag Push Hook',
+    });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const workflowId = `pipeline/${config.tagService}/82b3d5ae55f7080f1e6022629cdb57bfae7cccc7`;
     assert.equal(res.body.workflowId, workflowId);
@@ -132,10 +144,30 @@ describe('POST /webhooks/gitlab', () => {
     const cases: [string, unknown, Record<string, string>, RegExp][] = [
       ['branch deleted', fixture('branch-deleted.json'), {}, /branch "master" was deleted/],
       ['tag deleted', fixture('tag-deleted.json'), { 'X-Gitlab-Event': 'Tag Push Hook' }, /tag "v1.0.0" was deleted/],
-      ['other project', { ...fixture('push-hook.json'), project: { path_with_namespace: 'someone/else' } }, {}, /project "someone\/else" is not configured/],
-      ['other branch', { ...fixture('push-hook.json'), ref: 'refs/heads/feature/x' }, {}, /branch "feature\/x" of "mike\/diaspora" matches no branch rule/],
-      ['tag not matching v*', { ...fixture('tag-push-hook.json'), ref: 'refs/tags/nightly' }, { 'X-Gitlab-Event': 'Tag Push Hook' }, /matches no tag rule/],
-      ['merge request event', { object_kind: 'merge_request' }, { 'X-Gitlab-Event': 'Merge Request Hook' }, /Merge Request Hook.*does not start/],
+      [
+        'other project',
+        { ...fixture('push-hook.json'), project: { path_with_namespace: 'someone/else' } },
+        {},
+        /project "someone\/else" is not configured/,
+      ],
+      [
+        'other branch',
+        { ...fixture('push-hook.json'), ref: 'refs/heads/feature/x' },
+        {},
+        /branch "feature\/x" of "mike\/diaspora" matches no branch rule/,
+      ],
+      [
+        'tag not matching v*',
+        { ...fixture('tag-push-hook.json'), ref: 'refs/tags/nightly' },
+        { 'X-Gitlab-Event': 'Tag Push Hook' },
+        /matches no tag rule/,
+      ],
+      [
+        'merge request event',
+        { object_kind: 'merge_request' },
+        { 'X-Gitlab-Event': 'Merge Request Hook' },
+        /Merge Request Hook.*does not start/,
+      ],
     ];
     for (const [what, body, headers, reason] of cases) {
       const res = await deliver(server.url, body, { ...h, ...headers });
@@ -170,8 +202,18 @@ describe('POST /webhooks/gitlab', () => {
       ['not JSON', deliver(server.url, '{"object_kind": "push",', { 'X-Gitlab-Token': token }), 400, /not valid JSON/],
       ['empty body', deliver(server.url, '', { 'X-Gitlab-Token': token }), 400, /empty body/],
       ['array', deliver(server.url, [1, 2], { 'X-Gitlab-Token': token }), 400, /JSON object/],
-      ['no project', deliver(server.url, { ...body, project: undefined }, { 'X-Gitlab-Token': token }), 400, /field "project"/],
-      ['bad checkout_sha', deliver(server.url, { ...body, checkout_sha: 'HEAD' }, { 'X-Gitlab-Token': token }), 400, /field "checkout_sha".*SHA/],
+      [
+        'no project',
+        deliver(server.url, { ...body, project: undefined }, { 'X-Gitlab-Token': token }),
+        400,
+        /field "project"/,
+      ],
+      [
+        'bad checkout_sha',
+        deliver(server.url, { ...body, checkout_sha: 'HEAD' }, { 'X-Gitlab-Token': token }),
+        400,
+        /field "checkout_sha".*SHA/,
+      ],
       ['bad ref', deliver(server.url, { ...body, ref: 'master' }, { 'X-Gitlab-Token': token }), 400, /field "ref"/],
       [
         'oversized',
@@ -179,7 +221,12 @@ describe('POST /webhooks/gitlab', () => {
         413,
         /over the limit of 16384 bytes/,
       ],
-      ['form body', deliver(server.url, 'a=b', { 'X-Gitlab-Token': token, 'Content-Type': 'application/x-www-form-urlencoded' }), 415, /application\/json/],
+      [
+        'form body',
+        deliver(server.url, 'a=b', { 'X-Gitlab-Token': token, 'Content-Type': 'application/x-www-form-urlencoded' }),
+        415,
+        /application\/json/,
+      ],
     ];
     for (const [what, pending, status, message] of cases) {
       const res = await pending;
@@ -191,7 +238,9 @@ describe('POST /webhooks/gitlab', () => {
 
   test('nothing crashes the server: garbage on the socket, a huge declared body, an aborted upload', async () => {
     await new Promise<void>((resolve) => {
-      const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1', () => socket.end('NOT HTTP AT ALL\r\n\r\n'));
+      const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1', () =>
+        socket.end('NOT HTTP AT ALL\r\n\r\n'),
+      );
       socket.on('data', () => undefined);
       socket.on('close', () => resolve());
       socket.on('error', () => resolve());
@@ -208,11 +257,18 @@ describe('POST /webhooks/gitlab', () => {
     });
     const huge = await fetch(`${server.url}/webhooks/gitlab`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-Gitlab-Token': token, 'Content-Length': String(10 * 1024 * 1024) },
+      headers: {
+        'Content-Type': 'application/json',
+        'X-Gitlab-Token': token,
+        'Content-Length': String(10 * 1024 * 1024),
+      },
       body: 'x',
       duplex: 'half',
     } as RequestInit).catch((err: Error) => err);
-    assert.ok(huge instanceof Error || huge.status === 413 || huge.status === 400, 'a lying/huge declared length is refused');
+    assert.ok(
+      huge instanceof Error || huge.status === 413 || huge.status === 400,
+      'a lying/huge declared length is refused',
+    );
     const health = await fetch(`${server.url}/healthz`);
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { status: 'ok', temporal: 'reachable' });
@@ -238,6 +294,9 @@ describe('starting the server', () => {
   });
 
   test('a broken deploy config stops the server from starting, naming the file', async () => {
-    await assert.rejects(startWebhookServer({ port: 0, client, token, configDir: '/nonexistent/config' }), /slipway\.yaml: missing/);
+    await assert.rejects(
+      startWebhookServer({ port: 0, client, token, configDir: '/nonexistent/config' }),
+      /slipway\.yaml: missing/,
+    );
   });
 });
