@@ -13,8 +13,8 @@ export function secretMatches(given: string | undefined, expected: string): bool
 }
 
 export interface ApproverDirectory {
-  /** name -> sha256 digest of the token */
-  digests: Map<string, Buffer>;
+  /** (name, sha256 digest of a token): a name may hold several tokens, e.g. while rotating one. */
+  entries: [string, Buffer][];
 }
 
 const envPrefix = 'SLIPWAY_APPROVER_TOKEN_';
@@ -27,12 +27,14 @@ export function approverDirectory(
   configDigests: Record<string, string>,
   env: NodeJS.ProcessEnv = process.env,
 ): ApproverDirectory {
-  const digests = new Map<string, Buffer>();
-  for (const [name, hex] of Object.entries(configDigests)) digests.set(name, Buffer.from(hex, 'hex'));
+  const entries: [string, Buffer][] = Object.entries(configDigests).map(([name, hex]) => [
+    name,
+    Buffer.from(hex, 'hex'),
+  ]);
   for (const [key, value] of Object.entries(env)) {
-    if (key.startsWith(envPrefix) && value) digests.set(key.slice(envPrefix.length).toLowerCase(), sha256(value));
+    if (key.startsWith(envPrefix) && value) entries.push([key.slice(envPrefix.length).toLowerCase(), sha256(value)]);
   }
-  return { digests };
+  return { entries };
 }
 
 /** The approver a bearer token belongs to, or undefined. Checks every entry, so timing says nothing. */
@@ -44,7 +46,7 @@ export function authenticateApprover(
   if (!match) return undefined;
   const presented = sha256(match[1] as string);
   let found: string | undefined;
-  for (const [name, digest] of directory.digests) {
+  for (const [name, digest] of directory.entries) {
     if (digest.length === presented.length && timingSafeEqual(digest, presented) && found === undefined) found = name;
   }
   return found;

@@ -4,7 +4,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createGitlabActivities } from '../../activities/gitlab';
+import { createGitlabActivities, type CommitStatusInput, type DeploymentInput } from '../../activities/gitlab';
 import { startFakeGitlab, type FakeGitlab } from './fake-gitlab';
 
 const token = 'glpat-secret-0123456789';
@@ -32,6 +32,16 @@ beforeEach(() => {
   gitlab.hideStatusReads(false);
 });
 
+const commitStatus = (input: CommitStatusInput) =>
+  env.run<[CommitStatusInput], Awaited<ReturnType<typeof acts.reportCommitStatus>>, typeof acts.reportCommitStatus>(
+    acts.reportCommitStatus,
+    input,
+  );
+const deployment = (input: DeploymentInput) =>
+  env.run<[DeploymentInput], Awaited<ReturnType<typeof acts.reportDeployment>>, typeof acts.reportDeployment>(
+    acts.reportDeployment,
+    input,
+  );
 const posts = () => gitlab.requests.filter((r) => r.method !== 'GET');
 const noToken = (value: unknown) =>
   assert.ok(!JSON.stringify(value ?? null).includes(token), 'the token never appears in results or errors');
@@ -67,7 +77,7 @@ describe('reportCommitStatus', () => {
 
   test('pending -> running -> success, posting only on a change of state, with the Temporal UI link', async () => {
     const report = (state: 'pending' | 'running' | 'success') =>
-      env.run(acts.reportCommitStatus, {
+      commitStatus({
         project: 'mike/diaspora',
         sha,
         ref: 'master',
@@ -91,9 +101,9 @@ describe('reportCommitStatus', () => {
   });
 
   test('a retry whose first post landed unseen is accepted (GitLab: "Cannot transition status")', async () => {
-    await env.run(acts.reportCommitStatus, { project: 'mike/diaspora', sha, ref: 'master', state: 'running' });
+    await commitStatus({ project: 'mike/diaspora', sha, ref: 'master', state: 'running' });
     gitlab.hideStatusReads(true);
-    const again = await env.run(acts.reportCommitStatus, {
+    const again = await commitStatus({
       project: 'mike/diaspora',
       sha,
       ref: 'master',
@@ -105,7 +115,7 @@ describe('reportCommitStatus', () => {
   });
 
   test("long descriptions are clipped to GitLab's 255 characters instead of being refused", async () => {
-    await env.run(acts.reportCommitStatus, {
+    await commitStatus({
       project: 'mike/diaspora',
       sha,
       state: 'failed',
@@ -116,7 +126,13 @@ describe('reportCommitStatus', () => {
 
   test('a bad token fails at once (non-retryable), without the token in the message', async () => {
     const bad = createGitlabActivities({ baseUrl: gitlab.url, token: 'wrong-token-value' });
-    const err = await failure(env.run(bad.reportCommitStatus, { project: 'mike/diaspora', sha, state: 'running' }));
+    const err = await failure(
+      env.run<[CommitStatusInput], unknown, typeof bad.reportCommitStatus>(bad.reportCommitStatus, {
+        project: 'mike/diaspora',
+        sha,
+        state: 'running',
+      }),
+    );
     assert.ok(err instanceof ApplicationFailure);
     assert.equal(err.type, 'Unauthorized');
     assert.equal(err.nonRetryable, true);
@@ -126,7 +142,7 @@ describe('reportCommitStatus', () => {
 
   test('GitLab errors 5xx are retryable errors without the token', async () => {
     gitlab.failNext(1);
-    const err = await failure(env.run(acts.reportCommitStatus, { project: 'mike/diaspora', sha, state: 'running' }));
+    const err = await failure(commitStatus({ project: 'mike/diaspora', sha, state: 'running' }));
     assert.ok(!(err instanceof ApplicationFailure), 'a plain Error: the retry policy retries it');
     assert.match(err.message, /500/);
     noToken(err.message);
@@ -136,17 +152,17 @@ describe('reportCommitStatus', () => {
 describe('reportDeployment', () => {
   test('running -> success creates one deployment and updates it; a retried create reuses the running one', async () => {
     const base = { project: 'mike/diaspora', sha, ref: 'master', tag: false, environment: 'production' } as const;
-    const created = await env.run(acts.reportDeployment, { ...base, status: 'running' });
+    const created = await deployment({ ...base, status: 'running' });
     assert.ok(created && created.deploymentId > 0);
-    const retried = await env.run(acts.reportDeployment, { ...base, status: 'running' });
+    const retried = await deployment({ ...base, status: 'running' });
     assert.deepEqual(retried, created, 'no second deployment for the same sha while one runs');
-    const done = await env.run(acts.reportDeployment, {
+    const done = await deployment({
       ...base,
       status: 'success',
       deploymentId: created!.deploymentId,
     });
     assert.deepEqual(done, created);
-    const doneAgain = await env.run(acts.reportDeployment, {
+    const doneAgain = await deployment({
       ...base,
       status: 'success',
       deploymentId: created!.deploymentId,
@@ -161,7 +177,7 @@ describe('reportDeployment', () => {
   });
 
   test("a tag deployment names the tag; an unknown ref is refused with GitLab's reason, non-retryable", async () => {
-    const tagged = await env.run(acts.reportDeployment, {
+    const tagged = await deployment({
       project: 'mike/diaspora',
       sha,
       ref: 'v1.0.0',
@@ -172,7 +188,7 @@ describe('reportDeployment', () => {
     assert.ok(tagged);
     assert.equal(gitlab.deployments[0]!.tag, true);
     const err = await failure(
-      env.run(acts.reportDeployment, {
+      deployment({
         project: 'mike/diaspora',
         sha,
         ref: 'nope',
@@ -188,11 +204,9 @@ describe('reportDeployment', () => {
 
   test('an invalid transition of a finished deployment is refused', async () => {
     const base = { project: 'mike/diaspora', sha, ref: 'master', tag: false, environment: 'integration' } as const;
-    const d = await env.run(acts.reportDeployment, { ...base, status: 'running' });
-    await env.run(acts.reportDeployment, { ...base, status: 'failed', deploymentId: d!.deploymentId });
-    const err = await failure(
-      env.run(acts.reportDeployment, { ...base, status: 'success', deploymentId: d!.deploymentId }),
-    );
+    const d = await deployment({ ...base, status: 'running' });
+    await deployment({ ...base, status: 'failed', deploymentId: d!.deploymentId });
+    const err = await failure(deployment({ ...base, status: 'success', deploymentId: d!.deploymentId }));
     assert.ok(err instanceof ApplicationFailure);
     assert.match(err.message, /Cannot transition/);
   });

@@ -1,0 +1,78 @@
+// Real Slipway workflows on the harness's real Temporal dev server, with the outside world (build,
+// registry, Marathon) faked at the activity boundary by test/workflows/fake-world.ts. Lets the
+// webhook, API and CLI tests drive whole pipelines — approvals included — in seconds.
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { temporalAddress } from '../helpers/env';
+import { quietTemporalRuntime } from '../helpers/runtime';
+import { createFakeWorld } from '../workflows/fake-world';
+import { statusQuery } from '../../workflows/messages';
+import type { PipelineStatus } from '../../common/types';
+
+export interface World {
+  client: Client;
+  fake: ReturnType<typeof createFakeWorld>;
+  unhealthyCommits: Set<string>;
+  stop(services: string[]): Promise<void>;
+}
+
+export async function startWorld(): Promise<World> {
+  quietTemporalRuntime();
+  process.env.SLIPWAY_APPROVAL_KEY ??= `approval-key-${randomUUID()}`;
+  const connection = await Connection.connect({ address: temporalAddress() });
+  const client = new Client({ connection });
+  const native = await NativeConnection.connect({ address: temporalAddress() });
+  const unhealthyCommits = new Set<string>();
+  const fake = createFakeWorld({ client, unhealthyCommits, healthDelayMs: 20 });
+  const common = { connection: native, activities: fake.activities };
+  const workers = [
+    await Worker.create({ ...common, taskQueue: 'slipway', workflowsPath: require.resolve('../../workflows') }),
+    await Worker.create({ ...common, taskQueue: 'slipway-build' }),
+    await Worker.create({ ...common, taskQueue: 'slipway-build@test-host' }),
+  ];
+  const running = Promise.all(workers.map((w) => w.run()));
+  return {
+    client,
+    fake,
+    unhealthyCommits,
+    async stop(services) {
+      // Leave nothing running for later test files: pipelines and the lanes they started.
+      for (const service of services) {
+        const query = `SlipwayService = '${service}' OR WorkflowId STARTS_WITH 'lane/${service}/'`;
+        for await (const info of client.workflow.list({ query: `(${query}) AND ExecutionStatus = 'Running'` })) {
+          await client.workflow
+            .getHandle(info.workflowId)
+            .terminate('test over')
+            .catch(() => undefined);
+        }
+      }
+      for (const w of workers) w.shutdown();
+      await running;
+      await native.close();
+      await connection.close();
+    },
+  };
+}
+
+export async function waitForStatus(
+  client: Client,
+  workflowId: string,
+  predicate: (s: PipelineStatus) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<PipelineStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: PipelineStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await client.workflow
+      .getHandle(workflowId)
+      .query(statusQuery)
+      .catch(() => last);
+    if (last && predicate(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last status ${JSON.stringify(last)}`);
+}
+
+export const randomSha = () => (randomUUID() + randomUUID()).replace(/-/g, '').slice(0, 40);
