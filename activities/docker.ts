@@ -107,7 +107,8 @@ class LogTail {
   push(chunk: string): void {
     const parts = (this.partial + chunk).split('\n');
     this.partial = parts.pop() ?? '';
-    for (const line of parts) if (line.trim()) this.lines.push(line.replace(/\r/g, ''));
+    // The classic builder colours a step's stderr with ANSI escapes; keep the text only.
+    for (const line of parts) if (line.trim()) this.lines.push(line.replace(/\x1b\[[0-9;]*m|\r/g, ''));
     if (this.lines.length > tailLines) this.lines.splice(0, this.lines.length - tailLines);
   }
   last(n: number): string[] {
@@ -192,15 +193,18 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
     const caSource = ownDockerfile ? undefined : buildCaFile();
     const caFile = caSource ? `${generatedDir}/ca.crt` : undefined;
     const rendered = renderDockerfile({ ...input, caFile });
-    mkdirSync(path.join(contextDir, generatedDir), { recursive: true });
-    if (caSource) writeFileSync(path.join(contextDir, caFile!), readFileSync(caSource));
+    const writeGenerated = (name: string, content: Buffer | string) => {
+      mkdirSync(path.join(contextDir, generatedDir), { recursive: true });
+      writeFileSync(path.join(contextDir, generatedDir, name), content);
+    };
+    if (caSource) writeGenerated('ca.crt', readFileSync(caSource));
     if (ownDockerfile) {
       const own = insideCheckout(input.workdir, input.dockerfile!, 'dockerfile');
       const rel = path.relative(contextDir, own);
       if (!rel.startsWith('..'))
         return { contextDir, dockerfilePath: rel.split(path.sep).join('/'), dockerfileName: rendered.name };
     }
-    writeFileSync(path.join(contextDir, generatedDir, 'Dockerfile'), rendered.text);
+    writeGenerated('Dockerfile', rendered.text);
     return { contextDir, dockerfilePath: `${generatedDir}/Dockerfile`, dockerfileName: rendered.name };
   }
 

@@ -5,10 +5,11 @@
 // exist (yet), malformed JSON in exec form, and leftover Handlebars braces. It is not a full
 // parser: the daemon remains the authority.
 
+// prettier-ignore
 const instructions = new Set([
   'FROM', 'RUN', 'CMD', 'LABEL', 'MAINTAINER', 'EXPOSE', 'ENV', 'ADD', 'COPY', 'ENTRYPOINT',
   'VOLUME', 'USER', 'WORKDIR', 'ARG', 'ONBUILD', 'STOPSIGNAL', 'HEALTHCHECK', 'SHELL',
-]); // prettier-ignore
+]);
 
 export interface DockerfileInstruction {
   line: number;

@@ -111,7 +111,8 @@ function defaultStartCommand(type: ServiceType, files: string[]): string {
           `dotnet: cannot tell the entry assembly (${projects.length} project files at the context root); set build.startCommand`,
         );
       }
-      return `dotnet ${projects[0]!.replace(/\.(csproj|fsproj)$/, '')}.dll`;
+      // Marathon host networking assigns PORT0; bridge mode keeps the image's PORT.
+      return `env ASPNETCORE_URLS=http://+:\${PORT0:-\$PORT} dotnet ${projects[0]!.replace(/\.(csproj|fsproj)$/, '')}.dll`;
     }
   }
 }

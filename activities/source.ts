@@ -109,7 +109,9 @@ const authFailure =
 function classify(err: unknown, repoUrl: string, commit: string): Error {
   if (!(err instanceof GitError)) return err as Error;
   const where = redactUrl(repoUrl);
-  const detail = lastLines(err.stderr, 3);
+  // git's "fatal:" lines say what went wrong; the advice lines after them do not.
+  const fatal = err.stderr.split('\n').filter((l) => /^(fatal|error): /.test(l));
+  const detail = fatal.length > 0 ? fatal.slice(0, 2).join(' | ') : lastLines(err.stderr, 3);
   if (/not our ref|couldn't find remote ref|no such remote ref|unadvertised object/i.test(err.stderr)) {
     return ApplicationFailure.nonRetryable(
       `commit ${commit} does not exist in ${where}`,

@@ -1,0 +1,397 @@
+// The build activities against the real Docker engine and registry: each example is checked out
+// from a git repository, built from its template on the local base images, pushed (digest read
+// back from the registry API), run and asked for /health; a one-line edit then rebuilds with the
+// dependency layers from cache. Also: a failing step, cancellation, the service's own Dockerfile,
+// retagging in the registry. Build times are printed for the cold and the warm build.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Dockerode from 'dockerode';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createDockerActivities, type BuildImageInput, type BuildImageResult } from '../../activities/docker';
+import { checkoutSource, removeWorkdir } from '../../activities/source';
+import { examplesDir } from '../../common/paths';
+import { registryAddress } from '../helpers/env';
+
+const docker = new Dockerode();
+const activities = createDockerActivities({ docker });
+const registry = registryAddress();
+const run = randomUUID().slice(0, 8);
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'slipway-build-test-'));
+const cleanup: (() => Promise<unknown>)[] = [];
+
+const baseImages = {
+  node: { build: 'local/node:18', runtime: 'local/node:18-slim' },
+  java: { build: 'local/jdk:17', runtime: 'local/jre:17' },
+  python: { build: 'local/python:3.11', runtime: 'local/python:3.11-slim' },
+} as const;
+type Type = keyof typeof baseImages;
+
+before(async () => {
+  const needed = [...Object.values(baseImages).flatMap((b) => [b.build, b.runtime]), 'local/busybox:httpd'];
+  for (const image of needed) {
+    await docker
+      .getImage(image)
+      .inspect()
+      .catch(() => assert.fail(`base image ${image} is missing: run bash dev/base-images.sh (npm test does it)`));
+  }
+});
+
+after(async () => {
+  for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function git(dir: string, ...args: string[]): string {
+  return execFileSync('git', args, {
+    cwd: dir,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'Carol',
+      GIT_AUTHOR_EMAIL: 'carol@example.com',
+      GIT_COMMITTER_NAME: 'Carol',
+      GIT_COMMITTER_EMAIL: 'carol@example.com',
+    },
+  }).trim();
+}
+
+/** A git repository holding a copy of an example; returns its path and first commit. */
+function exampleRepo(example: string): { dir: string; commit: string } {
+  const dir = path.join(scratch, `${example}-repo`);
+  cpSync(path.join(examplesDir, example), dir, { recursive: true, filter: (src) => !src.includes('node_modules') });
+  git(dir, 'init', '-q', '-b', 'main');
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-q', '-m', 'initial');
+  return { dir, commit: git(dir, 'rev-parse', 'HEAD') };
+}
+
+function editLine(dir: string, file: string, from: string, to: string): string {
+  const full = path.join(dir, file);
+  const text = readFileSync(full, 'utf8');
+  assert.ok(text.includes(from), `${file} should contain ${from}`);
+  writeFileSync(full, text.replace(from, to));
+  git(dir, 'commit', '-q', '-am', `edit ${file}`);
+  return git(dir, 'rev-parse', 'HEAD');
+}
+
+interface Heartbeat {
+  step?: number;
+  of?: number;
+  instruction?: string;
+}
+
+async function build(input: BuildImageInput, onHeartbeat?: (hb: Heartbeat, env: MockActivityEnvironment) => void) {
+  const env = new MockActivityEnvironment();
+  const heartbeats: Heartbeat[] = [];
+  env.on('heartbeat', (d: Heartbeat) => {
+    heartbeats.push(d);
+    onHeartbeat?.(d, env);
+  });
+  const result = (await env.run(activities.buildImage, input)) as BuildImageResult;
+  cleanup.push(() => docker.getImage(result.image).remove({ force: true }));
+  return { result, heartbeats };
+}
+
+async function registryDigest(repository: string, tag: string): Promise<string | null> {
+  const name = repository.slice(repository.indexOf('/') + 1);
+  const res = await fetch(`http://${registry}/v2/${name}/manifests/${tag}`, {
+    method: 'HEAD',
+    headers: {
+      Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json',
+    },
+  });
+  return res.status === 200 ? res.headers.get('docker-content-digest') : null;
+}
+
+/** Runs the image with a random host port and returns the JSON of /health and /version. */
+async function serve(image: string): Promise<{ health: unknown; version: { version: string; commit: string | null } }> {
+  const container = await docker.createContainer({
+    Image: image,
+    ExposedPorts: { '8080/tcp': {} },
+    HostConfig: { PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } },
+  });
+  cleanup.push(() => container.remove({ force: true }));
+  await container.start();
+  const info = await container.inspect();
+  const hostPort = info.NetworkSettings.Ports['8080/tcp']?.[0]?.HostPort;
+  assert.ok(hostPort, 'container got a host port');
+  const get = async (p: string) => {
+    const res = await fetch(`http://127.0.0.1:${hostPort}${p}`, { signal: AbortSignal.timeout(2000) });
+    assert.equal(res.status, 200, `${p} answered ${res.status}`);
+    return res.json() as Promise<unknown>;
+  };
+  const deadline = Date.now() + 30_000;
+  // docker-proxy accepts before the app listens: retry until the app answers.
+  for (;;) {
+    try {
+      const health = await get('/health');
+      const version = (await get('/version')) as { version: string; commit: string | null };
+      await container.remove({ force: true });
+      return { health, version };
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${image} never answered /health: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+function describeSteps(result: BuildImageResult): string {
+  return `${result.cachedSteps}/${result.steps} steps cached`;
+}
+
+const examples: { example: string; type: Type; file: string; from: string; to: string; dependencyStep: RegExp }[] = [
+  {
+    example: 'hello-node',
+    type: 'node',
+    file: 'src/server.js',
+    from: "const VERSION = '1.0.0';",
+    to: "const VERSION = '1.0.1';",
+    dependencyStep: /^RUN npm ci/,
+  },
+  {
+    example: 'hello-python',
+    type: 'python',
+    file: 'app.py',
+    from: 'VERSION = "1.0.0"',
+    to: 'VERSION = "1.0.1"',
+    dependencyStep: /^RUN python3 -m venv/,
+  },
+  // Plain javac has no dependencies to fetch; the CA bundle step stands for the set-up layers.
+  {
+    example: 'hello-java',
+    type: 'java',
+    file: 'src/main/java/hello/Main.java',
+    from: 'VERSION = "1.0.0"',
+    to: 'VERSION = "1.0.1"',
+    dependencyStep: /^RUN cat \/etc\/ssl/,
+  },
+];
+
+for (const { example, type, file, from, to, dependencyStep } of examples) {
+  test(`${example}: builds from its template, pushes once, serves /health; a one-line edit reuses the dependency layers`, async () => {
+    const repo = exampleRepo(example);
+    const repository = `${registry}/slipway-test/${example}-${run}`;
+    const common = {
+      service: example,
+      type,
+      repository,
+      baseImages: baseImages[type],
+      port: 8080,
+      // A build arg unique to this run makes the first build really cold, whatever earlier runs cached.
+      buildArgs: { SLIPWAY_TEST_RUN: run },
+    };
+
+    const src1 = await checkoutSource({
+      buildId: `${run}-${example}-1`,
+      repoUrl: `file://${repo.dir}`,
+      commit: repo.commit,
+    });
+    cleanup.push(() => removeWorkdir({ workdir: src1.workdir }));
+    const cold = await build({
+      ...common,
+      buildId: `${run}-1`,
+      workdir: src1.workdir,
+      pipelineId: `pipeline/${example}/${repo.commit}`,
+      commit: repo.commit,
+      tag: repo.commit.slice(0, 12),
+    });
+    assert.equal(cold.result.image, `${repository}:${repo.commit.slice(0, 12)}`);
+    assert.match(cold.result.imageId, /^sha256:[0-9a-f]{64}$/);
+    assert.ok(cold.result.steps > 5);
+    const stepBeats = cold.heartbeats.filter((h) => h.step && h.of);
+    assert.ok(stepBeats.length >= cold.result.steps, 'a heartbeat per step');
+    assert.deepEqual([stepBeats.at(-1)?.step, stepBeats.at(-1)?.of], [cold.result.steps, cold.result.steps]);
+    const coldDep = cold.result.stepDetails?.find((s) => dependencyStep.test(s.instruction));
+    assert.equal(coldDep?.cached, false, 'the first build runs the dependency step');
+
+    const pushed = await activities.pushImage({ image: cold.result.image });
+    assert.equal(pushed.alreadyPresent, false);
+    assert.equal(pushed.digestRef, `${repository}@${pushed.digest}`);
+    assert.equal(
+      await registryDigest(repository, repo.commit.slice(0, 12)),
+      pushed.digest,
+      'registry API reports the pushed digest',
+    );
+    const again = await activities.pushImage({ image: cold.result.image });
+    assert.deepEqual(again, { ...pushed, alreadyPresent: true }, 'pushing the same image again is a no-op');
+
+    // Deploy the digest, not the tag: the container runs from repo@sha256:...
+    const served = await serve(pushed.digestRef);
+    assert.deepEqual(served.health, { status: 'ok' });
+    assert.equal(served.version.version, '1.0.0');
+    assert.equal(served.version.commit, repo.commit);
+
+    const commit2 = editLine(repo.dir, file, from, to);
+    const src2 = await checkoutSource({
+      buildId: `${run}-${example}-2`,
+      repoUrl: `file://${repo.dir}`,
+      commit: commit2,
+    });
+    cleanup.push(() => removeWorkdir({ workdir: src2.workdir }));
+    const warm = await build({
+      ...common,
+      buildId: `${run}-2`,
+      workdir: src2.workdir,
+      pipelineId: `pipeline/${example}/${commit2}`,
+      commit: commit2,
+      tag: commit2.slice(0, 12),
+    });
+    console.log(
+      `[build] ${example}: cold ${(cold.result.durationMs / 1000).toFixed(1)} s (${describeSteps(cold.result)}), ` +
+        `after a one-line edit ${(warm.result.durationMs / 1000).toFixed(1)} s (${describeSteps(warm.result)})`,
+    );
+    const warmDep = warm.result.stepDetails?.find((s) => dependencyStep.test(s.instruction));
+    assert.equal(warmDep?.cached, true, `the dependency step (${dependencyStep}) comes from the cache`);
+    assert.ok(warm.result.cachedSteps > 0);
+    assert.equal(
+      warm.result.stepDetails?.find((s) => s.instruction === 'COPY . .')?.cached,
+      false,
+      'the edited source is copied anew',
+    );
+    const pushed2 = await activities.pushImage({ image: warm.result.image });
+    assert.notEqual(pushed2.digest, pushed.digest);
+    assert.equal((await serve(pushed2.digestRef)).version.version, '1.0.1');
+  });
+}
+
+test('a failing build step is a non-retryable BuildFailed naming the step, with the log tail', async () => {
+  const repo = exampleRepo('hello-python');
+  const src = await checkoutSource({ buildId: `${run}-broken`, repoUrl: repo.dir, commit: repo.commit });
+  cleanup.push(() => removeWorkdir({ workdir: src.workdir }));
+  const err = await build({
+    buildId: `${run}-broken`,
+    workdir: src.workdir,
+    service: 'hello-python',
+    type: 'python',
+    pipelineId: 'pipeline/broken',
+    commit: repo.commit,
+    repository: `${registry}/slipway-test/broken-${run}`,
+    tag: 'broken',
+    baseImages: baseImages.python,
+    port: 8080,
+    buildCommand:
+      'echo "compiling assets for $SERVICE_NAME" && echo "error: assets/missing.css not found" >&2 && exit 3',
+  }).then(
+    () => assert.fail('the build should fail'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof ApplicationFailure, String(err));
+  assert.equal(err.type, 'BuildFailed');
+  assert.equal(err.nonRetryable, true);
+  assert.match(
+    err.message,
+    /docker build of hello-python failed at step \d+\/\d+ \(RUN rm -rf \.slipway-build && .*exit 3\)/,
+  );
+  assert.match(err.message, /returned a non-zero code: 3/);
+  assert.match(err.message, /--- last build output ---[\s\S]*error: assets\/missing\.css not found/);
+  console.log(`[build] failing step reported as:\n${err.message.split('\n').slice(0, 4).join('\n')}`);
+});
+
+test('cancelling the activity stops the build on the daemon', async () => {
+  const dir = path.join(scratch, 'slow');
+  mkdirSync(dir);
+  writeFileSync(path.join(dir, 'app.py'), 'print("slow")\n');
+  const marker = `slipway-cancel-${run}`;
+  const started = Date.now();
+  const err = await build(
+    {
+      buildId: `${run}-cancel`,
+      workdir: dir,
+      service: 'slow',
+      type: 'python',
+      pipelineId: 'pipeline/slow',
+      commit: 'c'.repeat(40),
+      repository: `${registry}/slipway-test/slow-${run}`,
+      tag: 'slow',
+      baseImages: baseImages.python,
+      port: 8080,
+      buildCommand: `sleep 120 # ${marker}`,
+    },
+    (hb, env) => {
+      if (hb.instruction?.includes(marker)) setTimeout(() => env.cancel(), 1500);
+    },
+  ).then(
+    () => assert.fail('the build should be cancelled'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof CancelledFailure, `expected CancelledFailure, got ${String(err)}`);
+  assert.ok(Date.now() - started < 30_000, 'cancellation does not wait for the step');
+  // The daemon notices the closed connection and kills the step's container.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const running = await docker.listContainers();
+    if (!running.some((c) => c.Command.includes(marker))) break;
+    assert.ok(Date.now() < deadline, 'the build container of the cancelled step is still running');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+});
+
+test("a service's own Dockerfile is built as is, without Slipway's CA file", async () => {
+  const dir = path.join(scratch, 'own');
+  mkdirSync(path.join(dir, 'docker'), { recursive: true });
+  mkdirSync(path.join(dir, 'www'));
+  writeFileSync(path.join(dir, 'www', 'health'), 'ok\n');
+  writeFileSync(path.join(dir, 'secret.env'), 'not for the image\n');
+  writeFileSync(path.join(dir, '.dockerignore'), 'secret.env\n');
+  writeFileSync(path.join(dir, 'docker', 'Dockerfile'), 'FROM local/busybox:httpd\nCOPY www /www\nCOPY . /ctx\n');
+  const { result } = await build({
+    buildId: `${run}-own`,
+    workdir: dir,
+    service: 'own',
+    type: 'node',
+    pipelineId: 'pipeline/own',
+    commit: 'd'.repeat(40),
+    repository: `${registry}/slipway-test/own-${run}`,
+    tag: 'own',
+    baseImages: baseImages.node,
+    port: 8080,
+    dockerfile: 'docker/Dockerfile',
+  });
+  assert.equal(existsSync(path.join(dir, '.slipway-build', 'ca.crt')), false);
+  const container = await docker.createContainer({
+    Image: result.image,
+    Entrypoint: ['/bin/busybox', 'ls', '-A', '/ctx'],
+  });
+  cleanup.push(() => container.remove({ force: true }));
+  await container.start();
+  await container.wait();
+  const logs = (await container.logs({ stdout: true })).toString();
+  assert.match(logs, /docker/);
+  assert.doesNotMatch(logs, /secret\.env/, '.dockerignore is honoured');
+  assert.doesNotMatch(logs, /ca\.crt|slipway-build/);
+});
+
+test('tagImageInRegistry points another tag at the same manifest without a rebuild', async () => {
+  const dir = path.join(scratch, 'tiny');
+  mkdirSync(dir);
+  writeFileSync(path.join(dir, 'Dockerfile'), `FROM local/busybox:httpd\nLABEL run=${run}\n`);
+  const repository = `${registry}/slipway-test/tiny-${run}`;
+  const { result } = await build({
+    buildId: `${run}-tiny`,
+    workdir: dir,
+    service: 'tiny',
+    type: 'node',
+    pipelineId: 'pipeline/tiny',
+    commit: 'e'.repeat(40),
+    repository,
+    tag: 'v1',
+    baseImages: baseImages.node,
+    port: 8080,
+    dockerfile: 'Dockerfile',
+  });
+  const pushed = await activities.pushImage({ image: result.image, extraTags: ['integration'] });
+  await activities.tagImageInRegistry({ digestRef: pushed.digestRef, tag: 'production' });
+  await activities.tagImageInRegistry({ digestRef: pushed.digestRef, tag: 'production' }); // idempotent
+  for (const tag of ['v1', 'integration', 'production'])
+    assert.equal(await registryDigest(repository, tag), pushed.digest, tag);
+  await assert.rejects(
+    activities.tagImageInRegistry({ digestRef: `${repository}@sha256:${'0'.repeat(64)}`, tag: 'x' }),
+    /is not in registry/,
+  );
+});
