@@ -321,11 +321,9 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
       local = await docker.getImage(input.image).inspect();
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) {
-        // Retrying on this host cannot conjure the image; the pipeline rebuilds on another attempt.
-        throw ApplicationFailure.nonRetryable(
-          `image ${input.image} is not on this build host (built elsewhere or removed)`,
-          NonRetryable.BuildFailed,
-        );
+        // Retryable on purpose: when the attempts run out, the pipeline claims a build host again
+        // and rebuilds, which is the only cure for an image that vanished from this daemon.
+        throw new Error(`image ${input.image} is not on this build host (built elsewhere or removed)`);
       }
       throw err;
     }
