@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -17,7 +17,13 @@ import { buildsRoot, checkoutSource, removeWorkdir, type CheckoutResult } from '
 const root = mkdtempSync(path.join(os.tmpdir(), 'slipway-source-test-'));
 const repo = path.join(root, 'repo');
 const runId = path.basename(root);
-after(() => rmSync(root, { recursive: true, force: true }));
+after(() => {
+  rmSync(root, { recursive: true, force: true });
+  // Whatever a failed assertion left behind in the shared builds folder.
+  for (const dir of existsSync(buildsRoot()) ? readdirSync(buildsRoot()) : []) {
+    if (dir.startsWith(`${runId}-`)) rmSync(path.join(buildsRoot(), dir), { recursive: true, force: true });
+  }
+});
 
 function git(...args: string[]): string {
   return execFileSync('git', args, {
