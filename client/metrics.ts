@@ -19,6 +19,8 @@ export interface DeployEvent {
   committedAt: number;
   commitTimeKnown: boolean;
   isLastEnvironment: boolean;
+  /** Place in the environment chain, for ordering the report like the chain. */
+  position: number;
 }
 
 export interface RestoreEvent {
@@ -44,6 +46,7 @@ export function deployEvents(statuses: PipelineStatus[]): DeployEvent[] {
         committedAt: Number.isNaN(committed) ? Date.parse(s.startedAt) : committed,
         commitTimeKnown: !Number.isNaN(committed),
         isLastEnvironment: i === s.environments.length - 1,
+        position: i,
       });
     });
   }
@@ -53,6 +56,7 @@ export function deployEvents(statuses: PipelineStatus[]): DeployEvent[] {
 export interface MetricsRow {
   service: string;
   environment: string;
+  position: number;
   production: boolean;
   deployments: number;
   failures: number;
@@ -121,6 +125,7 @@ export function computeMetrics(
     rows.push({
       service,
       environment,
+      position: Math.min(...all.map((e) => e.position)),
       production: all.some((e) => e.isLastEnvironment),
       deployments: healthy.length,
       failures: failed.length,
@@ -135,9 +140,7 @@ export function computeMetrics(
   }
   rows.sort(
     (a, b) =>
-      a.service.localeCompare(b.service) ||
-      Number(a.production) - Number(b.production) ||
-      a.environment.localeCompare(b.environment),
+      a.service.localeCompare(b.service) || a.position - b.position || a.environment.localeCompare(b.environment),
   );
   return { since: window.since.toISOString(), until: window.until.toISOString(), days, pipelines, unreadable, rows };
 }
