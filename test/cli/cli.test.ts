@@ -235,6 +235,29 @@ describe('a pipeline from the command line', () => {
   });
 });
 
+describe('slipway rollback', () => {
+  test('rolls production back to the version before, through the rollbackEnvironment workflow', async () => {
+    const res = await cli([
+      'rollback',
+      config.pushService,
+      '--env',
+      'production',
+      '--reason',
+      'error rate up',
+      '--as',
+      'carol',
+      '--json',
+    ]);
+    assert.equal(res.code, 0, res.stderr + res.stdout);
+    const out = JSON.parse(res.stdout) as { workflowId: string; outcome: { kind: string } };
+    assert.match(out.workflowId, new RegExp(`^rollback/${config.pushService}/production/`));
+    assert.equal(out.outcome.kind, 'healthy');
+    const last = world.fake.rollbacks.at(-1);
+    assert.equal(last?.appId, `/production/${config.pushService}`);
+    assert.match(last?.reason ?? '', /error rate up/);
+  });
+});
+
 describe('slipway demo', () => {
   test('turns examples/hello-node into a git repo and delivers it through a GitLab push webhook', async () => {
     const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-demo-state-'));

@@ -9,6 +9,7 @@ import { quietTemporalRuntime } from '../helpers/runtime';
 import { createFakeWorld } from '../workflows/fake-world';
 import { statusQuery } from '../../workflows/messages';
 import type { PipelineStatus } from '../../common/types';
+import type { Activities } from '../../activities';
 
 export interface World {
   client: Client;
@@ -17,7 +18,7 @@ export interface World {
   stop(services: string[]): Promise<void>;
 }
 
-export async function startWorld(): Promise<World> {
+export async function startWorld(opts: { activities?: Partial<Activities> } = {}): Promise<World> {
   quietTemporalRuntime();
   process.env.SLIPWAY_APPROVAL_KEY ??= `approval-key-${randomUUID()}`;
   const connection = await Connection.connect({ address: temporalAddress() });
@@ -25,7 +26,7 @@ export async function startWorld(): Promise<World> {
   const native = await NativeConnection.connect({ address: temporalAddress() });
   const unhealthyCommits = new Set<string>();
   const fake = createFakeWorld({ client, unhealthyCommits, healthDelayMs: 20 });
-  const common = { connection: native, activities: fake.activities };
+  const common = { connection: native, activities: { ...fake.activities, ...opts.activities } };
   const workers = [
     await Worker.create({ ...common, taskQueue: 'slipway', workflowsPath: require.resolve('../../workflows') }),
     await Worker.create({ ...common, taskQueue: 'slipway-build' }),
