@@ -3,11 +3,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { stateDir } from '../common/paths';
+import { loadDeployConfig, type DeployConfig } from '../common/config';
+import { defaultConfigDir, stateDir } from '../common/paths';
 import { connectClient, temporalSettingsFromEnv } from '../common/temporal-connection';
 import { temporalUiLink } from './pipelines';
 
 export async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  // With no TEMPORAL_ADDRESS, talk to the stack `slipway up` runs, wherever it put Temporal.
+  const local = readEndpoints()?.temporalAddress;
+  if (!process.env.TEMPORAL_ADDRESS && local) process.env.TEMPORAL_ADDRESS = local;
   const client = await connectClient();
   try {
     return await fn(client);
@@ -79,4 +83,15 @@ export function parseSince(text: string): Date {
   }
   const unit = { m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 }[match[2] as 'm' | 'h' | 'd' | 'w'];
   return new Date(Date.now() - Number(match[1]) * unit);
+}
+
+/**
+ * The deploy config as clients need it (service names, GitLab rules). Marathon URLs matter only
+ * to workers, so a config that leaves them to MARATHON_URL loads here without it.
+ */
+export function loadClientConfig(dir?: string): DeployConfig {
+  const endpoints = readEndpoints();
+  const configDir = dir ?? process.env.SLIPWAY_CONFIG_DIR ?? endpoints?.configDir ?? defaultConfigDir;
+  const marathon = process.env.MARATHON_URL ?? endpoints?.marathon ?? 'http://marathon.invalid';
+  return loadDeployConfig(configDir, { env: { ...process.env, MARATHON_URL: marathon } });
 }

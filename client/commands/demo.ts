@@ -8,9 +8,9 @@ import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { loadDeployConfig } from '../../common/config';
-import { defaultConfigDir, examplesDir, stateDir } from '../../common/paths';
-import { fail, printJson, readEndpoints, uiLink, withClient } from '../cli-support';
+import { repositoryUrl, type DeployConfig, type ServiceConfig } from '../../common/config';
+import { examplesDir, stateDir } from '../../common/paths';
+import { fail, loadClientConfig, printJson, readEndpoints, uiLink, withClient } from '../cli-support';
 import { pipelineStatus } from '../pipelines';
 import { watchPipeline } from './watch';
 
@@ -116,6 +116,16 @@ export function pushHookPayload(opts: {
   };
 }
 
+/**
+ * Where the deploy config expects the service's repository (the example config says
+ * ../../.slipway/demo/hello-node), so the worker checks out exactly what the demo committed.
+ */
+function demoRepositoryDir(config: DeployConfig, service: ServiceConfig): string {
+  const url = service.repository ? repositoryUrl(config, service) : undefined;
+  if (url?.startsWith('file://')) return url.slice('file://'.length);
+  return path.join(stateDir, 'demo', service.name);
+}
+
 function webhookToken(): string | undefined {
   if (process.env.SLIPWAY_WEBHOOK_TOKEN) return process.env.SLIPWAY_WEBHOOK_TOKEN;
   const file = path.join(stateDir, 'webhook-token');
@@ -141,10 +151,10 @@ export function register(program: Command): void {
         throw new Error(
           'no webhook URL: start the stack first (`npm start`) or pass --webhook http://127.0.0.1:8787/webhooks/gitlab',
         );
-      const config = loadDeployConfig(endpoints?.configDir ?? process.env.SLIPWAY_CONFIG_DIR ?? defaultConfigDir);
+      const config = loadClientConfig(endpoints?.configDir);
       const service = config.services.get(opts.service);
       if (!service?.gitlab) throw new Error(`service "${opts.service}" with a gitlab project is not in ${config.dir}`);
-      const repoDir = path.join(stateDir, 'demo', opts.service);
+      const repoDir = demoRepositoryDir(config, service);
       const { before, after } = prepareDemoRepository(opts.service, repoDir);
       const branch = service.gitlab.branches.find((b) => !b.includes('*')) ?? 'main';
       const body = pushHookPayload({ project: service.gitlab.project, before, after, repoDir, branch });

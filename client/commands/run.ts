@@ -1,9 +1,8 @@
 // `slipway run`: start a pipeline by hand for a service and commit (what a webhook would do).
 import os from 'node:os';
 import type { Command } from 'commander';
-import { getService, loadDeployConfig } from '../../common/config';
-import { defaultConfigDir } from '../../common/paths';
-import { printJson, uiLink, withClient } from '../cli-support';
+import { getService } from '../../common/config';
+import { loadClientConfig, printJson, uiLink, withClient } from '../cli-support';
 import { startPipeline } from '../pipelines';
 
 export function register(program: Command): void {
@@ -22,7 +21,7 @@ export function register(program: Command): void {
         if (!/^[0-9a-f]{7,64}$/i.test(commit))
           throw new Error(`commit "${commit}": expected a git SHA (7-64 hex characters)`);
         // Catch a typo here rather than in a failed pipeline; the worker validates again.
-        getService(loadDeployConfig(process.env.SLIPWAY_CONFIG_DIR ?? defaultConfigDir), service);
+        getService(loadClientConfig(), service);
         const ref = opts.ref && !opts.ref.startsWith('refs/') ? `refs/heads/${opts.ref}` : opts.ref;
         const result = await withClient((client) =>
           startPipeline(
