@@ -2,6 +2,7 @@
 // the rollbackEnvironment workflow (which hands it to that environment's lane, so it never races a deploy).
 import os from 'node:os';
 import type { Command } from 'commander';
+import { WorkflowFailedError } from '@temporalio/client';
 import { taskQueues } from '../../common/types';
 import { printJson, uiLink, withClient } from '../cli-support';
 
@@ -43,7 +44,14 @@ export function register(program: Command): void {
             process.stdout.write(
               `rollback started: ${workflowId}${uiLink(workflowId) ? `\nTemporal UI: ${uiLink(workflowId)}` : ''}\n`,
             );
-          return opts.wait ? await handle.result() : undefined;
+          if (!opts.wait) return undefined;
+          try {
+            return await handle.result();
+          } catch (err) {
+            // Say why (the workflow's failure), not just "Workflow execution failed".
+            if (err instanceof WorkflowFailedError) throw new Error(err.cause?.message ?? err.message);
+            throw err;
+          }
         });
         if (opts.json) return printJson({ workflowId, outcome });
         if (outcome) process.stdout.write(`rolled back: ${JSON.stringify(outcome)}\n`);
