@@ -22,7 +22,8 @@ export function register(program: Command): void {
       'after',
       [
         '',
-        'Environment: SLIPWAY_WEBHOOK_TOKEN (the GitLab hook secret), SLIPWAY_CONFIG_DIR, TEMPORAL_ADDRESS,',
+        'Environment: SLIPWAY_WEBHOOK_TOKEN (the GitLab hook secret) and/or SLIPWAY_WEBHOOK_SIGNING_TOKEN (whsec_...,',
+        'GitLab 19+ signed webhooks), SLIPWAY_CONFIG_DIR, TEMPORAL_ADDRESS,',
         'SLIPWAY_APPROVAL_KEY and SLIPWAY_APPROVER_TOKEN_<NAME> (or approverTokens in slipway.yaml) for the approval API.',
         'Example:',
         '  SLIPWAY_WEBHOOK_TOKEN=s3cret slipway webhook --port 8787 --host 0.0.0.0',

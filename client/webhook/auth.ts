@@ -2,7 +2,7 @@
 // secret, not a signature: compared in constant time). Approvers prove themselves with personal
 // bearer tokens, from SLIPWAY_APPROVER_TOKEN_<NAME> or as sha256 digests in the deploy config's
 // `approverTokens`; only the digest of a presented token is ever compared, never logged.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
@@ -50,4 +50,34 @@ export function authenticateApprover(
     if (digest.length === presented.length && timingSafeEqual(digest, presented) && found === undefined) found = name;
   }
   return found;
+}
+
+/**
+ * GitLab 19's signed webhooks (the Standard Webhooks scheme): `webhook-signature: v1,<base64
+ * HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">` (several space-separated), keyed
+ * with the base64 part of the `whsec_...` signing token. Unlike the plain token it binds the body
+ * and a timestamp, so a captured delivery cannot be altered or replayed after `toleranceSeconds`.
+ */
+export function signatureVerifies(input: {
+  secret: string;
+  id: string | undefined;
+  timestamp: string | undefined;
+  signatures: string | undefined;
+  body: Buffer;
+  nowSeconds?: number;
+  toleranceSeconds?: number;
+}): boolean {
+  if (!input.id || !input.timestamp || !input.signatures || !/^\d{1,12}$/.test(input.timestamp)) return false;
+  const now = input.nowSeconds ?? Math.floor(Date.now() / 1000);
+  if (Math.abs(now - Number(input.timestamp)) > (input.toleranceSeconds ?? 300)) return false;
+  const key = Buffer.from(input.secret.replace(/^whsec_/, ''), 'base64');
+  const expected = createHmac('sha256', key)
+    .update(Buffer.concat([Buffer.from(`${input.id}.${input.timestamp}.`), input.body]))
+    .digest();
+  return input.signatures.split(' ').some((entry) => {
+    const [version, value] = entry.split(',', 2);
+    if (version !== 'v1' || !value) return false;
+    const given = Buffer.from(value, 'base64');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
 }

@@ -21,6 +21,8 @@ export interface WebhookServerOptions {
   client?: Client;
   /** The X-Gitlab-Token secret; default SLIPWAY_WEBHOOK_TOKEN. */
   token?: string;
+  /** GitLab's `whsec_...` signing token (GitLab 19+); default SLIPWAY_WEBHOOK_SIGNING_TOKEN. */
+  signingSecret?: string;
   /** Accept deliveries without a token: local development only. */
   insecureNoToken?: boolean;
   /** Default SLIPWAY_CONFIG_DIR or the example config. */
@@ -59,18 +61,20 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
   const env = opts.env ?? process.env;
   const log = createLogger('webhook');
   const token = opts.token ?? (env.SLIPWAY_WEBHOOK_TOKEN || undefined);
-  if (!token && !opts.insecureNoToken) {
+  const signingSecret = opts.signingSecret ?? (env.SLIPWAY_WEBHOOK_SIGNING_TOKEN || undefined);
+  if (!token && !signingSecret && !opts.insecureNoToken) {
     throw new Error(
       'SLIPWAY_WEBHOOK_TOKEN is not set: set it to the secret token of the GitLab webhook (or pass --insecure-no-token for local development)',
     );
   }
-  if (!token) log.warn('accepting GitLab deliveries WITHOUT a token (--insecure-no-token): development only');
+  if (!token && !signingSecret)
+    log.warn('accepting GitLab deliveries WITHOUT a token (--insecure-no-token): development only');
   const bodyLimitBytes = opts.bodyLimitBytes ?? Number(env.SLIPWAY_WEBHOOK_BODY_LIMIT ?? 1024 * 1024);
   const config = configSource(opts.configDir ?? env.SLIPWAY_CONFIG_DIR ?? defaultConfigDir, log);
   const ownClient = !opts.client;
   const client = opts.client ?? (await connectClient());
 
-  const intake = createIntakeRoute({ client, token, bodyLimitBytes, config, log });
+  const intake = createIntakeRoute({ client, token, signingSecret, bodyLimitBytes, config, log });
   const pipelines = createPipelineRoutes({
     client,
     log,
@@ -136,7 +140,12 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
-  log.info('webhook and status server listening', { url, tokenRequired: Boolean(token), bodyLimitBytes });
+  log.info('webhook and status server listening', {
+    url,
+    tokenRequired: Boolean(token),
+    signatures: Boolean(signingSecret),
+    bodyLimitBytes,
+  });
 
   return {
     url,

@@ -6,14 +6,16 @@ import type { Client } from '@temporalio/client';
 import type { DeployConfig } from '../../common/config';
 import type { Logger } from '../../common/log';
 import { startPipeline, type StartResult } from '../pipelines';
-import { secretMatches } from './auth';
+import { secretMatches, signatureVerifies } from './auth';
 import { interpretGitlabDelivery, PayloadError } from './gitlab-intake';
 import { header, HttpError, parseJson, readBody, requireJsonContentType, sendJson } from './http';
 
 export interface IntakeOptions {
   client: Client;
-  /** undefined only with the insecure development flag. */
+  /** The X-Gitlab-Token secret; undefined when only signatures are used, or with the insecure flag. */
   token: string | undefined;
+  /** GitLab's `whsec_...` signing token: deliveries with a valid webhook-signature need no X-Gitlab-Token. */
+  signingSecret?: string;
   bodyLimitBytes: number;
   config: () => DeployConfig;
   log: Logger;
@@ -36,12 +38,30 @@ export function createIntakeRoute(opts: IntakeOptions) {
   const memory = new DeliveryMemory();
   return async function intake(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
-    if (opts.token !== undefined && !secretMatches(header(req, 'x-gitlab-token'), opts.token)) {
+    const signed = opts.signingSecret !== undefined && header(req, 'webhook-signature') !== undefined;
+    const tokenOk = opts.token !== undefined && secretMatches(header(req, 'x-gitlab-token'), opts.token);
+    const open = opts.token === undefined && opts.signingSecret === undefined;
+    if (!signed && !tokenOk && !open) {
       req.resume();
-      throw new HttpError(401, 'missing or wrong X-Gitlab-Token');
+      throw new HttpError(
+        401,
+        opts.token !== undefined ? 'missing or wrong X-Gitlab-Token' : 'expected a signed delivery (webhook-signature)',
+      );
     }
     requireJsonContentType(req);
-    const body = parseJson(await readBody(req, opts.bodyLimitBytes));
+    const raw = await readBody(req, opts.bodyLimitBytes);
+    if (signed && !tokenOk) {
+      const valid = signatureVerifies({
+        secret: opts.signingSecret as string,
+        id: header(req, 'webhook-id'),
+        timestamp: header(req, 'webhook-timestamp'),
+        signatures: header(req, 'webhook-signature'),
+        body: raw,
+      });
+      if (!valid)
+        throw new HttpError(401, 'webhook-signature does not verify, or webhook-timestamp is more than 5 minutes away');
+    }
+    const body = parseJson(raw);
 
     const event = header(req, 'x-gitlab-event');
     const deliveryId = header(req, 'idempotency-key') ?? header(req, 'webhook-id');

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { loadDeployConfig } from '../../common/config';
 import { ServiceAttribute, StateAttribute } from '../../common/search-attributes';
@@ -301,6 +301,46 @@ describe('POST /webhooks/gitlab', () => {
     assert.deepEqual(await health.json(), { status: 'ok', temporal: 'reachable' });
     assert.equal((await fetch(`${server.url}/nowhere`)).status, 404);
     assert.equal((await fetch(`${server.url}/webhooks/gitlab`)).status, 405);
+  });
+});
+
+describe('signed deliveries (GitLab 19+, Standard Webhooks)', () => {
+  test('a valid webhook-signature is enough; altered bodies, stale timestamps and missing signatures are 401', async () => {
+    const key = randomBytes(32);
+    const secret = `whsec_${key.toString('base64')}`;
+    const signed = await startWebhookServer({ port: 0, client, configDir: config.dir, env: {}, signingSecret: secret });
+    try {
+      const sha = (randomUUID() + randomUUID()).replace(/-/g, '').slice(0, 40);
+      const body = JSON.stringify({ ...fixture('push-hook.json'), after: sha, checkout_sha: sha });
+      const sign = (id: string, ts: number, text: string) =>
+        `v1,${createHmac('sha256', key).update(`${id}.${ts}.${text}`).digest('base64')}`;
+      const now = Math.floor(Date.now() / 1000);
+      const id = randomUUID();
+      const headers = (ts: number, text: string) => ({
+        'webhook-id': id,
+        'webhook-timestamp': String(ts),
+        'webhook-signature': `v1,bm90LXRoaXMtb25l ${sign(id, ts, text)}`,
+      });
+      const tampered = await deliver(signed.url, body.replace('fixed readme', 'fixed README'), headers(now, body));
+      assert.equal(tampered.status, 401);
+      assert.match(String(tampered.body.error), /webhook-signature does not verify/);
+      const stale = await deliver(signed.url, body, headers(now - 600, body));
+      assert.equal(stale.status, 401);
+      const unsigned = await deliver(signed.url, body);
+      assert.equal(unsigned.status, 401);
+      assert.match(String(unsigned.body.error), /expected a signed delivery/);
+      const ok = await deliver(signed.url, body, headers(now, body));
+      assert.equal(ok.status, 202, JSON.stringify(ok.body));
+      started.add(String(ok.body.workflowId));
+      const input = await inputOf(String(ok.body.workflowId));
+      assert.equal(
+        input.trigger.kind === 'gitlab-push' && input.trigger.deliveryId,
+        id,
+        'webhook-id is the delivery id',
+      );
+    } finally {
+      await signed.close();
+    }
   });
 });
 
