@@ -145,6 +145,22 @@ describe('POST /webhooks/gitlab', () => {
     assert.ok(times[times.length - 1]! < 2000, "far below GitLab's 10 s timeout");
   });
 
+  test('ten copies of one delivery arriving at once start exactly one pipeline', async () => {
+    const sha = (randomUUID() + randomUUID()).replace(/-/g, '').slice(0, 40);
+    const body = { ...fixture('push-hook.json'), after: sha, checkout_sha: sha };
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        deliver(server.url, body, { 'X-Gitlab-Token': token, 'Idempotency-Key': i % 2 ? 'same-key' : randomUUID() }),
+      ),
+    );
+    assert.ok(answers.every((a) => a.status === 202));
+    assert.equal(answers.filter((a) => a.body.deduplicated === false).length, 1);
+    const workflowId = `pipeline/${config.pushService}/${sha}`;
+    assert.ok(answers.every((a) => a.body.workflowId === workflowId));
+    started.add(workflowId);
+    assert.equal(await executions(workflowId), 1);
+  });
+
   test('the documented Tag Push Hook starts the tag rule service (v*) at the tag commit', async () => {
     const res = await deliver(server.url, fixture('tag-push-hook.json'), {
       'X-Gitlab-Token': token,
@@ -206,19 +222,19 @@ describe('POST /webhooks/gitlab', () => {
     assert.deepEqual(glob.body, { workflowId: `pipeline/${config.pushService}/${releaseSha}`, deduplicated: false });
     started.add(String(glob.body.workflowId));
     // Nothing else was started for these services.
-    // (the push of the first test, 30 timed pushes, the tag, the glob branch; visibility catches up within moments)
+    // (the push of the first test, 30 timed pushes, the burst, the tag, the glob branch; visibility catches up within moments)
     const query = `SlipwayService = '${config.pushService}' OR SlipwayService = '${config.tagService}'`;
     let count = 0;
     for (let i = 0; i < 20; i++) {
       count = 0;
       for await (const _ of client.workflow.list({ query })) count++;
-      if (count >= 33) break;
+      if (count >= 34) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     await new Promise((r) => setTimeout(r, 200));
     count = 0;
     for await (const _ of client.workflow.list({ query })) count++;
-    assert.equal(count, 33);
+    assert.equal(count, 34);
   });
 
   test('wrong or missing token 401, bad JSON and malformed payloads 400, oversized 413, wrong type 415', async () => {
