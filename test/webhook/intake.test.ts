@@ -44,10 +44,16 @@ async function inputOf(workflowId: string): Promise<PipelineInput> {
   return JSON.parse(Buffer.from(payload?.data ?? []).toString('utf8')) as PipelineInput;
 }
 
+/** Runs of a workflow ID in visibility (which lags a start by moments: wait for the first, then settle). */
 async function executions(workflowId: string): Promise<number> {
-  let n = 0;
-  for await (const _ of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) n++;
-  return n;
+  const count = async () => {
+    let n = 0;
+    for await (const _ of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) n++;
+    return n;
+  };
+  for (let i = 0; i < 30 && (await count()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 200));
+  return await count();
 }
 
 describe('interpreting deliveries (pure)', () => {
