@@ -6,6 +6,11 @@ export default tseslint.config(
   { ignores: ['node_modules/**', '.slipway/**', 'examples/**/node_modules/**', 'test-results/**', 'bench/results/**'] },
   ...tseslint.configs.recommended,
   {
+    // The example services are plain CommonJS Node programs, as the teams we serve write them.
+    files: ['examples/**/*.js'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
@@ -21,7 +26,11 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] },
+          ],
+        },
       ],
     },
   },
@@ -32,8 +41,15 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'os', 'child_process', 'http', 'https', 'net', 'crypto'], message: 'workflow code must stay deterministic: no Node APIs' },
-            { group: ['axios', 'dockerode', 'handlebars', '../activities/*', '../client/*', '../dev/*'], message: 'workflows reach side effects only through activities (import type)', allowTypeImports: true },
+            {
+              group: ['node:*', 'fs', 'path', 'os', 'child_process', 'http', 'https', 'net', 'crypto'],
+              message: 'workflow code must stay deterministic: no Node APIs',
+            },
+            {
+              group: ['axios', 'dockerode', 'handlebars', '../activities/*', '../client/*', '../dev/*'],
+              message: 'workflows reach side effects only through activities (import type)',
+              allowTypeImports: true,
+            },
           ],
         },
       ],

@@ -5,7 +5,12 @@
 import type { Client } from '@temporalio/client';
 import { laneWorkflowId, taskQueues } from '../common/types';
 import type { DeployRequest, RollbackRequest } from '../workflows/messages';
-import { awaitingApprovalSignal, cancelDeploySignal, deployRequestSignal, rollbackRequestSignal } from '../workflows/messages';
+import {
+  awaitingApprovalSignal,
+  cancelDeploySignal,
+  deployRequestSignal,
+  rollbackRequestSignal,
+} from '../workflows/messages';
 
 export interface LaneAddress {
   service: string;
@@ -13,7 +18,11 @@ export interface LaneAddress {
 }
 
 export function createLaneActivities({ client }: { client: Client }) {
-  function signalLane<T>(lane: LaneAddress, signal: Parameters<Client['workflow']['signalWithStart']>[1]['signal'], arg: T) {
+  function signalLane<T>(
+    lane: LaneAddress,
+    signal: Parameters<Client['workflow']['signalWithStart']>[1]['signal'],
+    arg: T,
+  ) {
     return client.workflow.signalWithStart('environmentLane', {
       workflowId: laneWorkflowId(lane.service, lane.environment),
       taskQueue: taskQueues.deploy,
@@ -30,8 +39,14 @@ export function createLaneActivities({ client }: { client: Client }) {
     async cancelDeploy(input: LaneAddress & { pipelineId: string }): Promise<void> {
       await signalLane(input, cancelDeploySignal, { pipelineId: input.pipelineId });
     },
-    async announceApprovalWait(input: LaneAddress & { pipelineId: string; order: number; done?: boolean }): Promise<void> {
-      await signalLane(input, awaitingApprovalSignal, { pipelineId: input.pipelineId, order: input.order, done: input.done });
+    async announceApprovalWait(
+      input: LaneAddress & { pipelineId: string; order: number; done?: boolean },
+    ): Promise<void> {
+      await signalLane(input, awaitingApprovalSignal, {
+        pipelineId: input.pipelineId,
+        order: input.order,
+        done: input.done,
+      });
     },
     async requestRollback(input: LaneAddress & { request: RollbackRequest }): Promise<void> {
       await signalLane(input, rollbackRequestSignal, input.request);

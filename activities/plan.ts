@@ -42,7 +42,14 @@ export interface PipelinePlan {
   tag: string;
   baseImages: { build: string; runtime: string };
   port: number;
-  build: { dockerfile?: string; template?: string; context: string; buildCommand?: string; startCommand?: string; buildArgs: Record<string, string> };
+  build: {
+    dockerfile?: string;
+    template?: string;
+    context: string;
+    buildCommand?: string;
+    startCommand?: string;
+    buildArgs: Record<string, string>;
+  };
   environments: EnvironmentPlan[];
 }
 
@@ -62,13 +69,18 @@ function withConfig<T>(fn: (config: DeployConfig) => T): T {
 
 function assertNoCredentials(url: string, service: string): void {
   if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url)) {
-    throw new ConfigError(`service "${service}": the repository URL carries credentials; remove them and set GITLAB_TOKEN on the build workers`);
+    throw new ConfigError(
+      `service "${service}": the repository URL carries credentials; remove them and set GITLAB_TOKEN on the build workers`,
+    );
   }
 }
 
 export async function planPipeline(input: { service: string; commit: string }): Promise<PipelinePlan> {
   if (!/^[0-9a-f]{7,64}$/i.test(input.commit)) {
-    throw ApplicationFailure.nonRetryable(`commit "${input.commit}" is not a git SHA: expected 7-64 hex characters`, NonRetryable.BadConfig);
+    throw ApplicationFailure.nonRetryable(
+      `commit "${input.commit}" is not a git SHA: expected 7-64 hex characters`,
+      NonRetryable.BadConfig,
+    );
   }
   return withConfig((config) => {
     const service = getService(config, input.service);
@@ -125,7 +137,12 @@ export function renderMarathonAppFromConfig(config: DeployConfig, input: RenderA
     pipelineId: input.pipelineId,
     bridge: settings.network === 'bridge',
     args: settings.args ?? null,
-    env: { ...settings.env, SLIPWAY_SERVICE: service.name, SLIPWAY_ENVIRONMENT: env.name, SLIPWAY_COMMIT: input.commit },
+    env: {
+      ...settings.env,
+      SLIPWAY_SERVICE: service.name,
+      SLIPWAY_ENVIRONMENT: env.name,
+      SLIPWAY_COMMIT: input.commit,
+    },
     labels: { ...settings.labels, SLIPWAY_SERVICE: service.name, SLIPWAY_COMMIT: input.commit },
   };
   const text = renderTemplate({ name: templateFile, source: readFileSync(templateFile, 'utf8'), vars });

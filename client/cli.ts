@@ -10,11 +10,15 @@ export interface CommandModule {
 
 async function main(): Promise<void> {
   const program = new Command('slipway')
-    .description('Durable continuous delivery for container services: GitLab push -> build once -> Marathon, environment by environment')
+    .description(
+      'Durable continuous delivery for container services: GitLab push -> build once -> Marathon, environment by environment',
+    )
     .showHelpAfterError()
     .enablePositionalOptions();
   const dir = path.join(__dirname, 'commands');
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+    .sort()) {
     const mod = (await import(path.join(dir, file))) as CommandModule;
     mod.register(program);
   }

@@ -13,8 +13,12 @@ import { parseDuration } from './duration';
 export const serviceTypes = ['node', 'java', 'python', 'dotnet'] as const;
 export type ServiceType = (typeof serviceTypes)[number];
 
-const duration = z.string().refine((v) => parseDuration(v) !== undefined, { message: 'expected a duration like "90s", "5m", "72h"' });
-const name = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, 'expected lowercase letters, digits, "-" or "." (a Marathon id segment)');
+const duration = z
+  .string()
+  .refine((v) => parseDuration(v) !== undefined, { message: 'expected a duration like "90s", "5m", "72h"' });
+const name = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, 'expected lowercase letters, digits, "-" or "." (a Marathon id segment)');
 
 const healthCheck = z.strictObject({
   path: z.string().startsWith('/').default('/health'),
@@ -90,7 +94,10 @@ const environmentSchema = z.strictObject({
   /** How long a deploy may take to become healthy before Slipway rolls it back. */
   healthTimeout: duration.default('5m'),
   /** Marathon group the apps of this environment live in; default "/<name>". */
-  group: z.string().regex(/^(\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?)+$/, 'expected a Marathon group path like "/test"').optional(),
+  group: z
+    .string()
+    .regex(/^(\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?)+$/, 'expected a Marathon group path like "/test"')
+    .optional(),
   /** Force a deploy over a deployment Slipway did not start (normally it waits). */
   forceOverForeignDeployments: z.boolean().default(false),
 });
@@ -198,17 +205,27 @@ export function loadDeployConfig(dir: string, opts: LoadOptions = {}): DeployCon
   const env = opts.env ?? process.env;
   const rootFile = path.join(dir, 'slipway.yaml');
   if (!existsSync(rootFile)) {
-    throw new ConfigError(`${rootFile}: missing; SLIPWAY_CONFIG_DIR must be a directory with slipway.yaml and services/*.yaml`, rootFile);
+    throw new ConfigError(
+      `${rootFile}: missing; SLIPWAY_CONFIG_DIR must be a directory with slipway.yaml and services/*.yaml`,
+      rootFile,
+    );
   }
   const root = validate(rootSchema, rootFile, readYaml(rootFile));
 
   const seen = new Set<string>();
   const environments: EnvironmentConfig[] = root.environments.map((e, i) => {
-    if (seen.has(e.name)) throw new ConfigError(`${rootFile}: field "environments.${i}.name" is "${e.name}": expected each environment once`, rootFile);
+    if (seen.has(e.name))
+      throw new ConfigError(
+        `${rootFile}: field "environments.${i}.name" is "${e.name}": expected each environment once`,
+        rootFile,
+      );
     seen.add(e.name);
     const marathon = e.marathon ?? env.MARATHON_URL;
     if (!marathon) {
-      throw new ConfigError(`${rootFile}: field "environments.${i}.marathon" is missing: expected a Marathon URL here or in MARATHON_URL`, rootFile);
+      throw new ConfigError(
+        `${rootFile}: field "environments.${i}.marathon" is missing: expected a Marathon URL here or in MARATHON_URL`,
+        rootFile,
+      );
     }
     return { ...e, marathon: marathon.replace(/\/+$/, ''), group: e.group ?? `/${e.name}` };
   });
@@ -220,12 +237,20 @@ export function loadDeployConfig(dir: string, opts: LoadOptions = {}): DeployCon
 
   const services = new Map<string, ServiceConfig & { file: string }>();
   const servicesDir = path.join(dir, 'services');
-  const files = existsSync(servicesDir) ? readdirSync(servicesDir).filter((f) => /\.ya?ml$/.test(f)).sort() : [];
+  const files = existsSync(servicesDir)
+    ? readdirSync(servicesDir)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort()
+    : [];
   for (const f of files) {
     const file = path.join(servicesDir, f);
     const service = validate(serviceSchema, file, readYaml(file));
     if (services.has(service.name)) {
-      throw new ConfigError(`${file}: field "name" is "${service.name}": expected a unique name, also used in ${services.get(service.name)?.file}`, file, 'name');
+      throw new ConfigError(
+        `${file}: field "name" is "${service.name}": expected a unique name, also used in ${services.get(service.name)?.file}`,
+        file,
+        'name',
+      );
     }
     for (const envName of Object.keys(service.environments)) {
       if (!seen.has(envName)) {
@@ -237,7 +262,11 @@ export function loadDeployConfig(dir: string, opts: LoadOptions = {}): DeployCon
       }
     }
     if (service.build.dockerfile && service.build.template) {
-      throw new ConfigError(`${file}: field "build" has both dockerfile and template: expected at most one`, file, 'build');
+      throw new ConfigError(
+        `${file}: field "build" has both dockerfile and template: expected at most one`,
+        file,
+        'build',
+      );
     }
     services.set(service.name, { ...service, file });
   }
@@ -257,7 +286,9 @@ export function getService(config: DeployConfig, service: string): ServiceConfig
   const found = config.services.get(service);
   if (!found) {
     const known = [...config.services.keys()].join(', ') || 'none';
-    throw new ConfigError(`unknown service "${service}": expected one of ${known} (files in ${path.join(config.dir, 'services')})`);
+    throw new ConfigError(
+      `unknown service "${service}": expected one of ${known} (files in ${path.join(config.dir, 'services')})`,
+    );
   }
   return found;
 }
@@ -265,7 +296,9 @@ export function getService(config: DeployConfig, service: string): ServiceConfig
 export function getEnvironment(config: DeployConfig, environment: string): EnvironmentConfig {
   const found = config.environments.find((e) => e.name === environment);
   if (!found) {
-    throw new ConfigError(`unknown environment "${environment}": expected one of ${config.environments.map((e) => e.name).join(', ')}`);
+    throw new ConfigError(
+      `unknown environment "${environment}": expected one of ${config.environments.map((e) => e.name).join(', ')}`,
+    );
   }
   return found;
 }
@@ -285,14 +318,21 @@ export function resolveAppSettings(config: DeployConfig, service: ServiceConfig,
 }
 
 /** The Git URL to check a service out from. */
-export function repositoryUrl(config: DeployConfig, service: ServiceConfig, env: NodeJS.ProcessEnv = process.env): string {
+export function repositoryUrl(
+  config: DeployConfig,
+  service: ServiceConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   if (service.repository) {
     // A bare path is relative to the config directory: handy for local repositories.
-    if (/^[a-z+]+:\/\//i.test(service.repository) || /^[\w.-]+@[\w.-]+:/.test(service.repository)) return service.repository;
+    if (/^[a-z+]+:\/\//i.test(service.repository) || /^[\w.-]+@[\w.-]+:/.test(service.repository))
+      return service.repository;
     return `file://${path.resolve(config.dir, service.repository)}`;
   }
   if (service.gitlab && env.GITLAB_URL) return `${env.GITLAB_URL.replace(/\/+$/, '')}/${service.gitlab.project}.git`;
-  throw new ConfigError(`service "${service.name}": expected "repository", or "gitlab.project" together with GITLAB_URL`);
+  throw new ConfigError(
+    `service "${service.name}": expected "repository", or "gitlab.project" together with GITLAB_URL`,
+  );
 }
 
 export function marathonAppId(envConfig: EnvironmentConfig, service: string): string {

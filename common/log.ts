@@ -28,7 +28,9 @@ function write(level: LogLevel, component: string, message: string, fields: LogF
   if (pretty) {
     const time = new Date().toISOString().slice(11, 23);
     const extra = entries.map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(serialise(v))}`).join(' ');
-    process.stderr.write(`${time} ${level.toUpperCase().padEnd(5)} [${component}] ${message}${extra ? ' ' + extra : ''}\n`);
+    process.stderr.write(
+      `${time} ${level.toUpperCase().padEnd(5)} [${component}] ${message}${extra ? ' ' + extra : ''}\n`,
+    );
     return;
   }
   const record: LogFields = { time: new Date().toISOString(), level, component, msg: message };

@@ -13,7 +13,10 @@ export interface TemporalSettings {
 export function temporalSettingsFromEnv(): TemporalSettings {
   const { connectionOptions, namespace } = loadClientConnectConfig();
   return {
-    connectionOptions: { ...connectionOptions, address: connectionOptions.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' },
+    connectionOptions: {
+      ...connectionOptions,
+      address: connectionOptions.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    },
     namespace: namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
   };
 }
@@ -21,8 +24,12 @@ export function temporalSettingsFromEnv(): TemporalSettings {
 /** A client for CLI commands, servers and activities that signal workflows. Close its connection when done. */
 export async function connectClient(settings: TemporalSettings = temporalSettingsFromEnv()): Promise<Client> {
   const { address, tls, apiKey, metadata } = settings.connectionOptions;
-  const connection = await Connection.connect({ address, tls, apiKey, metadata, connectTimeout: '10s' }).catch((err: Error) => {
-    throw new Error(`cannot reach Temporal at ${address} (${err.message}); start it with \`npm start\` or set TEMPORAL_ADDRESS`);
-  });
+  const connection = await Connection.connect({ address, tls, apiKey, metadata, connectTimeout: '10s' }).catch(
+    (err: Error) => {
+      throw new Error(
+        `cannot reach Temporal at ${address} (${err.message}); start it with \`npm start\` or set TEMPORAL_ADDRESS`,
+      );
+    },
+  );
   return new Client({ connection, namespace: settings.namespace });
 }

@@ -29,13 +29,7 @@ export interface PipelineInput {
 }
 
 export type EnvironmentState =
-  | 'pending'
-  | 'waiting-approval'
-  | 'deploying'
-  | 'healthy'
-  | 'failed'
-  | 'rolled-back'
-  | 'skipped';
+  'pending' | 'waiting-approval' | 'deploying' | 'healthy' | 'failed' | 'rolled-back' | 'skipped';
 
 export type PipelineState =
   | 'planning'
@@ -50,7 +44,14 @@ export type PipelineState =
   | 'cancelled'
   | 'superseded';
 
-export const finalPipelineStates: PipelineState[] = ['succeeded', 'failed', 'rejected', 'approval-expired', 'cancelled', 'superseded'];
+export const finalPipelineStates: PipelineState[] = [
+  'succeeded',
+  'failed',
+  'rejected',
+  'approval-expired',
+  'cancelled',
+  'superseded',
+];
 
 /** How a decision reached the workflow. Only `api` decisions carry a checked attestation. */
 export type DecisionChannel = 'signal' | 'update' | 'api';

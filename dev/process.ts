@@ -77,7 +77,10 @@ export async function waitUntil(
     if (exited) throw new Error(`${what} exited while starting; see ${opts.process?.logFile}`);
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
   }
-  throw new Error(`${what} did not answer within ${Math.round(opts.timeoutMs / 1000)} s` + (opts.process ? `; see ${opts.process.logFile}` : ''));
+  throw new Error(
+    `${what} did not answer within ${Math.round(opts.timeoutMs / 1000)} s` +
+      (opts.process ? `; see ${opts.process.logFile}` : ''),
+  );
 }
 
 export function isPortOpen(port: number, host = '127.0.0.1'): Promise<boolean> {

@@ -19,7 +19,9 @@ export async function startRegistry(port = 5000, name = 'registry'): Promise<Reg
   const address = `127.0.0.1:${port}`;
   if (await registryAnswers(address)) return { address };
   if (await isPortOpen(port)) {
-    throw new Error(`port ${port} is in use by something that is not a Docker registry; free it or set SLIPWAY_REGISTRY`);
+    throw new Error(
+      `port ${port} is in use by something that is not a Docker registry; free it or set SLIPWAY_REGISTRY`,
+    );
   }
   const dir = path.join(stateDir, 'registry');
   mkdirSync(path.join(dir, 'data'), { recursive: true });

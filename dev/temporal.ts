@@ -23,15 +23,23 @@ export function findTemporalCli(): string {
   }
   const candidates = [process.env.TEMPORAL_CLI_PATH, path.join(toolsBinDir, 'temporal'), onPath('temporal')];
   const found = candidates.find((c): c is string => !!c && existsSync(c));
-  if (!found) throw new Error('no temporal CLI found: run `bash dev/setup.sh`, put `temporal` on PATH, or set TEMPORAL_CLI_PATH');
+  if (!found)
+    throw new Error('no temporal CLI found: run `bash dev/setup.sh`, put `temporal` on PATH, or set TEMPORAL_CLI_PATH');
   return found;
 }
 
 /** The time-skipping test server used by workflow tests. */
 export function findTemporalTestServer(): string {
-  const candidates = [process.env.TEMPORAL_TEST_SERVER_PATH, path.join(toolsBinDir, 'temporal-test-server'), onPath('temporal-test-server')];
+  const candidates = [
+    process.env.TEMPORAL_TEST_SERVER_PATH,
+    path.join(toolsBinDir, 'temporal-test-server'),
+    onPath('temporal-test-server'),
+  ];
   const found = candidates.find((c): c is string => !!c && existsSync(c));
-  if (!found) throw new Error('no temporal-test-server found: run `bash dev/setup.sh --for-tests` or set TEMPORAL_TEST_SERVER_PATH');
+  if (!found)
+    throw new Error(
+      'no temporal-test-server found: run `bash dev/setup.sh --for-tests` or set TEMPORAL_TEST_SERVER_PATH',
+    );
   return found;
 }
 
@@ -53,10 +61,21 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   const cli = findTemporalCli();
   for (const port of [opts.port, opts.uiPort]) {
     if (await isPortOpen(port)) {
-      throw new Error(`port ${port} is already in use; stop what listens there or choose other ports (TEMPORAL_PORT / TEMPORAL_UI_PORT)`);
+      throw new Error(
+        `port ${port} is already in use; stop what listens there or choose other ports (TEMPORAL_PORT / TEMPORAL_UI_PORT)`,
+      );
     }
   }
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--ui-port', String(opts.uiPort)];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(opts.port),
+    '--ui-port',
+    String(opts.uiPort),
+  ];
   args.push('--log-format', 'json', '--log-level', 'warn');
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true');
@@ -65,7 +84,10 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   for (const key of slipwaySearchAttributes) args.push('--search-attribute', `${key.name}=Keyword`);
   const proc = startProcess({ name: opts.name ?? 'temporal', command: cli, args, logDir, cwd: stateDir });
   try {
-    await waitUntil(`the Temporal dev server (${cli})`, () => isPortOpen(opts.port), { timeoutMs: 30_000, process: proc });
+    await waitUntil(`the Temporal dev server (${cli})`, () => isPortOpen(opts.port), {
+      timeoutMs: 30_000,
+      process: proc,
+    });
     await waitUntil('the Temporal Web UI', () => isPortOpen(opts.uiPort), { timeoutMs: 30_000, process: proc });
   } catch (err) {
     await proc.stop();

@@ -139,7 +139,11 @@ export async function up(): Promise<void> {
     });
 
     // Webhook + status server
-    const webhook = await startWebhookServer({ port: Number(process.env.SLIPWAY_WEBHOOK_PORT ?? 8787), client, token: webhookToken });
+    const webhook = await startWebhookServer({
+      port: Number(process.env.SLIPWAY_WEBHOOK_PORT ?? 8787),
+      client,
+      token: webhookToken,
+    });
     stops.push({ name: 'webhook server', stop: () => webhook.close() });
 
     const endpoints: Endpoints = {

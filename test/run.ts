@@ -36,8 +36,14 @@ async function main(): Promise<number> {
   try {
     const registryAddress = process.env.SLIPWAY_REGISTRY;
     if (!registryAddress) registry = await startRegistry(5000);
-    temporal = await startTemporalDevServer({ port: await freePort(), uiPort: await freePort(), name: 'temporal-test' });
-    console.log(`[test] Temporal dev server ${temporal.address} (UI ${temporal.uiUrl}), registry ${registryAddress ?? registry?.address}`);
+    temporal = await startTemporalDevServer({
+      port: await freePort(),
+      uiPort: await freePort(),
+      name: 'temporal-test',
+    });
+    console.log(
+      `[test] Temporal dev server ${temporal.address} (UI ${temporal.uiUrl}), registry ${registryAddress ?? registry?.address}`,
+    );
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       TEMPORAL_ADDRESS: temporal.address,

@@ -49,7 +49,10 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<WorkerSet> 
     }
     if (opts.roles.includes('build')) {
       // Few concurrent builds per host: each one is CPU- and disk-heavy.
-      const buildOptions = { ...base, maxConcurrentActivityTaskExecutions: Number(process.env.SLIPWAY_BUILD_CONCURRENCY ?? 2) };
+      const buildOptions = {
+        ...base,
+        maxConcurrentActivityTaskExecutions: Number(process.env.SLIPWAY_BUILD_CONCURRENCY ?? 2),
+      };
       workers.push(await Worker.create({ ...buildOptions, taskQueue: taskQueues.build }));
       workers.push(await Worker.create({ ...buildOptions, taskQueue: buildHostQueue(buildHostId()) }));
     }

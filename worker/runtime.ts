@@ -15,8 +15,14 @@ export function installRuntimeLogging(): void {
   Runtime.install({
     logger: new DefaultLogger(sdkLevel, (entry: LogEntry) => {
       const meta = { ...(entry.meta ?? {}) };
-      const fields = { workflowId: meta.workflowId, activityType: meta.activityType, workflowType: meta.workflowType, ...meta };
-      const at = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : entry.level === 'INFO' ? 'info' : 'debug';
+      const fields = {
+        workflowId: meta.workflowId,
+        activityType: meta.activityType,
+        workflowType: meta.workflowType,
+        ...meta,
+      };
+      const at =
+        entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : entry.level === 'INFO' ? 'info' : 'debug';
       log[at](entry.message, fields);
     }),
   });

@@ -1,11 +1,16 @@
 // Activity stubs for workflow code, with timeouts and retry policy declared once (STYLE habit 1).
 // Types only come from activities/: the workflow bundle never pulls in dockerode, axios or fs.
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { nonRetryableErrorTypes } from '../common/errors';
 import { taskQueues } from '../common/types';
 
-const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes };
+const retry: RetryPolicy = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  nonRetryableErrorTypes,
+};
 
 /** Planning, rendering, lane messages, attestation checks: quick and local. */
 export const quick = proxyActivities<Activities>({

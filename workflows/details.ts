@@ -20,7 +20,8 @@ export function describePipeline(status: PipelineStatus): string {
     lines.push(
       '',
       `### Waiting for approval into ${waiting.name}`,
-      `Approvers: ${waiting.approval.approvers.join(', ')}` + (waiting.approval.deadline ? ` — expires ${waiting.approval.deadline}` : ''),
+      `Approvers: ${waiting.approval.approvers.join(', ')}` +
+        (waiting.approval.deadline ? ` — expires ${waiting.approval.deadline}` : ''),
       `Would change \`${waiting.appId}\` to \`${status.image ?? '(image)'}\`.`,
       `Approve: More actions → Signal → \`approve\` with \`{"environment":"${waiting.name}","approver":"<your name>"}\``,
     );
@@ -28,7 +29,9 @@ export function describePipeline(status: PipelineStatus): string {
   if (status.environments.length > 0) {
     lines.push('', '| environment | state | Marathon version | note |', '|---|---|---|---|');
     for (const e of status.environments) {
-      lines.push(`| ${e.name} | ${icons[e.state] ?? ''} ${e.state} | ${e.version ?? ''} | ${(e.error ?? '').replace(/\|/g, '/').slice(0, 120)} |`);
+      lines.push(
+        `| ${e.name} | ${icons[e.state] ?? ''} ${e.state} | ${e.version ?? ''} | ${(e.error ?? '').replace(/\|/g, '/').slice(0, 120)} |`,
+      );
     }
   }
   if (status.error) lines.push('', `**Error:** ${status.error}`);

@@ -46,7 +46,13 @@ const historyLimit = 20;
 const answeredLimit = 50;
 
 export async function environmentLane(input: LaneInput): Promise<void> {
-  const state: LaneState = input.state ?? { service: input.service, environment: input.environment, history: [], queue: [], waitingApproval: [] };
+  const state: LaneState = input.state ?? {
+    service: input.service,
+    environment: input.environment,
+    history: [],
+    queue: [],
+    waitingApproval: [],
+  };
   const answered: Record<string, DeployOutcome> = input.answered ?? {};
   const requests = new Map<string, DeployRequest>();
   const rollbacks: RollbackRequest[] = [];
@@ -58,7 +64,10 @@ export async function environmentLane(input: LaneInput): Promise<void> {
     const keys = Object.keys(answered);
     if (keys.length > answeredLimit) delete answered[keys[0] as string];
     try {
-      await getExternalWorkflowHandle(pipelineId).signal(deployFinishedSignal, { environment: state.environment, outcome });
+      await getExternalWorkflowHandle(pipelineId).signal(deployFinishedSignal, {
+        environment: state.environment,
+        outcome,
+      });
     } catch (err) {
       log.warn('pipeline is gone; outcome kept in the lane', { pipelineId, error: (err as Error).message });
     }
@@ -74,7 +83,9 @@ export async function environmentLane(input: LaneInput): Promise<void> {
     }
   };
 
-  setHandler(laneQuery, () => state, { description: 'What runs in this environment now, what ran before, and what is queued.' });
+  setHandler(laneQuery, () => state, {
+    description: 'What runs in this environment now, what ran before, and what is queued.',
+  });
 
   setHandler(deployRequestSignal, async (req) => {
     const previous = answered[req.pipelineId];
@@ -91,7 +102,11 @@ export async function environmentLane(input: LaneInput): Promise<void> {
     for (const queued of state.queue.filter((q) => q.order < req.order)) {
       state.queue = state.queue.filter((q) => q !== queued);
       requests.delete(queued.pipelineId);
-      await reply(queued.pipelineId, { kind: 'refused', reason: `superseded in the queue by ${req.pipelineId}`, newerPipelineId: req.pipelineId });
+      await reply(queued.pipelineId, {
+        kind: 'refused',
+        reason: `superseded in the queue by ${req.pipelineId}`,
+        newerPipelineId: req.pipelineId,
+      });
     }
     requests.set(req.pipelineId, req);
     state.queue.push({ pipelineId: req.pipelineId, order: req.order, commit: req.commit });
@@ -115,7 +130,9 @@ export async function environmentLane(input: LaneInput): Promise<void> {
     state.waitingApproval = state.waitingApproval.filter((w) => w.pipelineId !== pipelineId);
     if (done) return;
     // An older pipeline arriving after a newer one (already here, or already deployed) is superseded at once.
-    const newer = state.waitingApproval.find((w) => w.order > order)?.pipelineId ?? (state.current && order < state.current.order ? state.current.pipelineId : undefined);
+    const newer =
+      state.waitingApproval.find((w) => w.order > order)?.pipelineId ??
+      (state.current && order < state.current.order ? state.current.pipelineId : undefined);
     if (newer) {
       void getExternalWorkflowHandle(pipelineId)
         .signal(supersededSignal, { environment: state.environment, by: newer })
@@ -131,7 +148,9 @@ export async function environmentLane(input: LaneInput): Promise<void> {
   });
 
   const isHealthTimeout = (err: unknown) =>
-    err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === NonRetryable.HealthTimeout;
+    err instanceof ActivityFailure &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === NonRetryable.HealthTimeout;
   const message = (err: unknown) =>
     err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
 
@@ -179,7 +198,12 @@ export async function environmentLane(input: LaneInput): Promise<void> {
           deploymentId: deployed.deploymentId,
           timeoutSeconds: req.healthTimeoutSeconds,
         });
-        return { kind: 'healthy', deploymentId: deployed.deploymentId, version: deployed.version, previousVersion: deployed.previousVersion };
+        return {
+          kind: 'healthy',
+          deploymentId: deployed.deploymentId,
+          version: deployed.version,
+          previousVersion: deployed.previousVersion,
+        };
       });
     } catch (err) {
       const cancelled = inFlightCancelled && isCancellation(err);
@@ -198,7 +222,13 @@ export async function environmentLane(input: LaneInput): Promise<void> {
         }
       }
       if (cancelled) return { kind: 'cancelled', rolledBackTo: deployed ? previous : null };
-      return { kind: 'rolled-back', error: reason, deploymentId: deployed?.deploymentId ?? null, version: deployed?.version, rolledBackTo: previous };
+      return {
+        kind: 'rolled-back',
+        error: reason,
+        deploymentId: deployed?.deploymentId ?? null,
+        version: deployed?.version,
+        rolledBackTo: previous,
+      };
     } finally {
       inFlightScope = undefined;
     }
@@ -206,9 +236,17 @@ export async function environmentLane(input: LaneInput): Promise<void> {
 
   async function runRollback(req: RollbackRequest): Promise<DeployOutcome> {
     const target = state.target;
-    if (!target) return { kind: 'failed', error: `${state.service} has never been deployed to ${state.environment} by Slipway: nothing to roll back` };
+    if (!target)
+      return {
+        kind: 'failed',
+        error: `${state.service} has never been deployed to ${state.environment} by Slipway: nothing to roll back`,
+      };
     const toVersion = req.toVersion ?? state.history[0]?.version;
-    if (!toVersion) return { kind: 'failed', error: `no earlier version of ${state.service} in ${state.environment} is known to roll back to` };
+    if (!toVersion)
+      return {
+        kind: 'failed',
+        error: `no earlier version of ${state.service} in ${state.environment} is known to roll back to`,
+      };
     try {
       const result = await CancellationScope.nonCancellable(() =>
         marathon.rollbackMarathonApp({
@@ -231,7 +269,12 @@ export async function environmentLane(input: LaneInput): Promise<void> {
         version: result.version,
         since: new Date().toISOString(),
       };
-      return { kind: 'healthy', deploymentId: result.deploymentId, version: result.version, previousVersion: toVersion };
+      return {
+        kind: 'healthy',
+        deploymentId: result.deploymentId,
+        version: result.version,
+        previousVersion: toVersion,
+      };
     } catch (err) {
       return { kind: 'failed', error: message(err) };
     }
@@ -257,14 +300,25 @@ export async function environmentLane(input: LaneInput): Promise<void> {
       requests.delete(next.pipelineId);
       if (!req) continue;
       state.inFlight = { pipelineId: req.pipelineId, kind: 'deploy', since: new Date().toISOString() };
-      state.target = { marathonUrl: req.marathonUrl, appId: String(req.app.id), healthTimeoutSeconds: req.healthTimeoutSeconds };
+      state.target = {
+        marathonUrl: req.marathonUrl,
+        appId: String(req.app.id),
+        healthTimeoutSeconds: req.healthTimeoutSeconds,
+      };
       const outcome = await runDeploy(req);
       state.inFlight = undefined;
       if (outcome.kind === 'healthy') {
         const since = new Date().toISOString();
         if (state.current) state.history.unshift({ ...state.current, outcome: 'replaced' });
         state.history = state.history.slice(0, historyLimit);
-        state.current = { pipelineId: req.pipelineId, order: req.order, commit: req.commit, image: req.image, version: outcome.version, since };
+        state.current = {
+          pipelineId: req.pipelineId,
+          order: req.order,
+          commit: req.commit,
+          image: req.image,
+          version: outcome.version,
+          since,
+        };
         supersedeWaitersOlderThan(req.order, req.pipelineId);
       }
       await reply(req.pipelineId, outcome);
@@ -272,7 +326,12 @@ export async function environmentLane(input: LaneInput): Promise<void> {
     }
     if (workflowInfo().continueAsNewSuggested && !state.inFlight) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof environmentLane>({ service: input.service, environment: input.environment, state, answered });
+      await continueAsNew<typeof environmentLane>({
+        service: input.service,
+        environment: input.environment,
+        state,
+        answered,
+      });
     }
   }
 }

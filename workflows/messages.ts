@@ -15,7 +15,8 @@ export const statusQuery = defineQuery<PipelineStatus>('status');
 export const messageDescriptions = {
   approve:
     'Approve the promotion into the environment that waits. Example: {"environment":"production","approver":"alice","comment":"ship it"}',
-  reject: 'Reject the promotion; the pipeline ends "rejected". Example: {"environment":"production","approver":"alice","reason":"wait for the freeze to end"}',
+  reject:
+    'Reject the promotion; the pipeline ends "rejected". Example: {"environment":"production","approver":"alice","reason":"wait for the freeze to end"}',
   approvePromotion:
     'Approve, validated: refused at once (nothing recorded) if the environment is not waiting or the approver is not allowed. Example: {"environment":"production","approver":"alice","comment":"ship it"}',
   rejectPromotion:
@@ -79,7 +80,8 @@ export const deployRequestSignal = defineSignal<[DeployRequest]>('deployRequest'
 /** pipeline -> lane: the pipeline was cancelled; drop its request or roll its deploy back. */
 export const cancelDeploySignal = defineSignal<[{ pipelineId: string }]>('cancelDeploy');
 /** pipeline -> lane: this pipeline now waits for approval into the lane's environment. */
-export const awaitingApprovalSignal = defineSignal<[{ pipelineId: string; order: number; done?: boolean }]>('awaitingApproval');
+export const awaitingApprovalSignal =
+  defineSignal<[{ pipelineId: string; order: number; done?: boolean }]>('awaitingApproval');
 /** rollback workflow / CLI -> lane. */
 export const rollbackRequestSignal = defineSignal<[RollbackRequest]>('rollbackRequest');
 export const laneQuery = defineQuery<LaneState>('lane');

@@ -84,7 +84,10 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
     const waiting = status.environments.find((e) => e.state === 'waiting-approval' || e.state === 'deploying');
     upsertSearchAttributes([
       { key: StateAttribute, value: status.state },
-      { key: EnvironmentAttribute, value: waiting?.name ?? [...status.environments].reverse().find((e) => e.state === 'healthy')?.name ?? '' },
+      {
+        key: EnvironmentAttribute,
+        value: waiting?.name ?? [...status.environments].reverse().find((e) => e.state === 'healthy')?.name ?? '',
+      },
     ]);
     setCurrentDetails(describePipeline(status));
   };
@@ -97,7 +100,11 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
   // --- messages: registered first, so messages buffered before the first task are seen ---------
   setHandler(statusQuery, () => status, { description: messageDescriptions.status });
 
-  const decide = async (kind: 'approve' | 'reject', req: ApprovalRequest | RejectionRequest, channel: DecisionChannel): Promise<DecisionRecord> => {
+  const decide = async (
+    kind: 'approve' | 'reject',
+    req: ApprovalRequest | RejectionRequest,
+    channel: DecisionChannel,
+  ): Promise<DecisionRecord> => {
     const refusal = refusalReason(kind, req, status.environments, input.author);
     const record: DecisionRecord = {
       kind,
@@ -138,8 +145,12 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
     const refusal = refusalReason(kind, req, status.environments, input.author);
     if (refusal) throw new Error(refusal);
   };
-  setHandler(approveSignal, async (req) => void (await decide('approve', req, 'signal')), { description: messageDescriptions.approve });
-  setHandler(rejectSignal, async (req) => void (await decide('reject', req, 'signal')), { description: messageDescriptions.reject });
+  setHandler(approveSignal, async (req) => void (await decide('approve', req, 'signal')), {
+    description: messageDescriptions.approve,
+  });
+  setHandler(rejectSignal, async (req) => void (await decide('reject', req, 'signal')), {
+    description: messageDescriptions.reject,
+  });
   setHandler(
     approveUpdate,
     async (req) => {
@@ -170,10 +181,21 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
   });
 
   // --- GitLab reporting: best effort, never fails the delivery --------------------------------
-  const reportStatus = async (state: 'pending' | 'running' | 'success' | 'failed' | 'canceled', description: string) => {
+  const reportStatus = async (
+    state: 'pending' | 'running' | 'success' | 'failed' | 'canceled',
+    description: string,
+  ) => {
     if (!project) return;
     await reporting
-      .reportCommitStatus({ project, sha: input.commit, ref: refName(input.ref), state, description, targetUrl: undefined, name: 'slipway' })
+      .reportCommitStatus({
+        project,
+        sha: input.commit,
+        ref: refName(input.ref),
+        state,
+        description,
+        targetUrl: undefined,
+        name: 'slipway',
+      })
       .catch((err: unknown) => log.warn('GitLab commit status not reported', { error: (err as Error).message }));
   };
   const gitlabDeployments = new Map<string, number>();
@@ -230,7 +252,8 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(async () => {
         if (current && env(current.name)?.state === 'deploying') await undoInFlightDeploy(current);
-        for (const e of status.environments) if (e.state === 'pending' || e.state === 'waiting-approval') e.state = 'skipped';
+        for (const e of status.environments)
+          if (e.state === 'pending' || e.state === 'waiting-approval') e.state = 'skipped';
         status.error = 'cancelled';
         setState('cancelled');
         await reportStatus('canceled', 'cancelled');
@@ -238,7 +261,8 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
       await condition(allHandlersFinished);
       throw err;
     }
-    for (const e of status.environments) if (e.state === 'pending' || e.state === 'waiting-approval') e.state = 'skipped';
+    for (const e of status.environments)
+      if (e.state === 'pending' || e.state === 'waiting-approval') e.state = 'skipped';
     if (err instanceof PipelineStop) {
       status.error = err.message;
       if (err.state === 'superseded') status.supersededBy = supersededBy;
@@ -251,7 +275,10 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
     setState('failed');
     await reportStatus('failed', status.error);
     await condition(allHandlersFinished);
-    throw ApplicationFailure.nonRetryable(`${input.service}@${input.commit.slice(0, 12)}: ${status.error}`, 'PipelineFailed');
+    throw ApplicationFailure.nonRetryable(
+      `${input.service}@${input.commit.slice(0, 12)}: ${status.error}`,
+      'PipelineFailed',
+    );
   }
   await condition(allHandlersFinished);
   return status;
@@ -290,7 +317,9 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
           status.committedAt ??= source.committedAt;
           return pushed.digestRef;
         } finally {
-          await CancellationScope.nonCancellable(() => steps.removeWorkdir({ workdir: source.workdir })).catch(() => undefined);
+          await CancellationScope.nonCancellable(() => steps.removeWorkdir({ workdir: source.workdir })).catch(
+            () => undefined,
+          );
         }
       } catch (err) {
         // A build host that vanished (schedule-to-start or heartbeat timeout) is replaced by another.
@@ -304,23 +333,50 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
     const e = env(envPlan.name);
     const rule = envPlan.approval!;
     e.state = 'waiting-approval';
-    e.approval = { ...rule, waitingSince: now(), deadline: new Date(Date.now() + rule.timeoutSeconds * 1000).toISOString() };
+    e.approval = {
+      ...rule,
+      waitingSince: now(),
+      deadline: new Date(Date.now() + rule.timeoutSeconds * 1000).toISOString(),
+    };
     setState('waiting-approval');
-    await quick.announceApprovalWait({ service: input.service, environment: envPlan.name, pipelineId: info.workflowId, order });
-    const decided = await condition(() => decisions.has(envPlan.name) || supersededBy !== undefined, rule.timeoutSeconds * 1000);
-    await quick.announceApprovalWait({ service: input.service, environment: envPlan.name, pipelineId: info.workflowId, order, done: true });
+    await quick.announceApprovalWait({
+      service: input.service,
+      environment: envPlan.name,
+      pipelineId: info.workflowId,
+      order,
+    });
+    const decided = await condition(
+      () => decisions.has(envPlan.name) || supersededBy !== undefined,
+      rule.timeoutSeconds * 1000,
+    );
+    await quick.announceApprovalWait({
+      service: input.service,
+      environment: envPlan.name,
+      pipelineId: info.workflowId,
+      order,
+      done: true,
+    });
     if (supersededBy !== undefined && !decisions.has(envPlan.name)) {
       e.state = 'skipped';
-      throw new PipelineStop('superseded', `superseded by ${supersededBy} while waiting for approval into ${envPlan.name}`);
+      throw new PipelineStop(
+        'superseded',
+        `superseded by ${supersededBy} while waiting for approval into ${envPlan.name}`,
+      );
     }
     if (!decided) {
       e.state = 'skipped';
-      throw new PipelineStop('approval-expired', `no decision for ${envPlan.name} within ${formatSeconds(rule.timeoutSeconds)}`);
+      throw new PipelineStop(
+        'approval-expired',
+        `no decision for ${envPlan.name} within ${formatSeconds(rule.timeoutSeconds)}`,
+      );
     }
     const decision = decisions.get(envPlan.name)!;
     if (decision.kind === 'reject') {
       e.state = 'skipped';
-      throw new PipelineStop('rejected', `${envPlan.name} rejected by ${decision.approver}${decision.reason ? `: ${decision.reason}` : ''}`);
+      throw new PipelineStop(
+        'rejected',
+        `${envPlan.name} rejected by ${decision.approver}${decision.reason ? `: ${decision.reason}` : ''}`,
+      );
     }
   }
 
@@ -357,7 +413,12 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
     e.finishedAt = now();
     switch (outcome.kind) {
       case 'healthy':
-        Object.assign(e, { state: 'healthy', deploymentId: outcome.deploymentId, version: outcome.version, previousVersion: outcome.previousVersion });
+        Object.assign(e, {
+          state: 'healthy',
+          deploymentId: outcome.deploymentId,
+          version: outcome.version,
+          previousVersion: outcome.previousVersion,
+        });
         publish();
         await reportDeployment(envPlan.name, 'success');
         return;
@@ -402,7 +463,7 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
 }
 
 function isNonRetryable(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable === true;
 }
 
 function describeError(err: unknown): string {

@@ -21,11 +21,20 @@ export async function rollbackEnvironment(input: RollbackInput): Promise<DeployO
   await quick.requestRollback({
     service: input.service,
     environment: input.environment,
-    request: { requestId, toVersion: input.toVersion, requestedBy: input.requestedBy, reason: input.reason, replyTo: requestId },
+    request: {
+      requestId,
+      toVersion: input.toVersion,
+      requestedBy: input.requestedBy,
+      reason: input.reason,
+      replyTo: requestId,
+    },
   });
   await condition(() => outcome !== undefined);
   if (outcome!.kind !== 'healthy') {
-    throw ApplicationFailure.nonRetryable(`rollback of ${input.service} in ${input.environment} failed: ${'error' in outcome! ? outcome.error : outcome!.kind}`, 'RollbackFailed');
+    throw ApplicationFailure.nonRetryable(
+      `rollback of ${input.service} in ${input.environment} failed: ${'error' in outcome! ? outcome.error : outcome!.kind}`,
+      'RollbackFailed',
+    );
   }
   return outcome!;
 }

@@ -4,7 +4,9 @@ import type { Command } from 'commander';
 export function register(program: Command): void {
   program
     .command('up')
-    .description('Start the local stack: Temporal dev server + UI, registry, Marathon emulator, workers, webhook/status server')
+    .description(
+      'Start the local stack: Temporal dev server + UI, registry, Marathon emulator, workers, webhook/status server',
+    )
     .addHelpText(
       'after',
       '\nEach part is skipped when the environment names an existing one: TEMPORAL_ADDRESS, SLIPWAY_REGISTRY, MARATHON_URL.\nExample:\n  npm start            # runs dev/setup.sh, then slipway up\n',

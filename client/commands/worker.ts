@@ -8,9 +8,14 @@ import { installRuntimeLogging } from '../../worker/runtime';
 export function register(program: Command): void {
   program
     .command('worker')
-    .description('Run a Slipway worker: deploy workflows/activities (queue "slipway"), builds (queue "slipway-build"), or both')
+    .description(
+      'Run a Slipway worker: deploy workflows/activities (queue "slipway"), builds (queue "slipway-build"), or both',
+    )
     .option('--queues <list>', 'comma-separated roles: deploy, build', 'deploy,build')
-    .addHelpText('after', '\nExamples:\n  slipway worker                  # both roles\n  slipway worker --queues build   # on a Docker build host\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  slipway worker                  # both roles\n  slipway worker --queues build   # on a Docker build host\n',
+    )
     .action(async (opts: { queues: string }) => {
       const roles = opts.queues.split(',').map((r) => r.trim()) as QueueRole[];
       const bad = roles.filter((r) => r !== 'deploy' && r !== 'build');
@@ -28,7 +33,11 @@ export async function runWorker(roles: QueueRole[]): Promise<void> {
   const stop = () => set.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  log.info('worker running', { roles: roles.join(','), temporal: settings.connectionOptions.address, namespace: settings.namespace });
+  log.info('worker running', {
+    roles: roles.join(','),
+    temporal: settings.connectionOptions.address,
+    namespace: settings.namespace,
+  });
   try {
     await set.run();
   } finally {

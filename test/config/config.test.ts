@@ -32,7 +32,10 @@ function rejects(dir: string, pattern: RegExp): void {
 
 test('the sample config loads with embedded defaults', () => {
   const config = loadDeployConfig(defaultConfigDir, { env });
-  assert.deepEqual(config.environments.map((e) => e.name), ['test', 'integration', 'production']);
+  assert.deepEqual(
+    config.environments.map((e) => e.name),
+    ['test', 'integration', 'production'],
+  );
   assert.equal(config.environments[0]?.marathon, 'http://marathon.test:8080');
   assert.equal(config.registry, 'reg.test:5000');
   assert.deepEqual(config.baseImages.node, { build: 'local/node:18', runtime: 'local/node:18-slim' });
@@ -47,8 +50,14 @@ test('the sample config loads with embedded defaults', () => {
 });
 
 test('errors name the file, the field, the value and what was expected', () => {
-  rejects(configDir('environments: []\n'), /slipway\.yaml: field "environments" is \[\]: expected at least one environment/);
-  rejects(configDir('environments:\n  - name: Prod\n'), /field "environments\.0\.name" is "Prod": expected lowercase letters/);
+  rejects(
+    configDir('environments: []\n'),
+    /slipway\.yaml: field "environments" is \[\]: expected at least one environment/,
+  );
+  rejects(
+    configDir('environments:\n  - name: Prod\n'),
+    /field "environments\.0\.name" is "Prod": expected lowercase letters/,
+  );
   rejects(
     configDir('environments:\n  - name: test\n    healthTimeout: soon\n'),
     /field "environments\.0\.healthTimeout" is "soon": expected a duration like "90s"/,
@@ -58,7 +67,9 @@ test('errors name the file, the field, the value and what was expected', () => {
     /services\/a\.yaml: field "type" is "cobol": .*node.*java.*python.*dotnet/,
   );
   rejects(
-    configDir('environments:\n  - name: test\n', { 'a.yaml': 'name: a\ntype: node\nenvironments:\n  prod: { mem: 64 }\n' }),
+    configDir('environments:\n  - name: test\n', {
+      'a.yaml': 'name: a\ntype: node\nenvironments:\n  prod: { mem: 64 }\n',
+    }),
     /services\/a\.yaml: field "environments\.prod" names an unknown environment: expected one of test/,
   );
   rejects(
@@ -70,5 +81,8 @@ test('errors name the file, the field, the value and what was expected', () => {
     /field "app" .*memory/,
   );
   rejects(configDir('environments:\n  - name: test\n  bad yaml: [\n'), /slipway\.yaml: not valid YAML/);
-  assert.throws(() => loadDeployConfig(configDir('environments:\n  - name: test\n'), { env: {} }), /environments\.0\.marathon" is missing: expected a Marathon URL here or in MARATHON_URL/);
+  assert.throws(
+    () => loadDeployConfig(configDir('environments:\n  - name: test\n'), { env: {} }),
+    /environments\.0\.marathon" is missing: expected a Marathon URL here or in MARATHON_URL/,
+  );
 });

@@ -25,7 +25,9 @@ test('dockerode builds a tiny image, pushes it, and the registry reports the sam
   const repository = `${registry}/foundation/tiny`;
   const tag = marker.slice(0, 8);
   try {
-    const buildStream = await docker.buildImage(tar.pack(dir), { t: `${repository}:${tag}` });
+    const buildStream = await docker.buildImage(tar.pack(dir) as unknown as NodeJS.ReadableStream, {
+      t: `${repository}:${tag}`,
+    });
     const buildOutput = await new Promise<object[]>((resolve, reject) =>
       docker.modem.followProgress(buildStream, (err, out) => (err ? reject(err) : resolve(out))),
     );
@@ -40,11 +42,17 @@ test('dockerode builds a tiny image, pushes it, and the registry reports the sam
     const pushedDigest = pushOutput.find((o) => o.aux?.Digest)?.aux?.Digest;
     assert.match(pushedDigest ?? '', /^sha256:[0-9a-f]{64}$/);
 
-    const res = await fetch(`http://${registry}/v2/foundation/tiny/manifests/${tag}`, { method: 'HEAD', headers: { Accept: manifestTypes } });
+    const res = await fetch(`http://${registry}/v2/foundation/tiny/manifests/${tag}`, {
+      method: 'HEAD',
+      headers: { Accept: manifestTypes },
+    });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('docker-content-digest'), pushedDigest);
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    await docker.getImage(`${repository}:${tag}`).remove().catch(() => undefined);
+    await docker
+      .getImage(`${repository}:${tag}`)
+      .remove()
+      .catch(() => undefined);
   }
 });

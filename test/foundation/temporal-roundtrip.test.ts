@@ -23,7 +23,11 @@ test('a workflow and its activity run on the real Temporal dev server', async ()
   try {
     const result = await worker.runUntil(async () => {
       const client = new Client({ connection });
-      const handle = await client.workflow.start('echo', { taskQueue, workflowId: `roundtrip-${randomUUID()}`, args: ['hello'] });
+      const handle = await client.workflow.start('echo', {
+        taskQueue,
+        workflowId: `roundtrip-${randomUUID()}`,
+        args: ['hello'],
+      });
       const value = await handle.result();
       const history = await handle.fetchHistory();
       const types = history.events?.map((e) => e.eventType) ?? [];

@@ -37,7 +37,17 @@ export interface Stack {
 }
 
 function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'Carol', GIT_AUTHOR_EMAIL: 'carol@example.com', GIT_COMMITTER_NAME: 'Carol', GIT_COMMITTER_EMAIL: 'carol@example.com' } }).trim();
+  return execFileSync('git', args, {
+    cwd: dir,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'Carol',
+      GIT_AUTHOR_EMAIL: 'carol@example.com',
+      GIT_COMMITTER_NAME: 'Carol',
+      GIT_COMMITTER_EMAIL: 'carol@example.com',
+    },
+  }).trim();
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -45,7 +55,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const service = `${opts.example}-${suffix}`;
   const work = mkdtempSync(path.join(os.tmpdir(), `slipway-e2e-${suffix}-`));
   const repoDir = path.join(work, 'repo');
-  cpSync(path.join(examplesDir, opts.example), repoDir, { recursive: true, filter: (src) => !src.includes('node_modules') });
+  cpSync(path.join(examplesDir, opts.example), repoDir, {
+    recursive: true,
+    filter: (src) => !src.includes('node_modules'),
+  });
   git(repoDir, 'init', '-q', '-b', 'main');
   git(repoDir, 'add', '-A');
   git(repoDir, 'commit', '-q', '-m', 'initial');
@@ -64,7 +77,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         `  - name: ${name}`,
         `    marathon: ${emulator.url}`,
         `    healthTimeout: ${opts.healthTimeout ?? '90s'}`,
-        ...(name === 'production' ? ['    approval:', `      approvers: [${approvers.join(', ')}]`, '      timeout: 1h'] : []),
+        ...(name === 'production'
+          ? ['    approval:', `      approvers: [${approvers.join(', ')}]`, '      timeout: 1h']
+          : []),
       ]),
       '',
     ].join('\n'),
@@ -109,11 +124,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     workerEnv,
     startWorker(roles) {
       const log = path.join(logDir, `e2e-worker-${suffix}-${roles.replace(',', '+')}.log`);
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), 'worker', '--queues', roles], {
-        env: workerEnv,
-        stdio: ['ignore', 'ignore', 'pipe'],
-        cwd: projectRoot,
-      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), 'worker', '--queues', roles],
+        {
+          env: workerEnv,
+          stdio: ['ignore', 'ignore', 'pipe'],
+          cwd: projectRoot,
+        },
+      );
       const chunks: Buffer[] = [];
       child.stderr?.on('data', (c: Buffer) => chunks.push(c));
       child.on('exit', () => writeFileSync(log, Buffer.concat(chunks), { flag: 'a' }));

@@ -13,7 +13,10 @@ import { NonRetryable } from '../../common/errors';
 
 export interface WorldOptions {
   client: Client;
-  environments?: { name: string; approval?: { approvers: string[]; timeoutSeconds: number; authorMayApprove?: boolean } }[];
+  environments?: {
+    name: string;
+    approval?: { approvers: string[]; timeoutSeconds: number; authorMayApprove?: boolean };
+  }[];
   /** Images whose deploys never become healthy (by commit prefix). */
   unhealthyCommits?: Set<string>;
   /** Milliseconds awaitHealthy takes; cancellable. */
@@ -85,7 +88,13 @@ export function createFakeWorld(opts: WorldOptions) {
     },
     async buildImage({ repository, tag, commit }) {
       builds.push(commit);
-      return { image: `${repository}:${tag}`, imageId: `sha256:${'1'.repeat(64)}`, durationMs: 5, steps: 3, cachedSteps: 0 };
+      return {
+        image: `${repository}:${tag}`,
+        imageId: `sha256:${'1'.repeat(64)}`,
+        durationMs: 5,
+        steps: 3,
+        cachedSteps: 0,
+      };
     },
     async pushImage({ image }) {
       const repo = image.slice(0, image.lastIndexOf(':'));
@@ -102,7 +111,14 @@ export function createFakeWorld(opts: WorldOptions) {
       apps.set(appId, { version, image });
       inFlight.set(appId, (inFlight.get(appId) ?? 0) + 1);
       maxConcurrentPerApp = Math.max(maxConcurrentPerApp, inFlight.get(appId)!);
-      return { appId, deploymentId: `dep-${version}`, version, previousVersion: previous?.version ?? null, previousImage: previous?.image ?? null, unchanged: false };
+      return {
+        appId,
+        deploymentId: `dep-${version}`,
+        version,
+        previousVersion: previous?.version ?? null,
+        previousImage: previous?.image ?? null,
+        unchanged: false,
+      };
     },
     async awaitHealthy({ appId, version }) {
       try {
@@ -119,7 +135,10 @@ export function createFakeWorld(opts: WorldOptions) {
           await sleep(opts.healthDelayMs ?? 10);
         }
         if ([...(opts.unhealthyCommits ?? [])].some((c) => commit.includes(c))) {
-          throw ApplicationFailure.nonRetryable(`${appId} ${version} not healthy within 60 s (healthy 0/1) [${image}]`, NonRetryable.HealthTimeout);
+          throw ApplicationFailure.nonRetryable(
+            `${appId} ${version} not healthy within 60 s (healthy 0/1) [${image}]`,
+            NonRetryable.HealthTimeout,
+          );
         }
         return { appId, version, instances: 1, healthy: 1, running: 1, tookMs: opts.healthDelayMs ?? 10 };
       } finally {
@@ -137,7 +156,9 @@ export function createFakeWorld(opts: WorldOptions) {
       const app = apps.get(appId);
       return app ? { appId, version: app.version, image: app.image, instances: 1, labels: {} } : null;
     },
-    async reportCommitStatus() {},
+    async reportCommitStatus() {
+      return null;
+    },
     async reportDeployment() {
       return null;
     },

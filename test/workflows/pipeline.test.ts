@@ -59,7 +59,11 @@ async function start(input: Partial<PipelineInput> & { service: string; commit: 
   });
 }
 
-async function waitFor(handle: WorkflowHandle, predicate: (s: PipelineStatus) => boolean, what: string): Promise<PipelineStatus> {
+async function waitFor(
+  handle: WorkflowHandle,
+  predicate: (s: PipelineStatus) => boolean,
+  what: string,
+): Promise<PipelineStatus> {
   const deadline = Date.now() + 20_000;
   let last: PipelineStatus | undefined;
   while (Date.now() < deadline) {
@@ -77,10 +81,14 @@ async function recordHistory(handle: WorkflowHandle, name: string): Promise<void
   mkdirSync(dir, { recursive: true });
   // Workflow code reads its own ID, so the replay needs the original one beside the history.
   const history = JSON.parse(historyToJSON(await handle.fetchHistory())) as unknown;
-  writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ workflowId: handle.workflowId, history }, null, 1) + '\n');
+  writeFileSync(
+    path.join(dir, `${name}.json`),
+    JSON.stringify({ workflowId: handle.workflowId, history }, null, 1) + '\n',
+  );
 }
 
-const waitingFor = (envName: string) => (s: PipelineStatus) => s.environments.find((e) => e.name === envName)?.state === 'waiting-approval';
+const waitingFor = (envName: string) => (s: PipelineStatus) =>
+  s.environments.find((e) => e.name === envName)?.state === 'waiting-approval';
 
 describe('deliveryPipeline', { timeout: 60_000 }, () => {
   test('happy path: test -> integration -> approval -> production, one digest everywhere', async () => {
@@ -89,19 +97,33 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     const handle = await start({ service: svc, commit: sha });
     const waiting = await waitFor(handle, waitingFor('production'), 'the production approval gate');
     assert.equal(waiting.state, 'waiting-approval');
-    assert.deepEqual(waiting.environments.map((e) => e.state), ['healthy', 'healthy', 'waiting-approval']);
+    assert.deepEqual(
+      waiting.environments.map((e) => e.state),
+      ['healthy', 'healthy', 'waiting-approval'],
+    );
 
-    const record = await handle.executeUpdate(approveUpdate, { args: [{ environment: 'production', approver: 'alice', comment: 'ship it' }] });
+    const record = await handle.executeUpdate(approveUpdate, {
+      args: [{ environment: 'production', approver: 'alice', comment: 'ship it' }],
+    });
     assert.equal(record.accepted, true);
     assert.equal(record.verified, false, 'a UI/CLI approval without attestation is not verified');
 
     const status = (await handle.result()) as PipelineStatus;
     assert.equal(status.state, 'succeeded');
-    assert.deepEqual(status.environments.map((e) => e.state), ['healthy', 'healthy', 'healthy']);
+    assert.deepEqual(
+      status.environments.map((e) => e.state),
+      ['healthy', 'healthy', 'healthy'],
+    );
     assert.match(status.image ?? '', /^registry\.test\/svc-[0-9a-f]+@sha256:[0-9a-f]{64}$/);
     const mine = world.deploys.filter((d) => d.pipelineId === handle.workflowId);
-    assert.deepEqual(mine.map((d) => d.environment), ['test', 'integration', 'production']);
-    assert.ok(mine.every((d) => d.image === status.image), 'every environment received the same digest');
+    assert.deepEqual(
+      mine.map((d) => d.environment),
+      ['test', 'integration', 'production'],
+    );
+    assert.ok(
+      mine.every((d) => d.image === status.image),
+      'every environment received the same digest',
+    );
     assert.equal(world.builds.filter((b) => b === sha).length, 1, 'built once');
     assert.equal(status.decisions.length, 1);
     assert.equal(status.decisions[0]?.approver, 'alice');
@@ -120,22 +142,36 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
         return true;
       });
     };
-    await refused({ environment: 'production', approver: 'mallory' }, /mallory may not decide for production: approvers are alice, bob/);
-    await refused({ environment: 'production', approver: 'bob' }, /bob wrote this change and may not approve it into production/);
-    await refused({ environment: 'test', approver: 'alice' }, /test is not waiting for approval \(it is healthy\); production is/);
+    await refused(
+      { environment: 'production', approver: 'mallory' },
+      /mallory may not decide for production: approvers are alice, bob/,
+    );
+    await refused(
+      { environment: 'production', approver: 'bob' },
+      /bob wrote this change and may not approve it into production/,
+    );
+    await refused(
+      { environment: 'test', approver: 'alice' },
+      /test is not waiting for approval \(it is healthy\); production is/,
+    );
     // A signal cannot be refused: it is recorded with the reason and changes nothing.
     await handle.signal(approveSignal, { environment: 'production', approver: 'mallory' });
     const status = await waitFor(handle, (s) => s.decisions.length === 1, 'the refused signal to be recorded');
     assert.equal(status.decisions[0]?.accepted, false);
     assert.match(status.decisions[0]?.refusal ?? '', /mallory may not decide/);
     assert.equal(status.state, 'waiting-approval');
-    await handle.executeUpdate(rejectUpdate, { args: [{ environment: 'production', approver: 'alice', reason: 'freeze' }] });
+    await handle.executeUpdate(rejectUpdate, {
+      args: [{ environment: 'production', approver: 'alice', reason: 'freeze' }],
+    });
     const final = (await handle.result()) as PipelineStatus;
     assert.equal(final.state, 'rejected');
     assert.match(final.error ?? '', /production rejected by alice: freeze/);
     await recordHistory(handle, 'pipeline-rejected');
     assert.equal(final.environments[2]?.state, 'skipped');
-    assert.equal(world.deploys.filter((d) => d.pipelineId === handle.workflowId && d.environment === 'production').length, 0);
+    assert.equal(
+      world.deploys.filter((d) => d.pipelineId === handle.workflowId && d.environment === 'production').length,
+      0,
+    );
   });
 
   test('approval timeout: after the configured wait (time-skipped) the pipeline ends approval-expired', async () => {
@@ -147,7 +183,10 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     assert.ok(Date.now() - started < 15_000, 'time was skipped, not waited');
     assert.equal(final.state, 'approval-expired');
     assert.match(final.error ?? '', /no decision for production within 1h/);
-    assert.equal(world.deploys.filter((d) => d.pipelineId === handle.workflowId && d.environment === 'production').length, 0);
+    assert.equal(
+      world.deploys.filter((d) => d.pipelineId === handle.workflowId && d.environment === 'production').length,
+      0,
+    );
   });
 
   test('health failure: the environment is rolled back to its previous version and the pipeline fails', async () => {
@@ -169,7 +208,10 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     });
     const status = await second.query(statusQuery);
     assert.equal(status.state, 'failed');
-    assert.deepEqual(status.environments.map((e) => e.state), ['rolled-back', 'skipped', 'skipped']);
+    assert.deepEqual(
+      status.environments.map((e) => e.state),
+      ['rolled-back', 'skipped', 'skipped'],
+    );
     const firstTestDeploy = world.deploys.find((d) => d.pipelineId === first.workflowId && d.environment === 'test');
     const rollback = world.rollbacks.find((r) => r.appId === `/test/${svc}`);
     assert.equal(rollback?.toVersion, firstTestDeploy?.version, 'rolled back to what ran before');
@@ -186,13 +228,20 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     const slowSha = commit();
     slowCommits.set(slowSha, 20_000);
     const second = await start({ service: svc, commit: slowSha });
-    await waitFor(second, (s) => s.environments[0]?.state === 'deploying' && s.environments[0]?.version !== undefined, 'the test deploy to start');
+    await waitFor(
+      second,
+      (s) => s.environments[0]?.state === 'deploying' && s.environments[0]?.version !== undefined,
+      'the test deploy to start',
+    );
     await second.cancel();
     await assert.rejects(second.result(), (err: unknown) => err instanceof WorkflowFailedError);
     const status = await second.query(statusQuery);
     assert.equal(status.state, 'cancelled');
     assert.equal(status.environments[0]?.state, 'rolled-back');
-    assert.deepEqual(status.environments.slice(1).map((e) => e.state), ['skipped', 'skipped']);
+    assert.deepEqual(
+      status.environments.slice(1).map((e) => e.state),
+      ['skipped', 'skipped'],
+    );
     const firstTest = world.deploys.find((d) => d.pipelineId === first.workflowId && d.environment === 'test');
     const rollback = world.rollbacks.find((r) => r.appId === `/test/${svc}`);
     assert.equal(rollback?.toVersion, firstTest?.version, 'rolled back to the version that ran before');
@@ -222,7 +271,11 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     await waitFor(older, (s) => s.environments[0]?.state === 'deploying', 'the older deploy to start');
     const newer = await start({ service: svc, commit: shaNew });
     await waitFor(newer, waitingFor('production'), 'the newer pipeline at the gate');
-    const olderFinal = await waitFor(older, (s) => ['superseded', 'succeeded', 'failed'].includes(s.state), 'the older one to settle');
+    const olderFinal = await waitFor(
+      older,
+      (s) => ['superseded', 'succeeded', 'failed'].includes(s.state),
+      'the older one to settle',
+    );
     // The older pipeline may finish test (it was first in the queue) but can never deploy after the newer.
     assert.equal(olderFinal.state, 'superseded');
     await newer.executeUpdate(approveUpdate, { args: [{ environment: 'production', approver: 'alice' }] });
