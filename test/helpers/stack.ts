@@ -9,7 +9,11 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { projectRoot, examplesDir, logDir } from '../../common/paths';
-import { startMarathonEmulator } from '../../dev/marathon-emulator';
+import {
+  startMarathonEmulator,
+  type MarathonEmulator,
+  type MarathonEmulatorOptions,
+} from '../../dev/marathon-emulator';
 import { registryAddress, temporalAddress } from './env';
 
 export interface StackOptions {
@@ -18,7 +22,13 @@ export interface StackOptions {
   example: string;
   approvers?: string[];
   healthTimeout?: string;
+  /** Approval timeout of production (default 1h). */
+  approvalTimeout?: string;
   extraEnv?: NodeJS.ProcessEnv;
+  /** Another Temporal server than the harness's (a test that restarts its own). */
+  temporalAddress?: string;
+  /** Extra emulator options (faults, timeScale, ...). */
+  emulator?: Omit<MarathonEmulatorOptions, 'port' | 'mode'>;
 }
 
 export interface Stack {
@@ -26,6 +36,7 @@ export interface Stack {
   repoDir: string;
   configDir: string;
   marathonUrl: string;
+  emulator: MarathonEmulator;
   client: Client;
   workerEnv: NodeJS.ProcessEnv;
   /** Starts a `slipway worker` process for the given roles. */
@@ -63,7 +74,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   git(repoDir, 'add', '-A');
   git(repoDir, 'commit', '-q', '-m', 'initial');
 
-  const emulator = await startMarathonEmulator({ port: 0, mode: opts.marathonMode });
+  const emulator = await startMarathonEmulator({ ...opts.emulator, port: 0, mode: opts.marathonMode });
   const type = opts.example.replace(/^hello-/, '');
   const configDir = path.join(work, 'config');
   mkdirSync(path.join(configDir, 'services'), { recursive: true });
@@ -78,7 +89,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         `    marathon: ${emulator.url}`,
         `    healthTimeout: ${opts.healthTimeout ?? '90s'}`,
         ...(name === 'production'
-          ? ['    approval:', `      approvers: [${approvers.join(', ')}]`, '      timeout: 1h']
+          ? [
+              '    approval:',
+              `      approvers: [${approvers.join(', ')}]`,
+              `      timeout: ${opts.approvalTimeout ?? '1h'}`,
+            ]
           : []),
       ]),
       '',
@@ -102,12 +117,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ].join('\n'),
   );
 
-  const connection = await Connection.connect({ address: temporalAddress() });
+  const connection = await Connection.connect({ address: opts.temporalAddress ?? temporalAddress() });
   const client = new Client({ connection });
   const workerEnv: NodeJS.ProcessEnv = {
     ...process.env,
     SLIPWAY_CONFIG_DIR: configDir,
     MARATHON_URL: emulator.url,
+    TEMPORAL_ADDRESS: opts.temporalAddress ?? temporalAddress(),
     SLIPWAY_BUILD_HOST_ID: `e2e-${suffix}`,
     SLIPWAY_LOG_FORMAT: 'json',
     ...opts.extraEnv,
@@ -120,6 +136,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     repoDir,
     configDir,
     marathonUrl: emulator.url,
+    emulator,
     client,
     workerEnv,
     startWorker(roles) {
