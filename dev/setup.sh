@@ -88,6 +88,9 @@ fi
 if [ -z "${SLIPWAY_REGISTRY:-}" ] && ! command -v docker-registry >/dev/null; then apt_install docker-registry; fi
 command -v git >/dev/null || apt_install git
 
+# --- browser for the Temporal UI test (Debian's chromium, driven by playwright-core) -----------
+if [ "${1:-}" = "--for-tests" ] && [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
+
 # --- local base images ------------------------------------------------------------------------
 bash "$ROOT/dev/base-images.sh"
 say "ready"
