@@ -29,10 +29,16 @@ export interface StackOptions {
   temporalAddress?: string;
   /** Extra emulator options (faults, timeScale, ...). */
   emulator?: Omit<MarathonEmulatorOptions, 'port' | 'mode'>;
+  /** Build command of the service (build.buildCommand), e.g. to make a build last a while. */
+  buildCommand?: string;
+  /** More services from the same repository (`<service>-2`, `<service>-3`, ...): independent lanes. */
+  extraServices?: number;
 }
 
 export interface Stack {
   service: string;
+  /** `service` first, then the extra services. */
+  services: string[];
   repoDir: string;
   configDir: string;
   marathonUrl: string;
@@ -99,23 +105,26 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       '',
     ].join('\n'),
   );
-  writeFileSync(
-    path.join(configDir, 'services', `${service}.yaml`),
-    [
-      `name: ${service}`,
-      `type: ${type}`,
-      `repository: ${repoDir}`,
-      `gitlab: { project: e2e/${service}, branches: [main] }`,
-      'app:',
-      '  instances: 1',
-      '  mem: 128',
-      '  port: 8080',
-      '  healthCheck: { path: /health, gracePeriodSeconds: 15, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3 }',
-      'environments:',
-      '  production: { instances: 2 }',
-      '',
-    ].join('\n'),
-  );
+  const services = [service, ...Array.from({ length: opts.extraServices ?? 0 }, (_, i) => `${service}-${i + 2}`)];
+  for (const name of services)
+    writeFileSync(
+      path.join(configDir, 'services', `${name}.yaml`),
+      [
+        `name: ${name}`,
+        `type: ${type}`,
+        `repository: ${repoDir}`,
+        `gitlab: { project: e2e/${name}, branches: [main] }`,
+        ...(opts.buildCommand ? [`build: { buildCommand: ${JSON.stringify(opts.buildCommand)} }`] : []),
+        'app:',
+        '  instances: 1',
+        '  mem: 128',
+        '  port: 8080',
+        '  healthCheck: { path: /health, gracePeriodSeconds: 15, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3 }',
+        'environments:',
+        '  production: { instances: 2 }',
+        '',
+      ].join('\n'),
+    );
 
   const connection = await Connection.connect({ address: opts.temporalAddress ?? temporalAddress() });
   const client = new Client({ connection });
@@ -133,6 +142,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
   const stack: Stack = {
     service,
+    services,
     repoDir,
     configDir,
     marathonUrl: emulator.url,
