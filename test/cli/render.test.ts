@@ -1,0 +1,56 @@
+// `slipway render`: the Dockerfile and Marathon app JSON a service would get, and the errors that
+// name what was wrong. Runs the real CLI against the example deploy config.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { projectRoot } from '../../common/paths';
+
+const run = promisify(execFile);
+const env = { ...process.env, SLIPWAY_CONFIG_DIR: path.join(projectRoot, 'examples', 'deploy-config') };
+const cli = (...args: string[]) =>
+  run(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), 'render', ...args], {
+    env,
+    cwd: projectRoot,
+  });
+
+function appSection(stdout: string, environment: string): Record<string, unknown> {
+  const marker = `# ---- Marathon app for ${environment}\n`;
+  const start = stdout.indexOf(marker);
+  assert.ok(start >= 0, `no app section for ${environment} in:\n${stdout}`);
+  const rest = stdout.slice(start + marker.length);
+  const end = rest.indexOf('\n# ---- ');
+  return JSON.parse(end >= 0 ? rest.slice(0, end) : rest) as Record<string, unknown>;
+}
+
+test('render prints the service Dockerfile and one app per environment', async () => {
+  const { stdout } = await cli('hello-python', '--commit', 'abcdef1234567890abcdef1234567890abcdef12');
+  assert.match(stdout, /^# ---- Dockerfile \(builtin: .*python\.Dockerfile\.hbs\)/);
+  assert.match(stdout, /slipway\.commit="abcdef1234567890abcdef1234567890abcdef12"/);
+  assert.doesNotMatch(stdout, /HEALTHCHECK/);
+  for (const environment of ['test', 'integration', 'production']) {
+    const app = appSection(stdout, environment);
+    assert.equal(app.id, `/${environment}/hello-python`);
+    assert.equal((app.env as Record<string, string>).SLIPWAY_ENVIRONMENT, environment);
+  }
+});
+
+test('render --env and --no-dockerfile narrow the output', async () => {
+  const { stdout } = await cli('hello-node', '--env', 'production', '--no-dockerfile');
+  assert.doesNotMatch(stdout, /Dockerfile/);
+  assert.doesNotMatch(stdout, /Marathon app for test/);
+  assert.equal(appSection(stdout, 'production').instances, 2);
+});
+
+test('render names an unknown service or environment and what was expected', async () => {
+  await assert.rejects(cli('nope'), (err: { code: number; stderr: string }) => {
+    assert.equal(err.code, 1);
+    assert.match(err.stderr, /unknown service "nope": expected one of hello-java, hello-node, hello-python/);
+    return true;
+  });
+  await assert.rejects(cli('hello-node', '--env', 'staging'), (err: { stderr: string }) => {
+    assert.match(err.stderr, /unknown environment "staging": expected one of test, integration, production/);
+    return true;
+  });
+});
