@@ -70,6 +70,12 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
   if (!token && !signingSecret)
     log.warn('accepting GitLab deliveries WITHOUT a token (--insecure-no-token): development only');
   const bodyLimitBytes = opts.bodyLimitBytes ?? Number(env.SLIPWAY_WEBHOOK_BODY_LIMIT ?? 1024 * 1024);
+  // NaN would compare false with every size and silently lift the limit.
+  if (!Number.isSafeInteger(bodyLimitBytes) || bodyLimitBytes < 1) {
+    throw new Error(
+      `SLIPWAY_WEBHOOK_BODY_LIMIT: expected a positive whole number of bytes, got "${opts.bodyLimitBytes ?? env.SLIPWAY_WEBHOOK_BODY_LIMIT}"`,
+    );
+  }
   const config = configSource(opts.configDir ?? env.SLIPWAY_CONFIG_DIR ?? defaultConfigDir, log);
   const ownClient = !opts.client;
   const client = opts.client ?? (await connectClient());
@@ -79,6 +85,7 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
     client,
     log,
     approvers: () => approverDirectory(config().approverTokens, env),
+    env,
   });
 
   async function healthz(res: ServerResponse): Promise<void> {
@@ -92,12 +99,21 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rawPath = (req.url ?? '/').split('?')[0] as string;
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      throw new HttpError(400, 'the request target is not a valid URL');
+    }
     if (rawPath === '/webhooks/gitlab') {
-      if (req.method !== 'POST') throw new HttpError(405, 'expected POST');
+      if (req.method !== 'POST') throw new HttpError(405, 'expected POST', {}, { Allow: 'POST' });
       return await intake(req, res);
     }
-    if (rawPath === '/healthz') return await healthz(res);
+    if (rawPath === '/healthz') {
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        throw new HttpError(405, 'expected GET', {}, { Allow: 'GET, HEAD' });
+      return await healthz(res);
+    }
     if (rawPath === '/pipelines' || rawPath.startsWith('/pipelines/')) {
       if (await pipelines(req, res, url, rawPath)) return;
     }
@@ -116,7 +132,7 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
           res,
           err.status,
           { error: err.message, ...err.extra },
-          err.status === 413 ? { Connection: 'close' } : {},
+          { ...(err.status === 413 ? { Connection: 'close' } : {}), ...err.headers },
         );
         return;
       }
@@ -124,8 +140,16 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
       sendJson(res, 500, { error: `internal error: ${(err as Error)?.message ?? String(err)}` });
     });
   });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  // Requests the HTTP parser refuses. Node's own answers are kept: 431 for oversized headers and
+  // 408 for a request that did not arrive in time; everything else is a 400.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
   });
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;

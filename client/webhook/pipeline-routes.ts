@@ -15,6 +15,8 @@ import { header, HttpError, parseJson, readBody, requireJsonContentType, sendJso
 export interface PipelineRouteOptions {
   client: Client;
   approvers: () => ApproverDirectory;
+  /** Where SLIPWAY_APPROVAL_KEY comes from (the server's env option, else the process). */
+  env?: NodeJS.ProcessEnv;
   log: Logger;
   /** How long a status query may wait for a worker before the API says so. */
   queryTimeoutMs?: number;
@@ -109,7 +111,7 @@ export function createPipelineRoutes(opts: PipelineRouteOptions) {
     };
     let attestation: string;
     try {
-      attestation = signDecision({ workflowId, kind, environment: b.environment, approver });
+      attestation = signDecision({ workflowId, kind, environment: b.environment, approver }, opts.env);
     } catch (err) {
       throw new HttpError(503, (err as Error).message);
     }
@@ -148,18 +150,18 @@ export function createPipelineRoutes(opts: PipelineRouteOptions) {
     rawPath: string,
   ): Promise<boolean> {
     if (rawPath === '/pipelines' || rawPath === '/pipelines/') {
-      if (req.method !== 'GET') throw new HttpError(405, 'expected GET', {});
+      if (req.method !== 'GET') throw new HttpError(405, 'expected GET', {}, { Allow: 'GET' });
       await list(res, url);
       return true;
     }
     const target = parsePipelinePath(rawPath);
     if (!target) return false;
     if (target.action) {
-      if (req.method !== 'POST') throw new HttpError(405, 'expected POST');
+      if (req.method !== 'POST') throw new HttpError(405, 'expected POST', {}, { Allow: 'POST' });
       await decide(req, res, target.workflowId, target.action === 'approvals' ? 'approve' : 'reject');
       return true;
     }
-    if (req.method !== 'GET') throw new HttpError(405, 'expected GET');
+    if (req.method !== 'GET') throw new HttpError(405, 'expected GET', {}, { Allow: 'GET' });
     await status(res, target.workflowId);
     return true;
   };
