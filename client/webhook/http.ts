@@ -8,6 +8,8 @@ export class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly extra: Record<string, unknown> = {},
+    /** Response headers the status calls for, e.g. `Allow` on a 405. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -29,7 +31,10 @@ export function sendJson(
   res.end(text);
 }
 
-/** A body above this is not read at all: the socket is closed (GitLab itself never sends more than 25 MB). */
+/**
+ * A body declared above this is not read at all: the answer is a 413 and the connection is closed;
+ * one that streams past it is cut off (GitLab itself never sends more than 25 MB).
+ */
 const hardCapFactor = 32;
 
 /**
@@ -39,10 +44,7 @@ const hardCapFactor = 32;
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   const tooLarge = () => new HttpError(413, `request body over the limit of ${limit} bytes`, { limit });
-  if (Number.isFinite(declared) && declared > limit * hardCapFactor) {
-    req.destroy();
-    throw tooLarge();
-  }
+  if (Number.isFinite(declared) && declared > limit * hardCapFactor) throw tooLarge();
   return await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -101,7 +101,8 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
     const rawPath = (req.url ?? '/').split('?')[0] as string;
     let url: URL;
     try {
-      url = new URL(req.url ?? '/', 'http://localhost');
+      // An origin-form target is a path even when it starts with "//" (not a host to parse).
+      url = new URL(rawPath.startsWith('/') ? `http://localhost${req.url}` : (req.url ?? '/'), 'http://localhost');
     } catch {
       throw new HttpError(400, 'the request target is not a valid URL');
     }
