@@ -1,0 +1,190 @@
+// Driving whole pipelines on the real stack (test/helpers/stack.ts) the way people do — start one,
+// follow its `status` query, approve production through the validated Update — and reading the
+// Marathon emulator's request log back, so the durability proofs and the chaos run can count
+// deploys. Every wait is bounded and says what it waited for.
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import type { RequestRecord } from '../../dev/marathon-emulator';
+import type { Stack } from '../helpers/stack';
+import type { PipelineStatus } from '../../common/types';
+import { sendDecision, startPipeline } from '../../client/pipelines';
+import { statusQuery } from '../../workflows/messages';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Starts the pipeline of (service, commit) as `slipway run` would; fails if it already existed. */
+export async function runPipeline(client: Client, service: string, commit: string): Promise<string> {
+  const started = await startPipeline(client, {
+    service,
+    commit,
+    ref: 'refs/heads/main',
+    trigger: { kind: 'manual', user: 'e2e' },
+    author: { name: 'Carol', email: 'carol@example.com' },
+  });
+  if (started.deduplicated) throw new Error(`a pipeline for ${service}@${commit} already existed`);
+  return started.workflowId;
+}
+
+/** The `status` query, or undefined when no worker answers within `ms` (workers may be dead). */
+export async function queryStatus(client: Client, workflowId: string, ms = 5000): Promise<PipelineStatus | undefined> {
+  try {
+    return await client.connection.withDeadline(Date.now() + ms, () =>
+      client.workflow.getHandle(workflowId).query(statusQuery),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls the `status` query until `predicate` holds; throws with the last status seen after `timeoutMs`. */
+export async function waitForStatus(
+  client: Client,
+  workflowId: string,
+  predicate: (s: PipelineStatus) => boolean,
+  what: string,
+  timeoutMs: number,
+): Promise<PipelineStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: PipelineStatus | undefined;
+  while (Date.now() < deadline) {
+    last = (await queryStatus(client, workflowId)) ?? last;
+    if (last && predicate(last)) return last;
+    await sleep(250);
+  }
+  throw new Error(
+    `${workflowId}: timed out after ${timeoutMs / 1000} s waiting for ${what}; last status ${JSON.stringify(last)}`,
+  );
+}
+
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+export const productionWaits = (s: PipelineStatus) =>
+  s.environments.some((e) => e.name === 'production' && e.state === 'waiting-approval');
+
+export type ApprovalResult = { accepted: true; attempts: number } | { accepted: false; reason: string };
+
+/**
+ * Approves production through the validated Update, retrying while workers or the server are away
+ * (an Update needs a worker to accept it). A refusal after an earlier attempt may mean that
+ * attempt got through unseen: the pipeline's own decision record settles it.
+ */
+export async function approveProduction(
+  client: Client,
+  workflowId: string,
+  timeoutMs: number,
+  approver = 'alice',
+): Promise<ApprovalResult> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  for (let attempt = 1; Date.now() < deadline; attempt++) {
+    try {
+      const outcome = await client.connection.withDeadline(Date.now() + 20_000, () =>
+        sendDecision(client, workflowId, 'approve', { environment: 'production', approver, comment: 'chaos' }),
+      );
+      if (outcome.ok) return { accepted: true, attempts: attempt };
+      const status = await queryStatus(client, workflowId, 10_000);
+      if (status?.decisions.some((d) => d.kind === 'approve' && d.environment === 'production' && d.accepted))
+        return { accepted: true, attempts: attempt };
+      return { accepted: false, reason: outcome.reason };
+    } catch (err) {
+      lastError = (err as Error).message;
+    }
+    await sleep(1000);
+  }
+  return { accepted: false, reason: `no answer within ${timeoutMs / 1000} s: ${lastError}` };
+}
+
+/** The pipeline's final status: its result when it completed, else its last answer to `status`. */
+export async function finalStatus(client: Client, workflowId: string): Promise<PipelineStatus> {
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    return (await handle.result()) as PipelineStatus;
+  } catch (err) {
+    const status = await queryStatus(client, workflowId, 30_000);
+    if (status) return status;
+    throw err;
+  }
+}
+
+/** Marathon app writes that deployed `image` for `pipelineId` (accepted PUT/POST on /v2/apps). */
+export function deployingWrites(requests: RequestRecord[], pipelineId: string, image: string): RequestRecord[] {
+  return requests.filter(
+    (r) =>
+      (r.method === 'PUT' || r.method === 'POST') &&
+      r.path.startsWith('/v2/apps') &&
+      r.status >= 200 &&
+      r.status < 300 &&
+      r.image === image &&
+      r.pipelineId === pipelineId,
+  );
+}
+
+/** For each environment of the pipeline: how many accepted app writes deployed its image there. */
+export function deploysPerEnvironment(requests: RequestRecord[], status: PipelineStatus): Record<string, number> {
+  const image = status.image ?? status.build.digestRef;
+  if (!image) throw new Error(`${status.workflowId} has no image: it never finished its build`);
+  const writes = deployingWrites(requests, status.workflowId, image);
+  return Object.fromEntries(
+    status.environments.map((e) => [e.name, writes.filter((w) => w.appId === absolute(e.appId)).length]),
+  );
+}
+
+const absolute = (appId: string) => '/' + appId.replace(/^\/+/, '');
+
+/** Attempt numbers of each completed (or failed) activity of `type` in a workflow's history. */
+export async function activityAttempts(handle: WorkflowHandle, type: string): Promise<number[]> {
+  const history = await handle.fetchHistory();
+  const scheduled = new Map<string, string>();
+  const attempts: number[] = [];
+  for (const event of history.events ?? []) {
+    const id = String(event.eventId);
+    if (event.activityTaskScheduledEventAttributes?.activityType?.name)
+      scheduled.set(id, event.activityTaskScheduledEventAttributes.activityType.name);
+    const started = event.activityTaskStartedEventAttributes;
+    if (started && scheduled.get(String(started.scheduledEventId)) === type) attempts.push(started.attempt ?? 1);
+  }
+  return attempts;
+}
+
+/** Pending activities of a running workflow (from describe), e.g. to see that a build runs. */
+export async function pendingActivities(
+  handle: WorkflowHandle,
+): Promise<{ type: string; state: string; attempt: number; heartbeats: boolean }[]> {
+  const d = await handle.describe();
+  return (d.raw.pendingActivities ?? []).map((a) => ({
+    type: a.activityType?.name ?? '',
+    state: temporal.api.enums.v1.PendingActivityState[a.state ?? 0] ?? String(a.state),
+    attempt: a.attempt ?? 1,
+    heartbeats: !!a.lastHeartbeatTime,
+  }));
+}
+
+/** Stops the stack after terminating what its services left running (lanes live on otherwise). */
+export async function stopStack(stack: Stack): Promise<void> {
+  const services = stack.services.map((s) => `SlipwayService = '${s}' OR WorkflowId STARTS_WITH 'lane/${s}/'`);
+  try {
+    for await (const info of stack.client.workflow.list({
+      query: `(${services.join(' OR ')}) AND ExecutionStatus = 'Running'`,
+    })) {
+      await stack.client.workflow
+        .getHandle(info.workflowId)
+        .terminate('test over')
+        .catch(() => undefined);
+    }
+  } catch {
+    // Best effort: the server may already be gone.
+  }
+  await stack.stop();
+}
