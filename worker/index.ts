@@ -4,7 +4,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import type Dockerode from 'dockerode';
-import { createActivities } from '../activities';
+import { createActivities, type Activities } from '../activities';
 import { buildHostId } from '../activities/build-host';
 import type { TemporalSettings } from '../common/temporal-connection';
 import { buildHostQueue, taskQueues } from '../common/types';
@@ -18,6 +18,8 @@ export interface WorkerSetOptions {
   docker?: Dockerode;
   /** Overrides for benchmarks and tests (cache size, concurrency). */
   tuning?: Partial<WorkerOptions>;
+  /** Replaces some activities, the rest stay real (the benchmarks' no-op build and push). */
+  activityOverrides?: Partial<Activities>;
 }
 
 export interface WorkerSet {
@@ -29,7 +31,7 @@ export interface WorkerSet {
 
 export async function createWorkers(opts: WorkerSetOptions): Promise<WorkerSet> {
   const connection = await NativeConnection.connect(opts.settings.connectionOptions);
-  const activities = createActivities({ client: opts.client, docker: opts.docker });
+  const activities = { ...createActivities({ client: opts.client, docker: opts.docker }), ...opts.activityOverrides };
   const base = { connection, namespace: opts.settings.namespace, activities };
   const workers: Worker[] = [];
   try {

@@ -1,0 +1,139 @@
+// 2. Scale: 1,000 pipelines in flight on ONE worker process (deploy and build queues), every
+// activity a no-op as in the overhead section, all waiting for approval into production; then
+// all approved (Signals, 100 in flight) and timed until the last one has finished. The worker is
+// a child process: its RSS (VmHWM, the kernel's peak) and the Temporal dev server's come from
+// /proc. Each pipeline has its own service (pipelines of one service supersede each other at the
+// approval gate), and each service its own config directory (see bench/README.md).
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { startPipeline } from '../client/pipelines';
+import { startMarathonEmulator } from '../dev/marathon-emulator';
+import { approveSignal } from '../workflows/messages';
+import { benchTempDir, ensureNoopImage, randomSha, standardEnvironments, writeDeployConfig } from './fixtures';
+import { startBenchWorker, watchMemory } from './processes';
+import { atMost, inParallel, info, mib, seconds, sleep } from './stats';
+import type { BenchContext, BenchResult } from './types';
+import type { BenchWorkerSpec } from './worker-process';
+
+const section = 'scale';
+
+/**
+ * The worker options this section runs with (see bench/README.md for why): every workflow of the
+ * test stays cached (1,000 pipelines + 3,000 lanes), and enough slots that 1,000 approvals do not
+ * queue behind each other.
+ */
+export const scaleTuning: NonNullable<BenchWorkerSpec['tuning']> = {
+  maxCachedWorkflows: 5000,
+  maxConcurrentWorkflowTaskExecutions: 100,
+  maxConcurrentActivityTaskExecutions: 200,
+};
+
+export default async function scale(ctx: BenchContext): Promise<BenchResult[]> {
+  const count = Number(process.env.BENCH_SCALE_PIPELINES ?? 1000);
+  const tuning = process.env.BENCH_SCALE_TUNING
+    ? (JSON.parse(process.env.BENCH_SCALE_TUNING) as BenchWorkerSpec['tuning'])
+    : scaleTuning;
+  const emulator = await startMarathonEmulator({
+    mode: 'simulated',
+    simulatedHealthyAfterMs: 0,
+    simulatedLaunchMs: 0,
+    tickMs: 50,
+    timeScale: 0.01,
+  });
+  const noop = ensureNoopImage(ctx.registry);
+  const services = Array.from({ length: count }, (_, i) => `scl-${ctx.runId}-${i}`);
+  const shards = path.join(benchTempDir(section), 'shards');
+  for (const name of services) {
+    const dir = path.join(shards, name);
+    mkdirSync(dir, { recursive: true });
+    writeDeployConfig(dir, {
+      registry: ctx.registry,
+      marathonUrl: emulator.url,
+      environments: standardEnvironments(['alice']),
+      services: [{ name }],
+    });
+  }
+  const worker = await startBenchWorker(
+    section,
+    { roles: ['deploy', 'build'], noop, marathonPollMs: 200, configShards: shards, tuning },
+    { SLIPWAY_BUILD_HOST_ID: `bench-${section}-${ctx.runId}`, SLIPWAY_LOG_LEVEL: 'warn' },
+  );
+  const workerMemory = watchMemory(worker.pid);
+  const temporalMemory = watchMemory(ctx.temporalPid);
+  const count$ = async (query: string) => (await ctx.client.workflow.count(query)).count;
+  const waitFor = async (what: string, query: string, target: number, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const n = await count$(query);
+      if (n >= target) return true;
+      if (Date.now() > deadline) {
+        console.log(`[bench] scale: ${what}: ${n} of ${target} after ${timeoutMs / 1000} s`);
+        return false;
+      }
+      await sleep(250);
+    }
+  };
+  try {
+    const completedBefore = await count$(`WorkflowType = 'deliveryPipeline' AND ExecutionStatus = 'Completed'`);
+    const startedAt = Date.now();
+    const ids = await inParallel(services, 50, async (service) => {
+      const { workflowId } = await startPipeline(ctx.client, {
+        service,
+        commit: randomSha(),
+        trigger: { kind: 'manual', user: 'bench' },
+      });
+      return workflowId;
+    });
+    const allWaiting = await waitFor(
+      'waiting for approval',
+      `WorkflowType = 'deliveryPipeline' AND SlipwayState = 'waiting-approval'`,
+      count,
+      15 * 60_000,
+    );
+    const waitingAfter = Date.now() - startedAt;
+    const memoryWhileWaiting = workerMemory.stop();
+    const workerMemory2 = watchMemory(worker.pid);
+    const approvedAt = Date.now();
+    await inParallel(ids, 100, (id) =>
+      ctx.client.workflow.getHandle(id).signal(approveSignal, { environment: 'production', approver: 'alice' }),
+    );
+    const signalsMs = Date.now() - approvedAt;
+    const allDone = await waitFor(
+      'finished',
+      `WorkflowType = 'deliveryPipeline' AND ExecutionStatus = 'Completed'`,
+      completedBefore + count,
+      15 * 60_000,
+    );
+    const finishMs = Date.now() - approvedAt;
+    const w = workerMemory2.stop();
+    const t = temporalMemory.stop();
+    const peak = Math.max(w.peakBytes, memoryWhileWaiting.peakBytes);
+    const finished =
+      (await count$(`WorkflowType = 'deliveryPipeline' AND ExecutionStatus = 'Completed'`)) - completedBefore;
+    return [
+      {
+        ...atMost(section, `approve all → all ${count} finished`, allDone ? finishMs : NaN, 120_000, seconds),
+        ...(allDone ? {} : { value: `${finished} of ${count} in ${seconds(finishMs)}` }),
+      },
+      atMost(section, 'worker peak RSS (VmHWM)', peak, 1024 ** 3, mib),
+      info(section, 'worker RSS while all wait', mib(memoryWhileWaiting.rssBytes)),
+      info(section, 'Temporal server peak RSS (VmHWM)', mib(t.peakBytes)),
+      info(
+        section,
+        `start → all ${count} waiting for approval`,
+        allWaiting ? seconds(waitingAfter) : `not all within ${seconds(waitingAfter)}`,
+      ),
+      info(section, `${count} approval signals sent in`, seconds(signalsMs)),
+      info(
+        section,
+        'worker tuning',
+        `cache ${tuning?.maxCachedWorkflows}, wft ${tuning?.maxConcurrentWorkflowTaskExecutions}, act ${tuning?.maxConcurrentActivityTaskExecutions}`,
+      ),
+    ];
+  } finally {
+    workerMemory.stop();
+    temporalMemory.stop();
+    await worker.stop();
+    await emulator.close();
+  }
+}
