@@ -67,9 +67,19 @@ function git(dir: string, ...args: string[]): string {
   }).trim();
 }
 
+/** The stack this test process runs, if any: workers of two stacks would share the task queues. */
+let liveStack: string | undefined;
+
 export async function startStack(opts: StackOptions): Promise<Stack> {
+  if (liveStack) {
+    throw new Error(
+      `a stack (${liveStack}) is still running in this test file: stop() it before starting another, ` +
+        'since the workers of both would poll the same task queues with different deploy configs',
+    );
+  }
   const suffix = randomUUID().slice(0, 6);
   const service = `${opts.example}-${suffix}`;
+  liveStack = service;
   const work = mkdtempSync(path.join(os.tmpdir(), `slipway-e2e-${suffix}-`));
   const repoDir = path.join(work, 'repo');
   cpSync(path.join(examplesDir, opts.example), repoDir, {
@@ -177,6 +187,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       return git(repoDir, 'rev-parse', 'HEAD');
     },
     async stop() {
+      if (liveStack === service) liveStack = undefined;
       await stack.killWorkers('SIGTERM');
       await emulator.close();
       await connection.close();
