@@ -36,6 +36,8 @@ export async function queryStatus(client: Client, workflowId: string, ms = 5000)
   }
 }
 
+const finalStates = new Set(['succeeded', 'failed', 'rejected', 'approval-expired', 'cancelled', 'superseded']);
+
 /** Polls the `status` query until `predicate` holds; throws with the last status seen after `timeoutMs`. */
 export async function waitForStatus(
   client: Client,
@@ -49,8 +51,13 @@ export async function waitForStatus(
   while (Date.now() < deadline) {
     last = (await queryStatus(client, workflowId)) ?? last;
     if (last && predicate(last)) return last;
+    if (last && finalStates.has(last.state)) break;
     await sleep(250);
   }
+  if (last && finalStates.has(last.state))
+    throw new Error(
+      `${workflowId} ended ${last.state} while waiting for ${what}: ${last.error ?? JSON.stringify(last)}`,
+    );
   throw new Error(
     `${workflowId}: timed out after ${timeoutMs / 1000} s waiting for ${what}; last status ${JSON.stringify(last)}`,
   );
