@@ -15,6 +15,7 @@ import { startMarathonEmulator } from './marathon-emulator';
 import { startRegistry } from './registry';
 import { startTemporalDevServer } from './temporal';
 import { startWebhookServer } from '../client/webhook';
+import { pushDemo } from '../client/commands/demo';
 
 export interface Endpoints {
   temporalAddress: string;
@@ -47,6 +48,38 @@ function devSecret(name: string, envVar: string): string {
   const value = readFileSync(file, 'utf8').trim();
   process.env[envVar] = value;
   return value;
+}
+
+/**
+ * A newcomer's first pipeline: with the example deploy config, push examples/hello-node through
+ * the stack just started (SLIPWAY_DEMO=0 skips it). A failure here never stops the stack.
+ */
+async function startDemo(endpoints: Endpoints, log: ReturnType<typeof createLogger>): Promise<void> {
+  if (path.resolve(endpoints.configDir) !== path.resolve(defaultConfigDir)) return;
+  try {
+    const { status, answer } = await pushDemo({
+      service: 'hello-node',
+      webhook: endpoints.webhook,
+      configDir: endpoints.configDir,
+    });
+    if (status !== 202 || !answer.workflowId) throw new Error(`webhook answered ${status}: ${JSON.stringify(answer)}`);
+    const ui = endpoints.temporalUi
+      ? `${endpoints.temporalUi}/namespaces/${process.env.TEMPORAL_NAMESPACE ?? 'default'}/workflows/${encodeURIComponent(answer.workflowId)}`
+      : '(external Temporal UI)';
+    process.stdout.write(
+      [
+        'Demo: examples/hello-node was pushed through the webhook (SLIPWAY_DEMO=0 skips this).',
+        `  Pipeline           ${answer.workflowId}`,
+        `  In the Temporal UI ${ui}`,
+        `  Follow it          npx slipway watch ${answer.workflowId}`,
+        `  Approve production npx slipway approve ${answer.workflowId} --env production --as alice`,
+        '  Again              npx slipway demo',
+        '',
+      ].join('\n'),
+    );
+  } catch (err) {
+    log.warn('the demo pipeline was not started', { error: (err as Error).message });
+  }
 }
 
 export async function up(): Promise<void> {
@@ -168,11 +201,11 @@ export async function up(): Promise<void> {
         `  Deploy config      ${endpoints.configDir}`,
         `  Endpoints file     ${endpointsFile}`,
         '',
-        'Try: slipway demo    (pushes examples/hello-node through the pipeline)',
         'Ctrl-C stops everything.',
         '',
       ].join('\n'),
     );
+    if (process.env.SLIPWAY_DEMO !== '0') await startDemo(endpoints, log);
     await running;
   } catch (err) {
     await stopAll();

@@ -132,6 +132,49 @@ function webhookToken(): string | undefined {
   return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
 }
 
+export interface DemoPush {
+  status: number;
+  answer: { workflowId?: string; ignored?: string; error?: string };
+  repoDir: string;
+  after: string;
+}
+
+/**
+ * Commits examples/<service> into the repository the deploy config names and sends the running
+ * webhook server the Push Hook GitLab would send. Used by `slipway demo` and by `slipway up`.
+ */
+export async function pushDemo(opts: { service: string; webhook?: string; configDir?: string }): Promise<DemoPush> {
+  const endpoints = readEndpoints();
+  const webhook = opts.webhook ?? endpoints?.webhook;
+  if (!webhook)
+    throw new Error(
+      'no webhook URL: start the stack first (`npm start`) or pass --webhook http://127.0.0.1:8787/webhooks/gitlab',
+    );
+  const config = loadClientConfig(opts.configDir ?? endpoints?.configDir);
+  const service = config.services.get(opts.service);
+  if (!service?.gitlab) throw new Error(`service "${opts.service}" with a gitlab project is not in ${config.dir}`);
+  const repoDir = demoRepositoryDir(config, service);
+  const { before, after } = prepareDemoRepository(opts.service, repoDir);
+  const branch = service.gitlab.branches.find((b) => !b.includes('*')) ?? 'main';
+  const body = pushHookPayload({ project: service.gitlab.project, before, after, repoDir, branch });
+  const token = webhookToken();
+  const res = await fetch(webhook, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      'X-Gitlab-Event': 'Push Hook',
+      'Idempotency-Key': randomUUID(),
+      'User-Agent': 'GitLab/slipway-demo',
+      ...(token ? { 'X-Gitlab-Token': token } : {}),
+    },
+    body: JSON.stringify(body),
+  }).catch((err: Error) => {
+    throw new Error(`cannot reach the webhook server at ${webhook} (${err.message}); is \`npm start\` running?`);
+  });
+  const answer = (await res.json().catch(() => ({}))) as DemoPush['answer'];
+  return { status: res.status, answer, repoDir, after };
+}
+
 export function register(program: Command): void {
   program
     .command('demo')
@@ -145,37 +188,11 @@ export function register(program: Command): void {
       '\nExample:\n  npm start            # in one terminal: the local stack\n  slipway demo --watch # in another; approve production with:\n  slipway approve <workflowId> --env production --as alice\n',
     )
     .action(async (opts: { service: string; webhook?: string; watch?: boolean; json?: boolean }) => {
-      const endpoints = readEndpoints();
-      const webhook = opts.webhook ?? endpoints?.webhook;
-      if (!webhook)
-        throw new Error(
-          'no webhook URL: start the stack first (`npm start`) or pass --webhook http://127.0.0.1:8787/webhooks/gitlab',
-        );
-      const config = loadClientConfig(endpoints?.configDir);
-      const service = config.services.get(opts.service);
-      if (!service?.gitlab) throw new Error(`service "${opts.service}" with a gitlab project is not in ${config.dir}`);
-      const repoDir = demoRepositoryDir(config, service);
-      const { before, after } = prepareDemoRepository(opts.service, repoDir);
-      const branch = service.gitlab.branches.find((b) => !b.includes('*')) ?? 'main';
-      const body = pushHookPayload({ project: service.gitlab.project, before, after, repoDir, branch });
-      const token = webhookToken();
-      const res = await fetch(webhook, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/json',
-          'X-Gitlab-Event': 'Push Hook',
-          'Idempotency-Key': randomUUID(),
-          'User-Agent': 'GitLab/slipway-demo',
-          ...(token ? { 'X-Gitlab-Token': token } : {}),
-        },
-        body: JSON.stringify(body),
-      }).catch((err: Error) => {
-        throw new Error(`cannot reach the webhook server at ${webhook} (${err.message}); is \`npm start\` running?`);
-      });
-      const answer = (await res.json().catch(() => ({}))) as { workflowId?: string; ignored?: string; error?: string };
-      if (opts.json) printJson({ status: res.status, ...answer });
-      if (res.status !== 202 || !answer.workflowId)
-        return fail(`webhook answered ${res.status}: ${answer.error ?? answer.ignored ?? JSON.stringify(answer)}`);
+      const { status, answer, repoDir, after } = await pushDemo({ service: opts.service, webhook: opts.webhook });
+      if (opts.json) printJson({ status, ...answer });
+      if (status !== 202 || !answer.workflowId)
+        return fail(`webhook answered ${status}: ${answer.error ?? answer.ignored ?? JSON.stringify(answer)}`);
+      const webhook = opts.webhook ?? readEndpoints()?.webhook;
       const workflowId = answer.workflowId;
       if (!opts.json) {
         const link = uiLink(workflowId);

@@ -124,6 +124,12 @@ test('up starts the stack, writes endpoints.json, refuses a second copy, and SIG
     for (const url of [endpoints.temporalUi, endpoints.temporalAddress, endpoints.marathon, endpoints.webhook])
       assert.ok(run.output().includes(url!), `up printed ${url}`);
     assert.match(run.output(), /Marathon emulator: a development stand-in/);
+    // The newcomer's first pipeline: examples/hello-node pushed through the webhook just started.
+    await waitFor('the demo pipeline', 60_000, () => /Demo: examples\/hello-node was pushed/.test(run.output()));
+    const demo = /Pipeline +(pipeline\/hello-node\/[0-9a-f]{40})/.exec(run.output());
+    assert.ok(demo, `up started the demo pipeline:\n${run.output()}`);
+    const status = await fetch(endpoints.webhook.replace('/webhooks/gitlab', `/pipelines/${demo[1]}`));
+    assert.equal(status.status, 200, 'the demo pipeline exists');
 
     const second = startUp(await ports(), run.stateDir);
     assert.equal(await second.exited, 0);
