@@ -23,7 +23,8 @@ export function describePipeline(status: PipelineStatus): string {
       `Approvers: ${waiting.approval.approvers.join(', ')}` +
         (waiting.approval.deadline ? ` — expires ${waiting.approval.deadline}` : ''),
       `Would change \`${waiting.appId}\` to \`${status.image ?? '(image)'}\`.`,
-      `Approve: More actions → Signal → \`approve\` with \`{"environment":"${waiting.name}","approver":"<your name>"}\``,
+      `Approve: More Actions → Send a Signal → \`approve\` with \`{"environment":"${waiting.name}","approver":"<your name>"}\` ` +
+        '(or Send an Update → `approvePromotion`, same payload, which answers at once when refused).',
     );
   }
   if (status.environments.length > 0) {
