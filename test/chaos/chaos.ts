@@ -102,9 +102,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const random = seededRandom(opts.seed);
   const between = ([min, max]: [number, number]) => Math.round(min + random() * (max - min));
-  const killEvery = opts.killEveryMs ?? [10_000, 30_000];
+  const killEvery = opts.killEveryMs ?? [3_000, 12_000];
   const down = opts.downMs ?? [500, 5_000];
-  const startEvery = opts.startEveryMs ?? [0, 4_000];
+  const startEvery = opts.startEveryMs ?? [2_000, 8_000];
   const timeoutMs = opts.timeoutMs ?? 20 * 60_000;
   const began = Date.now();
   const elapsed = () => `${((Date.now() - began) / 1000).toFixed(1)}s`;
@@ -183,7 +183,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const kills: KillRecord[] = [];
     const allDone = () => ids.length === opts.pipelines && finished.size === opts.pipelines;
     const killing = (async () => {
-      await starting;
       while (!allDone() && Date.now() < deadline && kills.length < (opts.maxKills ?? Infinity)) {
         const wait = between(killEvery);
         const until = Date.now() + wait;
