@@ -11,6 +11,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -224,6 +225,12 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
       { key: CommitAttribute, value: input.commit },
     ]);
     publish();
+    // GitLab shows the commit as pending from the moment the webhook was taken. Pipelines that
+    // started before this step existed replay without it.
+    if (patched('gitlab-pending-status')) {
+      project = input.trigger.kind === 'manual' ? undefined : input.trigger.project;
+      await reportStatus('pending', 'queued');
+    }
     const plan = await quick.planPipeline({ service: input.service, commit: input.commit });
     project = input.trigger.kind === 'manual' ? undefined : input.trigger.project;
     status.environments = plan.environments.map((e) => ({

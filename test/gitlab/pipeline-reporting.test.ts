@@ -58,7 +58,7 @@ test('a delivered pipeline reports its commit status and one deployment per envi
   const posted = gitlab.requests
     .filter((r) => r.method === 'POST' && r.path.endsWith(`/statuses/${sha}`))
     .map((r) => (r.body as { state: string }).state);
-  assert.deepEqual(posted, ['running', 'success']);
+  assert.deepEqual(posted, ['pending', 'running', 'success']);
 
   const deployments = gitlab.deployments.filter((d) => d.sha === sha);
   assert.deepEqual(
