@@ -10,13 +10,13 @@ import {
   customAppTemplate,
   getEnvironment,
   getService,
-  loadDeployConfig,
   marathonAppId,
   repositoryUrl,
   resolveAppSettings,
   type DeployConfig,
   type ServiceType,
 } from '../common/config';
+import { cachedDeployConfig } from '../common/config-cache';
 import { parseDuration } from '../common/duration';
 import { ConfigError, NonRetryable } from '../common/errors';
 import { defaultConfigDir, templatesDir } from '../common/paths';
@@ -60,7 +60,7 @@ export function configDir(): string {
 /** Config errors cannot be fixed by retrying: fail the pipeline at once with the file and field. */
 function withConfig<T>(fn: (config: DeployConfig) => T): T {
   try {
-    return fn(loadDeployConfig(configDir()));
+    return fn(cachedDeployConfig(configDir()));
   } catch (err) {
     if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, NonRetryable.BadConfig);
     throw err;

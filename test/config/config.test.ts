@@ -6,6 +6,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadDeployConfig, resolveAppSettings, getService, repositoryUrl } from '../../common/config';
+import { cachedDeployConfig } from '../../common/config-cache';
 import { ConfigError } from '../../common/errors';
 import { defaultConfigDir } from '../../common/paths';
 
@@ -85,4 +86,28 @@ test('errors name the file, the field, the value and what was expected', () => {
     () => loadDeployConfig(configDir('environments:\n  - name: test\n'), { env: {} }),
     /environments\.0\.marathon" is missing: expected a Marathon URL here or in MARATHON_URL/,
   );
+});
+
+test('the cached config is reused until a file changes, and an edit is seen by the next call', () => {
+  const dir = configDir('environments:\n  - name: test\n', {
+    'a.yaml': 'name: a\ntype: node\nrepository: /srv/a\n',
+  });
+  const first = cachedDeployConfig(dir, env);
+  assert.equal(cachedDeployConfig(dir, env), first, 'unchanged files: the same parsed config');
+
+  writeFileSync(path.join(dir, 'services', 'a.yaml'), 'name: a\ntype: python\nrepository: /srv/a\n');
+  const edited = cachedDeployConfig(dir, env);
+  assert.notEqual(edited, first);
+  assert.equal(getService(edited, 'a').type, 'python');
+
+  writeFileSync(path.join(dir, 'services', 'b.yaml'), 'name: b\ntype: java\nrepository: /srv/b\n');
+  assert.deepEqual([...cachedDeployConfig(dir, env).services.keys()], ['a', 'b'], 'a new service file is seen');
+
+  assert.equal(
+    cachedDeployConfig(dir, { ...env, MARATHON_URL: 'http://other:8080' }).environments[0]?.marathon,
+    'http://other:8080',
+  );
+
+  writeFileSync(path.join(dir, 'services', 'b.yaml'), 'name: b\ntype: cobol\n');
+  assert.throws(() => cachedDeployConfig(dir, env), /b\.yaml.*type/s, 'a broken edit is an error, not the old config');
 });
