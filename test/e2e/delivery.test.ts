@@ -18,6 +18,7 @@ import { fixture } from '../webhook/helpers';
 import { registryAddress } from '../helpers/env';
 import { historiesText } from '../helpers/history';
 import { startStack, type Stack } from '../helpers/stack';
+import { until } from '../helpers/wait';
 
 const secrets = {
   MARATHON_USERNAME: 'slipway',
@@ -43,21 +44,6 @@ async function json<T>(url: string, init?: RequestInit): Promise<{ status: numbe
   const res = await fetch(url, init);
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
 const pipelineStatus = async () => (await json<PipelineStatus>(`${webhook.url}/pipelines/${workflowId}`)).body;

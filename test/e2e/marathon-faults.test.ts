@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import { sendDecision, startPipeline } from '../../client/pipelines';
 import type { PipelineStatus } from '../../common/types';
 import { startStack, type Stack } from '../helpers/stack';
+import { until } from '../helpers/wait';
 
 // Every stack's workers poll the same task queues, so only one stack lives at a time: each test
 // stops the one before it (a worker with another stack's config would fail its pipelines).
@@ -28,21 +29,6 @@ async function newStack(opts: Parameters<typeof startStack>[0]): Promise<Stack> 
 
 async function statusOf(stack: Stack, workflowId: string): Promise<PipelineStatus> {
   return await stack.client.workflow.getHandle(workflowId).query<PipelineStatus>('status');
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
 async function run(stack: Stack, commit: string): Promise<string> {
