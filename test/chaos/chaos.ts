@@ -100,8 +100,10 @@ async function sigkill(child: ChildProcess): Promise<void> {
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const log = opts.log ?? ((line: string) => console.log(line));
+  // Separate streams for start spacing and for kills, so one does not shift the other's draws.
   const random = seededRandom(opts.seed);
-  const between = ([min, max]: [number, number]) => Math.round(min + random() * (max - min));
+  const startRandom = seededRandom(opts.seed ^ 0x5bd1e995);
+  const between = ([min, max]: [number, number], r = random) => Math.round(min + r() * (max - min));
   const killEvery = opts.killEveryMs ?? [3_000, 12_000];
   const down = opts.downMs ?? [500, 5_000];
   const startEvery = opts.startEveryMs ?? [2_000, 8_000];
@@ -176,7 +178,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         ids.push(id);
         followers.push(follow(id));
         log(`[chaos] ${elapsed()} started ${id}`);
-        await sleep(between(startEvery));
+        await sleep(between(startEvery, startRandom));
       }
     })();
 
