@@ -1,6 +1,6 @@
 // Activity stubs for workflow code, with timeouts and retry policy declared once (STYLE habit 1).
 // Types only come from activities/: the workflow bundle never pulls in dockerode, axios or fs.
-import { proxyActivities, type RetryPolicy } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { nonRetryableErrorTypes } from '../common/errors';
 import { taskQueues } from '../common/types';
@@ -15,6 +15,16 @@ const retry: RetryPolicy = {
 /** Planning, rendering, lane messages, attestation checks: quick and local. */
 export const quick = proxyActivities<Activities>({
   taskQueue: taskQueues.deploy,
+  startToCloseTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 10 },
+});
+
+/**
+ * The same quick steps as local activities: the worker that runs the workflow task runs them
+ * at once and records only their result, with no task queue round trip. For steps that take
+ * milliseconds and touch only the config, the templates and Temporal itself.
+ */
+export const quickLocal = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { ...retry, maximumAttempts: 10 },
 });

@@ -29,7 +29,7 @@ import type {
   RejectionRequest,
 } from '../common/types';
 import type { EnvironmentPlan, PipelinePlan } from '../activities/plan';
-import { buildClaim, buildHost, quick, reporting } from './activities';
+import { buildClaim, buildHost, quick as quickRemote, quickLocal, reporting } from './activities';
 import { refusalReason } from './approval';
 import { describePipeline } from './details';
 import {
@@ -59,6 +59,10 @@ const maxBuildHosts = 3;
 
 export async function deliveryPipeline(input: PipelineInput): Promise<PipelineStatus> {
   const info = workflowInfo();
+  // Planning, rendering and lane requests run as local activities, inside the workflow task that
+  // needs them: two server round trips fewer per step. Decided first, before any handler can run;
+  // pipelines started before this change replay with the ordinary activities they used.
+  const quick = patched('local-quick-steps') ? quickLocal : quickRemote;
   const now = () => new Date().toISOString();
   const status: PipelineStatus = {
     workflowId: info.workflowId,
