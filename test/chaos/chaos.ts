@@ -31,10 +31,12 @@ export interface ChaosOptions {
   killEveryMs?: [number, number];
   /** How long a killed worker stays dead before its restart, [min, max] ms. */
   downMs?: [number, number];
-  /** Stop killing after this many kills (default: no limit while pipelines run). */
+  /** Stop the scheduled kills after this many (default: no limit while pipelines run); approval kills come on top. */
   maxKills?: number;
   /** Roles of the first kills in order (then random): e.g. ['build', 'deploy'] makes sure both die. */
   firstKills?: WorkerRole[];
+  /** Chance (0-1) that the deploy worker is also killed 0-500 ms after an approval is sent (default 0.3). */
+  killOnApproval?: number;
   /** Pipelines are started this far apart, [min, max] ms. */
   startEveryMs?: [number, number];
   /** The whole run gives up after this long; unfinished pipelines count as not completed. */
@@ -45,6 +47,8 @@ export interface ChaosOptions {
 
 export interface KillRecord {
   role: WorkerRole;
+  /** What chose the moment: the random schedule, or an approval just sent. */
+  cause: 'schedule' | 'approval';
   atMs: number;
   downMs: number;
 }
@@ -103,6 +107,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   // Separate streams for start spacing and for kills, so one does not shift the other's draws.
   const random = seededRandom(opts.seed);
   const startRandom = seededRandom(opts.seed ^ 0x5bd1e995);
+  const approvalRandom = seededRandom(opts.seed ^ 0x27d4eb2f);
   const between = ([min, max]: [number, number], r = random) => Math.round(min + r() * (max - min));
   const killEvery = opts.killEveryMs ?? [3_000, 12_000];
   const down = opts.downMs ?? [500, 5_000];
@@ -141,6 +146,27 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const ids: string[] = [];
     const followers: Promise<void>[] = [];
 
+    const kills: KillRecord[] = [];
+    const restarting: Partial<Record<WorkerRole, Promise<void>>> = {};
+    /** SIGKILLs the worker of `role` and restarts it after `downMs`; one kill per role at a time. */
+    const killWorker = async (role: WorkerRole, cause: KillRecord['cause'], downMs: number) => {
+      if (restarting[role]) return restarting[role];
+      restarting[role] = (async () => {
+        const victim = workers[role];
+        if (victim) await sigkill(victim);
+        kills.push({ role, cause, atMs: Date.now() - began, downMs });
+        log(`[chaos] ${elapsed()} SIGKILL ${role} worker (pid ${victim?.pid}, ${cause}); restart in ${downMs} ms`);
+        await sleep(downMs);
+        workers[role] = stack.startWorker(role);
+      })();
+      try {
+        await restarting[role];
+      } finally {
+        restarting[role] = undefined;
+      }
+    };
+    const killOnApproval = opts.killOnApproval ?? 0.3;
+
     const follow = async (id: string) => {
       // Approve production when it waits, then wait for the end. Queries fail while the deploy
       // worker is dead: keep asking until the deadline.
@@ -148,7 +174,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       while (Date.now() < deadline) {
         const s = await queryStatus(stack.client, id, 5000);
         if (s && !approved && productionWaits(s)) {
+          // Sometimes the deploy worker dies while the approval Update is on its way.
+          const pending =
+            approvalRandom() < killOnApproval
+              ? sleep(between([0, 500], approvalRandom)).then(() =>
+                  killWorker('deploy', 'approval', between(down, approvalRandom)),
+                )
+              : undefined;
           const answer = await approveProduction(stack.client, id, Math.max(0, deadline - Date.now()));
+          await pending;
           approved = true;
           approvals.set(id, answer.accepted ? { result: 'accepted' } : { result: 'refused', note: answer.reason });
           log(
@@ -182,22 +216,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       }
     })();
 
-    const kills: KillRecord[] = [];
     const allDone = () => ids.length === opts.pipelines && finished.size === opts.pipelines;
     const killing = (async () => {
-      while (!allDone() && Date.now() < deadline && kills.length < (opts.maxKills ?? Infinity)) {
+      let scheduled = 0;
+      while (!allDone() && Date.now() < deadline && scheduled < (opts.maxKills ?? Infinity)) {
         const wait = between(killEvery);
         const until = Date.now() + wait;
         while (Date.now() < until && !allDone()) await sleep(200);
         if (allDone()) break;
-        const role: WorkerRole = opts.firstKills?.[kills.length] ?? (random() < 0.5 ? 'deploy' : 'build');
-        const downMs = between(down);
-        const victim = workers[role];
-        if (victim) await sigkill(victim);
-        kills.push({ role, atMs: Date.now() - began, downMs });
-        log(`[chaos] ${elapsed()} SIGKILL ${role} worker (pid ${victim?.pid}); restart in ${downMs} ms`);
-        await sleep(downMs);
-        workers[role] = stack.startWorker(role);
+        const role: WorkerRole = opts.firstKills?.[scheduled] ?? (random() < 0.5 ? 'deploy' : 'build');
+        scheduled++;
+        await killWorker(role, 'schedule', between(down));
       }
     })();
 
@@ -267,7 +296,7 @@ export function formatChaosReport(report: ChaosReport): string {
   const lines = [
     `chaos run, seed ${report.seed}, ${(report.durationMs / 1000).toFixed(0)} s`,
     `  pipelines            ${report.pipelines}`,
-    `  kills                ${report.kills.length} (deploy worker ${byRole('deploy')}, build worker ${byRole('build')})`,
+    `  kills                ${report.kills.length} (deploy worker ${byRole('deploy')}, build worker ${byRole('build')}; ${report.kills.filter((k) => k.cause === 'approval').length} of them right after an approval was sent)`,
     `  completed            ${report.completed}`,
     `  failed               ${report.failed}`,
     `  unfinished           ${report.unfinished}`,
