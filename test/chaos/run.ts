@@ -9,10 +9,10 @@ import { startTemporalDevServer, type DevServer } from '../../dev/temporal';
 import { quietTemporalRuntime } from '../helpers/runtime';
 import { chaosProblems, formatChaosReport, runChaos } from './chaos';
 
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
+function positiveInt(name: string, value: string | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} ${value}: expected a positive whole number`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} ${value}: expected a whole number >= ${min}`);
   return n;
 }
 
@@ -34,7 +34,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const pipelines = positiveInt('pipelines', values.pipelines, 10);
-  const seed = positiveInt('seed', values.seed, Date.now() % 1_000_000);
+  const seed = positiveInt('seed', values.seed, Date.now() % 1_000_000, 0);
   const maxKills = values['max-kills'] === undefined ? undefined : positiveInt('max-kills', values['max-kills'], 1);
   const timeoutMs = positiveInt('timeout-minutes', values['timeout-minutes'], 20) * 60_000;
 
@@ -80,7 +80,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(`[chaos] ${(err as Error).stack ?? String(err)}`);
+    console.error(
+      `[chaos] ${process.env.SLIPWAY_DEBUG ? ((err as Error).stack ?? String(err)) : (err as Error).message}`,
+    );
     process.exit(1);
   },
 );
