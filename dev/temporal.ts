@@ -80,7 +80,17 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true');
   args.push('--dynamic-config-value', 'frontend.workerHeartbeatsEnabled=false');
-  if (opts.dbFile) args.push('--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=wal');
+  args.push('--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1');
+  args.push('--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1');
+  if (opts.dbFile)
+    args.push(
+      '--db-filename',
+      opts.dbFile,
+      '--sqlite-pragma',
+      'journal_mode=wal',
+      '--sqlite-pragma',
+      'synchronous=normal',
+    );
   for (const key of slipwaySearchAttributes) args.push('--search-attribute', `${key.name}=Keyword`);
   const proc = startProcess({ name: opts.name ?? 'temporal', command: cli, args, logDir, cwd: stateDir });
   try {
