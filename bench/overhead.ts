@@ -9,6 +9,7 @@ import { startPipeline } from '../client/pipelines';
 import { laneWorkflowId } from '../common/types';
 import { startMarathonEmulator } from '../dev/marathon-emulator';
 import { benchTempDir, ensureNoopImage, randomSha, standardEnvironments, writeDeployConfig } from './fixtures';
+import { measureFloor } from './floor/measure';
 import { activityRunMs, readTimeline, stepOverheads } from './history';
 import { startBenchWorker } from './processes';
 import { atMost, info, ms, percentile, seconds } from './stats';
@@ -66,8 +67,14 @@ export default async function overhead(ctx: BenchContext): Promise<BenchResult[]
       walls.push(wall);
       perPipeline.push(wall - working);
     }
+    const floor = await measureFloor(ctx.client, ctx.temporalAddress);
     return [
       atMost(section, 'per step p50 (dispatch + reaction)', percentile(perStep, 50), 40, ms),
+      info(
+        section,
+        'floor: bare Temporal workflow, no-op activities, p50 / p99 per step',
+        `${ms(percentile(floor, 50))} / ${ms(percentile(floor, 99))}`,
+      ),
       info(section, 'per step p99', ms(percentile(perStep, 99))),
       atMost(section, 'per 3-env pipeline p50 (wall − activity time)', percentile(perPipeline, 50), 500, seconds),
       info(section, 'per 3-env pipeline p99 (wall − activity time)', seconds(percentile(perPipeline, 99))),
