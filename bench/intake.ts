@@ -67,6 +67,33 @@ async function load(url: string, project: string, mode: Mode, durationS: number)
   return result;
 }
 
+/**
+ * What the Temporal server itself allows: 20 concurrent loops of bare workflow starts from this
+ * process (no HTTP, no webhook code), for the same duration. The distinct-commits figure cannot
+ * exceed this; the difference between the two is ours.
+ */
+async function rawStartRate(ctx: BenchContext, durationS: number) {
+  const latencies: number[] = [];
+  const until = Date.now() + durationS * 1000;
+  const taskQueue = `bench-intake-floor-${ctx.runId}`;
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      while (Date.now() < until) {
+        const started = performance.now();
+        await ctx.client.workflow.start('deliveryPipeline', {
+          taskQueue,
+          workflowId: `intake-floor-${randomUUID()}`,
+          args: [],
+        });
+        latencies.push(performance.now() - started);
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? NaN;
+  return { perSecond: latencies.length / durationS, p50: at(0.5), p99: at(0.99) };
+}
+
 export default async function intake(ctx: BenchContext): Promise<BenchResult[]> {
   const durationS = Number(process.env.BENCH_INTAKE_SECONDS ?? 10);
   const service = `intake-${ctx.runId}`;
@@ -110,6 +137,11 @@ export default async function intake(ctx: BenchContext): Promise<BenchResult[]> 
       `WorkflowType = 'deliveryPipeline' AND SlipwayService = '${service}'`,
     );
     results.push(info(section, 'pipelines started (visibility)', started.count));
+    const floor = await rawStartRate(ctx, durationS);
+    results.push(
+      info(section, 'floor: bare StartWorkflowExecution, 20 in flight: starts/s', String(Math.round(floor.perSecond))),
+      info(section, 'floor: bare StartWorkflowExecution p50 / p99', `${ms(floor.p50)} / ${ms(floor.p99)}`),
+    );
     return results;
   } finally {
     await server.stop();
