@@ -3,13 +3,11 @@
 // CLI and the HTTP API send) and finds, in the emulator's request log, the PUT of that pipeline's
 // production app. Latency = PUT received - Update returned (the decision accepted and recorded);
 // also shown from the moment the Update was sent. One pipeline at a time.
-import path from 'node:path';
 import { sendDecision } from '../client/pipelines';
 import { startPipeline } from '../client/pipelines';
-import { startMarathonEmulator } from '../dev/marathon-emulator';
 import { statusQuery } from '../workflows/messages';
-import { benchTempDir, ensureNoopImage, randomSha, standardEnvironments, writeDeployConfig } from './fixtures';
-import { startBenchWorker } from './processes';
+import { randomSha } from './fixtures';
+import { startNoopWorld } from './noop-world';
 import { atMost, info, ms, percentile, sleep } from './stats';
 import type { BenchContext, BenchResult } from './types';
 
@@ -17,26 +15,8 @@ const section = 'approve-latency';
 
 export default async function approveLatency(ctx: BenchContext): Promise<BenchResult[]> {
   const count = Number(process.env.BENCH_APPROVE_PIPELINES ?? 20);
-  const emulator = await startMarathonEmulator({
-    mode: 'simulated',
-    simulatedHealthyAfterMs: 0,
-    simulatedLaunchMs: 0,
-    tickMs: 10,
-    timeScale: 0.01,
-  });
-  const noop = ensureNoopImage(ctx.registry);
-  const services = Array.from({ length: count + 1 }, (_, i) => `apl-${ctx.runId}-${i}`);
-  const configDir = writeDeployConfig(path.join(benchTempDir(section), 'config'), {
-    registry: ctx.registry,
-    marathonUrl: emulator.url,
-    environments: standardEnvironments(['alice']),
-    services: services.map((name) => ({ name })),
-  });
-  const worker = await startBenchWorker(
-    section,
-    { roles: ['deploy', 'build'], noop, marathonPollMs: 50 },
-    { SLIPWAY_CONFIG_DIR: configDir, SLIPWAY_BUILD_HOST_ID: `bench-${section}-${ctx.runId}` },
-  );
+  const world = await startNoopWorld(ctx, section, { prefix: 'apl', count: count + 1, approvers: ['alice'] });
+  const { emulator, services } = world;
   try {
     const fromAccepted: number[] = [];
     const fromSent: number[] = [];
@@ -77,7 +57,6 @@ export default async function approveLatency(ctx: BenchContext): Promise<BenchRe
       info(section, 'sample', `${count} pipelines, one at a time, approved by Update`),
     ];
   } finally {
-    await worker.stop();
-    await emulator.close();
+    await world.stop();
   }
 }

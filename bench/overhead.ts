@@ -4,14 +4,12 @@
 // integration -> production (no approval gate). Figures come from the server's event timestamps
 // (bench/history.ts): per activity step, dispatch + reaction; per pipeline, wall time minus the
 // time its activities (and its lanes' activities for it) ran.
-import path from 'node:path';
 import { startPipeline } from '../client/pipelines';
 import { laneWorkflowId } from '../common/types';
-import { startMarathonEmulator } from '../dev/marathon-emulator';
-import { benchTempDir, ensureNoopImage, randomSha, standardEnvironments, writeDeployConfig } from './fixtures';
+import { randomSha, standardEnvironments } from './fixtures';
+import { startNoopWorld } from './noop-world';
 import { measureFloor } from './floor/measure';
 import { activityRunMs, readTimeline, stepOverheads } from './history';
-import { startBenchWorker } from './processes';
 import { atMost, info, ms, percentile, seconds } from './stats';
 import type { BenchContext, BenchResult } from './types';
 
@@ -19,26 +17,8 @@ const section = 'overhead';
 
 export default async function overhead(ctx: BenchContext): Promise<BenchResult[]> {
   const count = Number(process.env.BENCH_OVERHEAD_PIPELINES ?? 20);
-  const emulator = await startMarathonEmulator({
-    mode: 'simulated',
-    simulatedHealthyAfterMs: 0,
-    simulatedLaunchMs: 0,
-    tickMs: 10,
-    timeScale: 0.01,
-  });
-  const noop = ensureNoopImage(ctx.registry);
-  const services = Array.from({ length: count + 1 }, (_, i) => `ovh-${ctx.runId}-${i}`);
-  const configDir = writeDeployConfig(path.join(benchTempDir(section), 'config'), {
-    registry: ctx.registry,
-    marathonUrl: emulator.url,
-    environments: standardEnvironments(),
-    services: services.map((name) => ({ name })),
-  });
-  const worker = await startBenchWorker(
-    section,
-    { roles: ['deploy', 'build'], noop, marathonPollMs: 50 },
-    { SLIPWAY_CONFIG_DIR: configDir, SLIPWAY_BUILD_HOST_ID: `bench-${section}-${ctx.runId}` },
-  );
+  const world = await startNoopWorld(ctx, section, { prefix: 'ovh', count: count + 1 });
+  const { services } = world;
   try {
     const run = async (service: string) => {
       const { workflowId } = await startPipeline(ctx.client, {
@@ -82,7 +62,6 @@ export default async function overhead(ctx: BenchContext): Promise<BenchResult[]
       info(section, 'sample', `${count} pipelines one at a time, ${perStep.length} activity steps`),
     ];
   } finally {
-    await worker.stop();
-    await emulator.close();
+    await world.stop();
   }
 }

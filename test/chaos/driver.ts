@@ -2,10 +2,15 @@
 // follow its `status` query, approve production through the validated Update — and reading the
 // Marathon emulator's request log back, so the durability proofs and the chaos run can count
 // deploys. Every wait is bounded and says what it waited for.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { RequestRecord } from '../../dev/marathon-emulator';
 import type { Stack } from '../helpers/stack';
+import { until } from '../helpers/wait';
 import type { PipelineStatus } from '../../common/types';
 import { sendDecision, startPipeline } from '../../client/pipelines';
 import { statusQuery } from '../../workflows/messages';
@@ -63,19 +68,9 @@ export async function waitForStatus(
   );
 }
 
-export async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined> | T | undefined,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(250);
-  }
-}
+/** Polls until `probe` gives a value; a probe error ends the wait at once. */
+export const waitFor = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined) =>
+  until(what, timeoutMs, probe, { intervalMs: 250, failFast: true });
 
 export const productionWaits = (s: PipelineStatus) =>
   s.environments.some((e) => e.name === 'production' && e.state === 'waiting-approval');
@@ -194,4 +189,68 @@ export async function stopStack(stack: Stack): Promise<void> {
     // Best effort: the server may already be gone.
   }
   await stack.stop();
+}
+
+/**
+ * Commits hello-node answering /health with 503 for its first 12 s (inside the stack's 15 s grace
+ * period): a health wait long enough to interrupt. The marker makes the image new to the cache.
+ */
+export function commitSlowToBecomeHealthy(stack: Stack): string {
+  return stack.commit('slow to become healthy', (dir) => {
+    const file = path.join(dir, 'src', 'server.js');
+    const source = readFileSync(file, 'utf8').replace(
+      "if (path === '/health') return send(res, 200, { status: 'ok' });",
+      "if (path === '/health') return Date.now() - startedAt < 12000 ? send(res, 503, { status: 'starting' }) : send(res, 200, { status: 'ok' });",
+    );
+    assert.match(source, /status: 'starting'/, 'the example server changed: update this test edit');
+    writeFileSync(file, `${source}// ${randomUUID()}\n`);
+  });
+}
+
+/** Returns once test's deploy is in Marathon and the lane's awaitHealthy polls the emulator. */
+export async function waitUntilHealthWaitRuns(stack: Stack, workflowId: string): Promise<void> {
+  const deploying = await waitForStatus(
+    stack.client,
+    workflowId,
+    (s) => s.environments.some((e) => e.name === 'test' && e.state === 'deploying' && !!e.deploymentId),
+    'test to be deploying with a Marathon deployment id',
+    240_000,
+  );
+  const putAt = await waitFor('the deploying PUT of test in the request log', 30_000, () =>
+    stack.emulator
+      .requests()
+      .find((r) => r.method === 'PUT' && r.pipelineId === workflowId && r.image === deploying.image && r.status < 300),
+  );
+  // awaitHealthy polls /v2/deployments; seeing that after our PUT means the wait is running.
+  await waitFor('awaitHealthy polling the emulator', 30_000, () =>
+    stack.emulator.requests().some((r) => r.path === '/v2/deployments' && r.method === 'GET' && r.time > putAt.time)
+      ? true
+      : undefined,
+  );
+}
+
+/**
+ * Approves production once it waits, and checks the end: the pipeline succeeded, every
+ * environment is healthy, and each got exactly one deploying PUT for the pipeline's image.
+ */
+export async function approveAndFinish(stack: Stack, workflowId: string): Promise<PipelineStatus> {
+  await waitForStatus(stack.client, workflowId, productionWaits, 'production to wait for approval', 300_000);
+  const approval = await approveProduction(stack.client, workflowId, 60_000);
+  assert.equal(approval.accepted, true, JSON.stringify(approval));
+  const status = await finalStatus(stack.client, workflowId);
+  assert.equal(status.state, 'succeeded', JSON.stringify(status));
+  assert.deepEqual(
+    status.environments.map((e) => [e.name, e.state]),
+    [
+      ['test', 'healthy'],
+      ['integration', 'healthy'],
+      ['production', 'healthy'],
+    ],
+  );
+  assert.deepEqual(deploysPerEnvironment(stack.emulator.requests(), status), {
+    test: 1,
+    integration: 1,
+    production: 1,
+  });
+  return status;
 }

@@ -17,6 +17,7 @@ import type { PipelineStatus } from '../../common/types';
 import { statusQuery } from '../../workflows/messages';
 import { requireEnv } from '../helpers/env';
 import { headCommit, startStack, type Stack } from '../helpers/stack';
+import { until } from '../helpers/wait';
 
 const chromiumPath = '/usr/bin/chromium';
 const shots = path.join(projectRoot, 'test-results', 'ui-approval');
@@ -46,21 +47,6 @@ after(async () => {
     await stack.stop();
   }
 });
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 /** One UI step: a screenshot after it, and on failure one that the error message points at. */
 async function step<T>(page: Page, name: string, action: () => Promise<T>): Promise<T> {

@@ -4,23 +4,22 @@
 // request log shows exactly one deploying PUT per environment for the pipeline's image.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { startStack, type Stack } from '../helpers/stack';
 import { quietTemporalRuntime } from '../helpers/runtime';
 import {
   activityAttempts,
-  approveProduction,
-  deploysPerEnvironment,
-  finalStatus,
+  approveAndFinish,
+  commitSlowToBecomeHealthy,
   pendingActivities,
-  productionWaits,
   runPipeline,
   sleep,
   stopStack,
   waitFor,
   waitForStatus,
+  waitUntilHealthWaitRuns,
 } from '../chaos/driver';
 
 quietTemporalRuntime();
@@ -36,66 +35,21 @@ describe('SIGKILL of every worker while a deploy waits for health (containers mo
     const stack = await startStack({ marathonMode: 'containers', example: 'hello-node', healthTimeout: '240s' });
     t.after(() => stopStack(stack));
     startWorkers(stack);
-    // The app answers /health with 503 for its first 12 s (inside the 15 s grace period): a health
-    // wait long enough to be caught mid-way. The marker makes this image new to the Docker cache.
-    const commit = stack.commit('slow to become healthy', (dir) => {
-      const file = path.join(dir, 'src', 'server.js');
-      const source = readFileSync(file, 'utf8').replace(
-        "if (path === '/health') return send(res, 200, { status: 'ok' });",
-        "if (path === '/health') return Date.now() - startedAt < 12000 ? send(res, 503, { status: 'starting' }) : send(res, 200, { status: 'ok' });",
-      );
-      assert.match(source, /status: 'starting'/, 'the example server changed: update this test edit');
-      writeFileSync(file, `${source}// ${randomUUID()}\n`);
-    });
+    const commit = commitSlowToBecomeHealthy(stack);
     const started = Date.now();
     const id = await runPipeline(stack.client, stack.service, commit);
-
-    const deploying = await waitForStatus(
-      stack.client,
-      id,
-      (s) => s.environments.some((e) => e.name === 'test' && e.state === 'deploying' && !!e.deploymentId),
-      'test to be deploying with a Marathon deployment id',
-      240_000,
-    );
-    // awaitHealthy polls /v2/deployments; seeing that after our PUT means the wait is running.
-    const putAt = await waitFor('the deploying PUT of test in the request log', 30_000, () =>
-      stack.emulator
-        .requests()
-        .find((r) => r.method === 'PUT' && r.pipelineId === id && r.image === deploying.image && r.status < 300),
-    );
-    await waitFor('awaitHealthy polling the emulator', 30_000, () =>
-      stack.emulator.requests().some((r) => r.path === '/v2/deployments' && r.method === 'GET' && r.time > putAt.time)
-        ? true
-        : undefined,
-    );
+    await waitUntilHealthWaitRuns(stack, id);
     await stack.killWorkers('SIGKILL');
     const killedAt = Date.now();
     await sleep(2000);
     startWorkers(stack);
 
-    await waitForStatus(stack.client, id, productionWaits, 'production to wait for approval', 300_000);
-    const approval = await approveProduction(stack.client, id, 60_000);
-    assert.deepEqual(approval.accepted, true, JSON.stringify(approval));
-    const status = await finalStatus(stack.client, id);
-    assert.equal(status.state, 'succeeded', JSON.stringify(status));
-    assert.deepEqual(
-      status.environments.map((e) => [e.name, e.state]),
-      [
-        ['test', 'healthy'],
-        ['integration', 'healthy'],
-        ['production', 'healthy'],
-      ],
-    );
+    await approveAndFinish(stack, id);
 
     // The kill did land in the health wait: the lane's awaitHealthy needed a second attempt.
     const lane = stack.client.workflow.getHandle(`lane/${stack.service}/test`);
     const attempts = await activityAttempts(lane, 'awaitHealthy');
     assert.ok(attempts.length >= 1 && Math.max(...attempts) > 1, `awaitHealthy attempts in the lane: ${attempts}`);
-    assert.deepEqual(deploysPerEnvironment(stack.emulator.requests(), status), {
-      test: 1,
-      integration: 1,
-      production: 1,
-    });
     console.log(
       `[worker-crash a] killed ${Math.round((killedAt - started) / 1000)} s in, pipeline done after ${Math.round((Date.now() - started) / 1000)} s; awaitHealthy attempts ${attempts.join(',')}`,
     );
@@ -135,20 +89,11 @@ describe('SIGKILL of every worker during the build', () => {
       await sleep(2000);
       startWorkers(stack);
 
-      await waitForStatus(stack.client, id, productionWaits, 'production to wait for approval', 300_000);
-      const approval = await approveProduction(stack.client, id, 60_000);
-      assert.deepEqual(approval.accepted, true, JSON.stringify(approval));
-      const status = await finalStatus(stack.client, id);
-      assert.equal(status.state, 'succeeded', JSON.stringify(status));
+      await approveAndFinish(stack, id);
 
       const builds = await activityAttempts(handle, 'buildImage');
       assert.deepEqual(builds.length, 1, `one buildImage activity (retried, not a second build): ${builds}`);
       assert.ok((builds[0] ?? 0) > 1, `buildImage was retried after the kill: attempts ${builds}`);
-      assert.deepEqual(deploysPerEnvironment(stack.emulator.requests(), status), {
-        test: 1,
-        integration: 1,
-        production: 1,
-      });
       console.log(
         `[worker-crash b] killed ${Math.round((killedAt - started) / 1000)} s in, pipeline done after ${Math.round((Date.now() - started) / 1000)} s; buildImage attempts ${builds.join(',')}`,
       );

@@ -1,10 +1,16 @@
-// Polling for a condition on the real stack, with a deadline that names what was awaited and the
-// last error the probe threw (so a timeout says why, not just that).
+// Polling for a condition on the real stack, with a deadline that names what was awaited. By
+// default a probe that throws is tried again (the last error is in the timeout message);
+// `failFast` makes the first error end the wait instead.
+export interface UntilOptions {
+  intervalMs?: number;
+  failFast?: boolean;
+}
+
 export async function until<T>(
   what: string,
   timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-  intervalMs = 300,
+  probe: () => Promise<T | undefined> | T | undefined,
+  opts: UntilOptions = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -13,9 +19,10 @@ export async function until<T>(
       const value = await probe();
       if (value !== undefined) return value;
     } catch (err) {
+      if (opts.failFast) throw err;
       last = err;
     }
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 300));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
