@@ -55,6 +55,20 @@ export function buildHost(taskQueue: string) {
   });
 }
 
+/**
+ * The push on the same build host: a registry restart or outage is common and passing, so it is
+ * retried for about five minutes before the pipeline gives up on this host.
+ */
+export function registryPush(taskQueue: string) {
+  return proxyActivities<Activities>({
+    taskQueue,
+    scheduleToStartTimeout: '5m',
+    startToCloseTimeout: '30m',
+    heartbeatTimeout: '60s',
+    retry: { ...retry, maximumAttempts: 14 },
+  });
+}
+
 /** GitLab reporting is best effort: a GitLab outage must not fail a delivery. */
 export const reporting = proxyActivities<Activities>({
   taskQueue: taskQueues.deploy,

@@ -27,6 +27,8 @@ export interface StackOptions {
   extraEnv?: NodeJS.ProcessEnv;
   /** Another Temporal server than the harness's (a test that restarts its own). */
   temporalAddress?: string;
+  /** Another registry than the harness's (a test that stops and restarts its own). */
+  registry?: string;
   /** Extra emulator options (faults, timeScale, ...). */
   emulator?: Omit<MarathonEmulatorOptions, 'port' | 'mode'>;
   /** Build command of the service (build.buildCommand), e.g. to make a build last a while. */
@@ -98,7 +100,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   writeFileSync(
     path.join(configDir, 'slipway.yaml'),
     [
-      `registry: ${registryAddress()}`,
+      `registry: ${opts.registry ?? registryAddress()}`,
       'environments:',
       ...['test', 'integration', 'production'].flatMap((name) => [
         `  - name: ${name}`,
