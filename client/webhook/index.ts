@@ -133,7 +133,10 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
           res,
           err.status,
           { error: err.message, ...err.extra },
-          { ...(err.status === 413 ? { Connection: 'close' } : {}), ...err.headers },
+          // An answer given before the body was read (a wrong token, a wrong type, too large) closes
+          // the connection: otherwise the client would go on sending a body nobody wants, and the
+          // socket would stay open until the request timeout.
+          { ...(err.status === 413 || !req.complete ? { Connection: 'close' } : {}), ...err.headers },
         );
         return;
       }

@@ -285,6 +285,36 @@ describe('POST /webhooks/gitlab', () => {
     }
   });
 
+  test('a refusal given before the body arrives closes the connection instead of waiting for the body', async () => {
+    const refusals = [
+      ['X-Gitlab-Token: wrong', 'Content-Type: application/json', '401'],
+      [`X-Gitlab-Token: ${token}`, 'Content-Type: text/plain', '415'],
+    ];
+    for (const [tokenHeader, typeHeader, status] of refusals) {
+      const started = Date.now();
+      const answer = await new Promise<string>((resolve, reject) => {
+        let received = '';
+        const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1', () =>
+          // Headers and 10 of the 100,000 declared bytes; the rest never comes.
+          socket.write(
+            `POST /webhooks/gitlab HTTP/1.1\r\nHost: x\r\n${tokenHeader}\r\n${typeHeader}\r\nContent-Length: 100000\r\n\r\n{"object_k`,
+          ),
+        );
+        socket.setEncoding('latin1');
+        socket.on('data', (chunk: string) => (received += chunk));
+        socket.on('end', () => {
+          socket.end();
+          resolve(received);
+        });
+        socket.on('error', reject);
+        socket.setTimeout(10_000, () => reject(new Error(`no close within 10 s; received: ${received}`)));
+      });
+      assert.match(answer, new RegExp(`^HTTP/1.1 ${status} `), answer);
+      assert.match(answer, /\r\nconnection: close\r\n/i, answer);
+      assert.ok(Date.now() - started < 5000, `closed after ${Date.now() - started} ms`);
+    }
+  });
+
   test('nothing crashes the server: garbage on the socket, a huge declared body, an aborted upload', async () => {
     await new Promise<void>((resolve) => {
       const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1', () =>
