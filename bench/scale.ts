@@ -14,6 +14,7 @@ import { startBenchWorker, watchMemory } from './processes';
 import { atMost, inParallel, info, mib, seconds, sleep } from './stats';
 import type { BenchContext, BenchResult } from './types';
 import type { BenchWorkerSpec } from './worker-process';
+import { defaultWorkflowCache } from '../worker';
 
 const section = 'scale';
 
@@ -26,7 +27,7 @@ const section = 'scale';
  * the idle test/integration lanes are evicted and never replayed.
  */
 export const scaleTuning: NonNullable<BenchWorkerSpec['tuning']> = {
-  maxCachedWorkflows: 2000,
+  maxCachedWorkflows: defaultWorkflowCache,
   maxConcurrentWorkflowTaskExecutions: 100,
   maxConcurrentActivityTaskExecutions: 200,
 };

@@ -7,7 +7,11 @@ import type Dockerode from 'dockerode';
 import { createActivities, type Activities } from '../activities';
 import { buildHostId } from '../activities/build-host';
 import type { TemporalSettings } from '../common/temporal-connection';
+import { wholeNumberFromEnv } from '../common/env-number';
 import { buildHostQueue, taskQueues } from '../common/types';
+
+/** Workflows a deploy worker keeps in memory; SLIPWAY_WORKFLOW_CACHE overrides it. */
+export const defaultWorkflowCache = 2000;
 
 export type QueueRole = 'deploy' | 'build';
 
@@ -30,6 +34,9 @@ export interface WorkerSet {
 }
 
 export async function createWorkers(opts: WorkerSetOptions): Promise<WorkerSet> {
+  // Settings first: a typo must fail before anything is connected.
+  const workflowCache = wholeNumberFromEnv('SLIPWAY_WORKFLOW_CACHE', defaultWorkflowCache, { min: 0 });
+  const buildConcurrency = wholeNumberFromEnv('SLIPWAY_BUILD_CONCURRENCY', 2);
   const connection = await NativeConnection.connect(opts.settings.connectionOptions);
   const activities = { ...createActivities({ client: opts.client, docker: opts.docker }), ...opts.activityOverrides };
   const base = { connection, namespace: opts.settings.namespace, activities };
@@ -41,8 +48,9 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<WorkerSet> 
           ...base,
           taskQueue: taskQueues.deploy,
           workflowsPath: require.resolve('../workflows'),
-          // Bounded cache: a thousand waiting pipelines must not exhaust the worker's heap.
-          maxCachedWorkflows: 2000,
+          // Bounded cache: a thousand waiting pipelines must not exhaust the worker's heap
+          // (bench/README.md, "Scale tuning", has the measurements behind the default).
+          maxCachedWorkflows: workflowCache,
           maxConcurrentActivityTaskExecutions: 200,
           maxConcurrentWorkflowTaskExecutions: 100,
           ...opts.tuning,
@@ -53,13 +61,15 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<WorkerSet> 
       // Few concurrent builds per host: each one is CPU- and disk-heavy.
       const buildOptions = {
         ...base,
-        maxConcurrentActivityTaskExecutions: Number(process.env.SLIPWAY_BUILD_CONCURRENCY ?? 2),
+        maxConcurrentActivityTaskExecutions: buildConcurrency,
       };
       workers.push(await Worker.create({ ...buildOptions, taskQueue: taskQueues.build }));
       workers.push(await Worker.create({ ...buildOptions, taskQueue: buildHostQueue(buildHostId()) }));
     }
   } catch (err) {
-    await connection.close();
+    // Workers already created keep a reference to the connection, so closing it may fail too;
+    // the process is about to exit, and the first error is the one worth reading.
+    await connection.close().catch(() => undefined);
     throw err;
   }
   return {

@@ -314,3 +314,16 @@ describe('slipway demo', () => {
     }
   });
 });
+
+describe('slipway worker', () => {
+  test('a malformed numeric setting stops it with a message naming the variable', async () => {
+    for (const [name, value] of [
+      ['SLIPWAY_WORKFLOW_CACHE', 'lots'],
+      ['SLIPWAY_BUILD_CONCURRENCY', '0'],
+    ] as const) {
+      const res = await cli(['worker'], { ...cliEnv, [name]: value });
+      assert.notEqual(res.code, 0, `${name}=${value} must stop the worker`);
+      assert.match(res.stderr, new RegExp(`${name}: expected a whole number of at least \\d, got "${value}"`));
+    }
+  });
+});
