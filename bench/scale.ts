@@ -20,11 +20,11 @@ const section = 'scale';
 
 /**
  * The worker options this section runs with (see bench/README.md): the defaults of
- * worker/index.ts. A cached workflow costs the worker ~0.3 MB (measured: ~0.5 GiB with a few
- * hundred cached, 1.1 GiB with ~3,000), so caching all 4,000 open workflows (1,000 pipelines +
- * 3,000 lanes; tried: maxCachedWorkflows 5,000) breaks the 1 GiB bound. 2,000 holds exactly
- * the set that is busy after the approvals (1,000 pipelines + their 1,000 production lanes);
- * the idle test/integration lanes are evicted and never replayed.
+ * worker/index.ts. 1,000 pipelines keep ~4,000 workflows open (each pipeline and its three
+ * lanes). Measured on 2 cores: a cache of 2,000 finished in 104 s but peaked at 1,538 MiB; 1,000
+ * peaked at 1,332 MiB; 500 finished in 99.6 s at 898 MiB; 200 held 793 MiB but took 125 s, the
+ * extra replays costing more than the memory saved. Of the RSS, the main thread's heap is
+ * ~100-230 MiB; the rest is the workflow thread's heap and the Rust core.
  */
 export const scaleTuning: NonNullable<BenchWorkerSpec['tuning']> = {
   maxCachedWorkflows: defaultWorkflowCache,

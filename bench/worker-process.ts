@@ -86,6 +86,16 @@ async function main(): Promise<void> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   process.stdout.write('bench-worker ready\n');
+  // Where the memory is (this thread's heap against the RSS, which also holds the workflow
+  // thread's heap and the Rust core), into the worker's log under .slipway/logs/.
+  const memoryLog = setInterval(() => {
+    const m = process.memoryUsage();
+    const mb = (n: number) => Math.round(n / 2 ** 20);
+    console.error(
+      `bench worker memory: rss ${mb(m.rss)} MiB, main heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MiB, external ${mb(m.external)} MiB`,
+    );
+  }, 5000);
+  memoryLog.unref();
   try {
     await set.run();
   } finally {

@@ -11,7 +11,7 @@ import { wholeNumberFromEnv } from '../common/env-number';
 import { buildHostQueue, taskQueues } from '../common/types';
 
 /** Workflows a deploy worker keeps in memory; SLIPWAY_WORKFLOW_CACHE overrides it. */
-export const defaultWorkflowCache = 2000;
+export const defaultWorkflowCache = 500;
 
 export type QueueRole = 'deploy' | 'build';
 
