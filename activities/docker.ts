@@ -14,7 +14,7 @@ import tar from 'tar-fs';
 import { NonRetryable } from '../common/errors';
 import { createLogger } from '../common/log';
 import { currentActivity } from './activity-context';
-import { generatedDir, insideCheckout, renderDockerfile } from './dockerfile';
+import { generatedDir, insideCheckout, renderDockerfile, sourceDir } from './dockerfile';
 import { parseImageReference, RegistryClient, registryCredentials } from './registry';
 
 const log = createLogger('docker');
@@ -116,8 +116,12 @@ class LogTail {
   }
 }
 
-/** A tar of the context as `docker build` would send it: .dockerignore honoured, .git left out. */
-function packContext(contextDir: string): NodeJS.ReadableStream {
+/**
+ * A tar of the context as `docker build` would send it: .dockerignore honoured, .git left out.
+ * For a Dockerfile Slipway rendered, the service's files go under sourceDir/ and Slipway's own
+ * under generatedDir/; a service's own Dockerfile gets the context as it is in the repository.
+ */
+function packContext(contextDir: string, layout: 'as-is' | 'split'): NodeJS.ReadableStream {
   const ignoreFile = path.join(contextDir, '.dockerignore');
   const rules = existsSync(ignoreFile) ? readFileSync(ignoreFile, 'utf8').split('\n') : [];
   const matcher = dockerignore({ ignorecase: false }).add(rules);
@@ -130,10 +134,23 @@ function packContext(contextDir: string): NodeJS.ReadableStream {
       return rel !== '' && matcher.ignores(rel);
     },
     // Owned by root inside the image, as the docker CLI sends it; the build cache ignores mtimes.
-    map: (header) => ({ ...header, uid: 0, gid: 0, uname: '', gname: '' }),
+    map: (header) => ({
+      ...header,
+      name: layout === 'split' ? splitName(header.name) : header.name,
+      uid: 0,
+      gid: 0,
+      uname: '',
+      gname: '',
+    }),
   });
   // tar-stream's Pack is a streamx Readable, which @types/dockerode does not know as a stream.
   return pack as unknown as NodeJS.ReadableStream;
+}
+
+/** A context path in the split layout: Slipway's files stay where they are, the rest move under sourceDir/. */
+function splitName(name: string): string {
+  if (name === generatedDir || name.startsWith(`${generatedDir}/`)) return name;
+  return name === '.' ? sourceDir : `${sourceDir}/${name}`;
 }
 
 interface BuildProgress {
@@ -184,6 +201,7 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
     contextDir: string;
     dockerfilePath: string;
     dockerfileName: string;
+    layout: 'as-is' | 'split';
   } {
     const contextDir = insideCheckout(input.workdir, input.context ?? '.', 'build context');
     if (!existsSync(contextDir))
@@ -202,10 +220,20 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
       const own = insideCheckout(input.workdir, input.dockerfile!, 'dockerfile');
       const rel = path.relative(contextDir, own);
       if (!rel.startsWith('..'))
-        return { contextDir, dockerfilePath: rel.split(path.sep).join('/'), dockerfileName: rendered.name };
+        return {
+          contextDir,
+          dockerfilePath: rel.split(path.sep).join('/'),
+          dockerfileName: rendered.name,
+          layout: 'as-is',
+        };
     }
     writeGenerated('Dockerfile', rendered.text);
-    return { contextDir, dockerfilePath: `${generatedDir}/Dockerfile`, dockerfileName: rendered.name };
+    return {
+      contextDir,
+      dockerfilePath: `${generatedDir}/Dockerfile`,
+      dockerfileName: rendered.name,
+      layout: ownDockerfile ? 'as-is' : 'split',
+    };
   }
 
   async function buildImage(input: BuildImageInput): Promise<BuildImageResult> {
@@ -214,7 +242,7 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
     const ctx = currentActivity();
     const signal = ctx?.cancellationSignal;
     const started = Date.now();
-    const { contextDir, dockerfilePath, dockerfileName } = prepareContext(input);
+    const { contextDir, dockerfilePath, dockerfileName, layout } = prepareContext(input);
     const tail = new LogTail();
     const progress: BuildProgress = { steps: [], of: 0 };
     const beat = () => {
@@ -228,7 +256,7 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
     try {
       let stream: NodeJS.ReadableStream;
       try {
-        stream = await docker.buildImage(packContext(contextDir), {
+        stream = await docker.buildImage(packContext(contextDir, layout), {
           t: image,
           dockerfile: dockerfilePath,
           buildargs: input.buildArgs ?? {},

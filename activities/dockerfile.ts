@@ -11,8 +11,15 @@ import { templatesDir } from '../common/paths';
 import { checkDockerfileSyntax } from './dockerfile-syntax';
 import { renderTemplate } from './render';
 
-/** Files Slipway adds to the build context (the rendered Dockerfile, the extra CA); the templates delete it after `COPY . .`. */
+/** Files Slipway adds to the build context (the rendered Dockerfile, the extra CA). */
 export const generatedDir = '.slipway-build';
+/**
+ * Where a rendered Dockerfile finds the service's files in the context Slipway sends: beside
+ * generatedDir, not around it, so `COPY source/ ./` takes the service's files and nothing of
+ * Slipway's. Without that split the Dockerfile (different at every commit) and the CA would be
+ * copied with the source and need a `RUN rm` afterwards: a container start in every rebuild.
+ */
+export const sourceDir = 'source';
 /** Runtime user: numeric, so it needs no useradd in the runtime image; it owns nothing in /app. */
 export const runtimeUser = '10001:10001';
 
@@ -142,6 +149,7 @@ export function dockerfileVars(input: DockerfileInput, type: ServiceType): Recor
     manifests,
     lockfile: manifests.includes('package-lock.json') || manifests.includes('npm-shrinkwrap.json'),
     generatedDir,
+    sourceDir,
     user: runtimeUser,
   };
 }

@@ -3,7 +3,8 @@
 # rendered Dockerfile, push, PUT the rendered Marathon app with the pushed digest, poll until
 # healthy. Used by bench/vs-script.ts for the comparison; every input comes from the environment:
 #   REPO SHA           git repository and commit
-#   DOCKERFILE CA_FILE rendered Dockerfile (expects CA_FILE at .slipway-build/ca.crt, may be empty)
+#   DOCKERFILE CA_FILE rendered Dockerfile (expects the source at source/ and CA_FILE at
+#                      .slipway-build/ca.crt; CA_FILE may be empty)
 #   IMAGE              registry/name to push (tagged with the short SHA)
 #   MARATHON APP_JSON  Marathon URL and an app definition with the image as __IMAGE__
 #   POLL_SECONDS       between health polls (default 2, as Slipway's awaitHealthy)
@@ -12,14 +13,15 @@ set -euo pipefail
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-git clone -q "$REPO" "$work/src"
-git -C "$work/src" checkout -q "$SHA"
+# The context layout a rendered Dockerfile expects: the source under source/, beside .slipway-build/.
+git clone -q "$REPO" "$work/ctx/source"
+git -C "$work/ctx/source" checkout -q "$SHA"
 
-mkdir -p "$work/src/.slipway-build"
-cp "$DOCKERFILE" "$work/src/.slipway-build/Dockerfile"
-if [ -n "${CA_FILE:-}" ]; then cp "$CA_FILE" "$work/src/.slipway-build/ca.crt"; fi
+mkdir -p "$work/ctx/.slipway-build"
+cp "$DOCKERFILE" "$work/ctx/.slipway-build/Dockerfile"
+if [ -n "${CA_FILE:-}" ]; then cp "$CA_FILE" "$work/ctx/.slipway-build/ca.crt"; fi
 tag="${SHA:0:12}"
-docker build -q -t "$IMAGE:$tag" -f "$work/src/.slipway-build/Dockerfile" "$work/src" >/dev/null
+docker build -q -t "$IMAGE:$tag" -f "$work/ctx/.slipway-build/Dockerfile" "$work/ctx" >/dev/null
 docker push -q "$IMAGE:$tag" >/dev/null
 digest_ref=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$IMAGE:$tag" | grep -m1 "^$IMAGE@")
 

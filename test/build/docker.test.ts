@@ -226,6 +226,11 @@ for (const { example, type, file, from, to, dependencyStep } of examples) {
     assert.deepEqual(served.health, { status: 'ok' });
     assert.equal(served.version.version, '1.0.0');
     assert.equal(served.version.commit, repo.commit);
+    // Slipway's generated Dockerfile and CA sit beside the source in the context, never in the image.
+    const appFiles = execFileSync('docker', ['run', '--rm', '--entrypoint', 'ls', pushed.digestRef, '-a', '/app'], {
+      encoding: 'utf8',
+    });
+    assert.doesNotMatch(appFiles, /slipway-build|Dockerfile|ca\.crt/, appFiles);
 
     const commit2 = editLine(repo.dir, file, from, to);
     const src2 = await checkoutSource({
@@ -250,7 +255,7 @@ for (const { example, type, file, from, to, dependencyStep } of examples) {
     assert.equal(warmDep?.cached, true, `the dependency step (${dependencyStep}) comes from the cache`);
     assert.ok(warm.result.cachedSteps > 0);
     assert.equal(
-      warm.result.stepDetails?.find((s) => s.instruction === 'COPY . .')?.cached,
+      warm.result.stepDetails?.find((s) => s.instruction === 'COPY source/ ./')?.cached,
       false,
       'the edited source is copied anew',
     );
@@ -286,7 +291,7 @@ test('a failing build step is a non-retryable BuildFailed naming the step, with 
   assert.equal(err.nonRetryable, true);
   assert.match(
     err.message,
-    /docker build of hello-python failed at step \d+\/\d+ \(RUN rm -rf \.slipway-build && .*exit 3\)/,
+    /docker build of hello-python failed at step \d+\/\d+ \(RUN echo "compiling assets for \$SERVICE_NAME" && .*exit 3\)/,
   );
   assert.match(err.message, /returned a non-zero code: 3/);
   assert.match(err.message, /--- last build output ---[\s\S]*error: assets\/missing\.css not found/);

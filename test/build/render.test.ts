@@ -127,8 +127,19 @@ for (const type of ['node', 'python', 'java', 'dotnet'] as const) {
       const cmd = runtime.find((i) => i.keyword === 'CMD');
       assert.ok(cmd && Array.isArray(JSON.parse(cmd.args)), 'CMD in exec form');
       // Dependency manifests are copied before the source (so source edits keep dependency layers).
-      const copySource = instrs.findIndex((i) => i.keyword === 'COPY' && i.args === '. .');
+      // The build stage copies the service's files only, not the context root with Slipway's folder.
+      const copySource = instrs.findIndex((i) => i.keyword === 'COPY' && i.args === 'source/ ./');
       assert.ok(copySource > 0, 'source copied in the build stage');
+      assert.ok(!instrs.some((i) => i.keyword === 'COPY' && /^\.\s/.test(i.args)), 'no COPY of the whole context');
+      // A rebuild redoes only what changes with a commit: in the runtime stage, nothing before the
+      // first COPY --from names the commit.
+      const firstCopy = runtime.findIndex((i) => i.keyword === 'COPY');
+      assert.ok(firstCopy > 0);
+      assert.ok(!runtime.slice(0, firstCopy).some((i) => i.args.includes('a'.repeat(40))), 'commit-free prefix');
+      assert.ok(
+        runtime.slice(firstCopy).every((i) => i.keyword !== 'CMD' && i.keyword !== 'USER' && i.keyword !== 'EXPOSE'),
+        'CMD, USER and EXPOSE come before the copy, so they stay cached',
+      );
       const manifestCopy = instrs.findIndex(
         (i) => i.keyword === 'COPY' && /package\.json|requirements\.txt|\.csproj/.test(i.args),
       );
