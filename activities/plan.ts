@@ -31,6 +31,8 @@ export interface EnvironmentPlan {
   approval?: ApprovalRule;
   healthTimeoutSeconds: number;
   forceOverForeignDeployments: boolean;
+  /** Registry tag that follows this environment (config `imageTag`). */
+  imageTag?: string;
 }
 
 export interface PipelinePlan {
@@ -107,6 +109,7 @@ export async function planPipeline(input: { service: string; commit: string }): 
         },
         healthTimeoutSeconds: resolveAppSettings(config, service, env.name).healthTimeoutSeconds,
         forceOverForeignDeployments: env.forceOverForeignDeployments,
+        ...(env.imageTag ? { imageTag: env.imageTag } : {}),
       })),
     };
   });

@@ -23,11 +23,16 @@ function environmentNote(e: EnvironmentStatus, status: PipelineStatus, now: numb
     return `waits for ${e.approval.approvers.join(' or ')}${left}`;
   }
   if (e.error) return e.error;
+  const notes: string[] = [];
   const decision = [...status.decisions].reverse().find((d) => d.environment === e.name && d.accepted);
   if (decision)
-    return `${decision.kind === 'approve' ? 'approved' : 'rejected'} by ${decision.approver}${decision.verified ? ' (verified)' : ''}`;
-  if (e.approval && e.state === 'pending') return `needs approval by ${e.approval.approvers.join(' or ')}`;
-  return '';
+    notes.push(
+      `${decision.kind === 'approve' ? 'approved' : 'rejected'} by ${decision.approver}${decision.verified ? ' (verified)' : ''}`,
+    );
+  else if (e.approval && e.state === 'pending') notes.push(`needs approval by ${e.approval.approvers.join(' or ')}`);
+  if (e.imageTag) notes.push(`tagged :${e.imageTag}`);
+  if (e.warning) notes.push(`warning: ${e.warning}`);
+  return notes.join('; ');
 }
 
 export function renderStatusTable(status: PipelineStatus, now = Date.now()): string {

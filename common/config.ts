@@ -100,6 +100,14 @@ const environmentSchema = z.strictObject({
     .optional(),
   /** Force a deploy over a deployment Slipway did not start (normally it waits). */
   forceOverForeignDeployments: z.boolean().default(false),
+  /**
+   * A registry tag that follows what runs here (e.g. hello-node:production): set on the digest
+   * once it is healthy, and again after a rollback.
+   */
+  imageTag: z
+    .string()
+    .regex(/^[\w][\w.-]{0,127}$/, 'expected a Docker tag: letters, digits, "_", "." and "-", at most 128')
+    .optional(),
 });
 
 const baseImage = z.union([z.string(), z.strictObject({ build: z.string(), runtime: z.string() })]);

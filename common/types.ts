@@ -105,6 +105,10 @@ export interface EnvironmentStatus {
   startedAt?: string;
   finishedAt?: string;
   error?: string;
+  /** Registry tag that now points at this pipeline's image (config `imageTag`). */
+  imageTag?: string;
+  /** Something that went wrong without failing the environment (the registry tag). */
+  warning?: string;
 }
 
 export interface BuildStatus {

@@ -69,6 +69,14 @@ export function registryPush(taskQueue: string) {
   });
 }
 
+/** Registry tags on any build worker (they hold the registry credentials); best effort. */
+export const registryTags = proxyActivities<Activities>({
+  taskQueue: taskQueues.build,
+  scheduleToCloseTimeout: '2m',
+  startToCloseTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 5 },
+});
+
 /** GitLab reporting is best effort: a GitLab outage must not fail a delivery. */
 export const reporting = proxyActivities<Activities>({
   taskQueue: taskQueues.deploy,

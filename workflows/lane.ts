@@ -18,7 +18,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { NonRetryable } from '../common/errors';
-import { marathon } from './activities';
+import { marathon, registryTags } from './activities';
 import {
   awaitingApprovalSignal,
   cancelDeploySignal,
@@ -31,6 +31,7 @@ import {
   supersededSignal,
   type DeployOutcome,
   type DeployRequest,
+  type ImageTagResult,
   type LaneState,
   type RollbackRequest,
 } from './messages';
@@ -168,6 +169,21 @@ export async function environmentLane(input: LaneInput): Promise<void> {
       }),
     );
 
+  /**
+   * Points the environment's registry tag at `image` (repository@sha256:…). Best effort: the
+   * environment runs the image whatever the registry says, so a failure is a warning.
+   */
+  async function pointImageTag(tag: string, image: string): Promise<ImageTagResult> {
+    try {
+      await registryTags.tagImageInRegistry({ digestRef: image, tag });
+      return { imageTag: tag };
+    } catch (err) {
+      const warning = `registry tag "${tag}" still points at the previous image: ${message(err)}`;
+      log.warn(warning, { image });
+      return { warning };
+    }
+  }
+
   async function runDeploy(req: DeployRequest): Promise<DeployOutcome> {
     const appId = String(req.app.id);
     let deployed: Awaited<ReturnType<typeof marathon.deployToMarathon>> | undefined;
@@ -273,11 +289,17 @@ export async function environmentLane(input: LaneInput): Promise<void> {
         version: result.version,
         since: new Date().toISOString(),
       };
+      // The environment's tag follows the rollback, when the lane knows the image it returned to.
+      const tagged =
+        target.imageTag && restored?.image.includes('@sha256:') && patched('environment-image-tags')
+          ? await pointImageTag(target.imageTag, restored.image)
+          : {};
       return {
         kind: 'healthy',
         deploymentId: result.deploymentId,
         version: result.version,
         previousVersion: toVersion,
+        ...tagged,
       };
     } catch (err) {
       return { kind: 'failed', error: message(err) };
@@ -308,8 +330,12 @@ export async function environmentLane(input: LaneInput): Promise<void> {
         marathonUrl: req.marathonUrl,
         appId: String(req.app.id),
         healthTimeoutSeconds: req.healthTimeoutSeconds,
+        ...(req.imageTag ? { imageTag: req.imageTag } : {}),
       };
-      const outcome = await runDeploy(req);
+      let outcome = await runDeploy(req);
+      // Still in flight while tagging: a cancel arriving now must not be answered "cancelled".
+      if (outcome.kind === 'healthy' && req.imageTag && patched('environment-image-tags'))
+        outcome = { ...outcome, ...(await pointImageTag(req.imageTag, req.image)) };
       state.inFlight = undefined;
       if (outcome.kind === 'healthy') {
         const since = new Date().toISOString();

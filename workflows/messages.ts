@@ -36,10 +36,20 @@ export interface DeployRequest {
   app: Record<string, unknown>;
   healthTimeoutSeconds: number;
   forceOverForeignDeployment: boolean;
+  /** Registry tag to point at the image once it is healthy. */
+  imageTag?: string;
+}
+
+/** What became of the environment's registry tag (best effort: a registry hiccup fails no deploy). */
+export interface ImageTagResult {
+  /** The tag now points at the deployed image. */
+  imageTag?: string;
+  /** Why it does not. */
+  warning?: string;
 }
 
 export type DeployOutcome =
-  | { kind: 'healthy'; deploymentId: string | null; version: string; previousVersion: string | null }
+  | ({ kind: 'healthy'; deploymentId: string | null; version: string; previousVersion: string | null } & ImageTagResult)
   | { kind: 'rolled-back'; error: string; deploymentId: string | null; version?: string; rolledBackTo?: string | null }
   | { kind: 'failed'; error: string }
   | { kind: 'refused'; reason: string; newerPipelineId?: string }
@@ -72,7 +82,7 @@ export interface LaneState {
   inFlight?: { pipelineId: string; kind: 'deploy' | 'rollback'; since: string };
   waitingApproval: { pipelineId: string; order: number }[];
   /** Where the app lives, from the latest deploy request: what a rollback needs. */
-  target?: { marathonUrl: string; appId: string; healthTimeoutSeconds: number };
+  target?: { marathonUrl: string; appId: string; healthTimeoutSeconds: number; imageTag?: string };
 }
 
 /** pipeline -> lane: deploy this image (sent with signal-with-start by an activity). */

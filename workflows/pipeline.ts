@@ -426,6 +426,7 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
         app,
         healthTimeoutSeconds: envPlan.healthTimeoutSeconds,
         forceOverForeignDeployment: envPlan.forceOverForeignDeployments,
+        ...(envPlan.imageTag ? { imageTag: envPlan.imageTag } : {}),
       },
     });
     await condition(() => outcomes.has(envPlan.name));
@@ -438,6 +439,8 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
           deploymentId: outcome.deploymentId,
           version: outcome.version,
           previousVersion: outcome.previousVersion,
+          ...(outcome.imageTag ? { imageTag: outcome.imageTag } : {}),
+          ...(outcome.warning ? { warning: outcome.warning } : {}),
         });
         publish();
         await reportDeployment(envPlan.name, 'success');

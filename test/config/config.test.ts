@@ -48,6 +48,11 @@ test('the sample config loads with embedded defaults', () => {
   assert.equal(resolveAppSettings(config, node, 'test').instances, 1);
   assert.equal(prod.healthTimeoutSeconds, 300);
   assert.match(repositoryUrl(config, node), /^file:\/\/\/.*\/\.slipway\/demo\/hello-node$/);
+  assert.deepEqual(
+    config.environments.map((e) => e.imageTag),
+    [undefined, undefined, 'production'],
+    'the sample tags what runs in production',
+  );
 });
 
 test('errors name the file, the field, the value and what was expected', () => {
@@ -80,6 +85,10 @@ test('errors name the file, the field, the value and what was expected', () => {
   rejects(
     configDir('environments:\n  - name: test\n', { 'a.yaml': 'name: a\ntype: node\napp: { memory: 64 }\n' }),
     /field "app" .*memory/,
+  );
+  rejects(
+    configDir('environments:\n  - name: test\n    imageTag: "prod tag"\n'),
+    /field "environments\.0\.imageTag" is "prod tag": expected a Docker tag/,
   );
   rejects(configDir('environments:\n  - name: test\n  bad yaml: [\n'), /slipway\.yaml: not valid YAML/);
   assert.throws(

@@ -155,12 +155,22 @@ test('the same digest runs in all three environments and is the one in the regis
     assert.equal(body.app.container.docker.image, digestRef, `${environment} runs ${body.app.container.docker.image}`);
     assert.ok(body.app.tasksHealthy >= 1, `${environment} has healthy tasks`);
   }
-  const tag = commit.slice(0, 12);
-  const manifest = await fetch(`http://${registryAddress()}/v2/${stack.service}/manifests/${tag}`, {
-    headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' },
-  });
-  assert.equal(manifest.status, 200);
-  assert.equal(`${registryAddress()}/${stack.service}@${manifest.headers.get('docker-content-digest')}`, digestRef);
+  // The commit tag it was pushed under, and each environment's tag (config imageTag), name the same digest.
+  for (const tag of [commit.slice(0, 12), 'test', 'integration', 'production']) {
+    const manifest = await fetch(`http://${registryAddress()}/v2/${stack.service}/manifests/${tag}`, {
+      headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+    });
+    assert.equal(manifest.status, 200, `tag ${tag}`);
+    assert.equal(
+      `${registryAddress()}/${stack.service}@${manifest.headers.get('docker-content-digest')}`,
+      digestRef,
+      `tag ${tag}`,
+    );
+  }
+  assert.deepEqual(
+    finalStatus.environments.map((e) => e.imageTag),
+    ['test', 'integration', 'production'],
+  );
 
   // Exactly one deploying PUT per environment for this image.
   const puts = stack.emulator

@@ -106,6 +106,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         `  - name: ${name}`,
         `    marathon: ${emulator.url}`,
         `    healthTimeout: ${opts.healthTimeout ?? '90s'}`,
+        `    imageTag: ${name}`,
         ...(name === 'production'
           ? [
               '    approval:',

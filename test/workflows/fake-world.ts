@@ -44,6 +44,9 @@ export function createFakeWorld(opts: WorldOptions) {
   const deploys: DeployCall[] = [];
   const rollbacks: { appId: string; toVersion: string; reason: string }[] = [];
   const builds: string[] = [];
+  /** Registry tags as the fake registry holds them now: "repository:tag" -> digest reference. */
+  const tags = new Map<string, string>();
+  const tagCalls: { digestRef: string; tag: string }[] = [];
   const inFlight = new Map<string, number>();
   let maxConcurrentPerApp = 0;
   let versionCounter = 0;
@@ -74,6 +77,8 @@ export function createFakeWorld(opts: WorldOptions) {
           approval: e.approval && { authorMayApprove: false, ...e.approval },
           healthTimeoutSeconds: 60,
           forceOverForeignDeployments: false,
+          // Services named tagged-* keep a registry tag per environment (config `imageTag`).
+          ...(service.startsWith('tagged-') ? { imageTag: e.name } : {}),
         })),
       };
     },
@@ -156,6 +161,13 @@ export function createFakeWorld(opts: WorldOptions) {
       const app = apps.get(appId);
       return app ? { appId, version: app.version, image: app.image, instances: 1, labels: {} } : null;
     },
+    async tagImageInRegistry({ digestRef, tag }) {
+      tagCalls.push({ digestRef, tag });
+      // A registry that refuses tags, for services named tagged-refused-*.
+      if (digestRef.includes('/tagged-refused-'))
+        throw ApplicationFailure.nonRetryable(`registry refused tag ${tag}: denied`, NonRetryable.Unauthorized);
+      tags.set(`${digestRef.split('@')[0]}:${tag}`, digestRef);
+    },
     async reportCommitStatus() {
       return null;
     },
@@ -166,5 +178,5 @@ export function createFakeWorld(opts: WorldOptions) {
     ...createLaneActivities({ client: opts.client }),
   };
 
-  return { activities, apps, deploys, rollbacks, builds, maxConcurrent: () => maxConcurrentPerApp };
+  return { activities, apps, deploys, rollbacks, builds, tags, tagCalls, maxConcurrent: () => maxConcurrentPerApp };
 }

@@ -218,6 +218,71 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     await recordHistory(second, 'pipeline-health-rollback');
   });
 
+  test('environment tags follow what runs: set when healthy, kept on a health failure, moved back by a rollback', async () => {
+    const svc = `tagged-${randomUUID().slice(0, 8)}`;
+    const tagOf = (envName: string) => world.tags.get(`registry.test/${svc}:${envName}`);
+    const first = await start({ service: svc, commit: commit() });
+    await waitFor(first, waitingFor('production'), 'the first pipeline at the gate');
+    await first.executeUpdate(approveUpdate, { args: [{ environment: 'production', approver: 'alice' }] });
+    const done = (await first.result()) as PipelineStatus;
+    const firstImage = done.image ?? '';
+    assert.match(firstImage, /@sha256:/);
+    assert.deepEqual(
+      ['test', 'integration', 'production'].map(tagOf),
+      [firstImage, firstImage, firstImage],
+      'every environment tag points at the digest it runs',
+    );
+    assert.deepEqual(
+      done.environments.map((e) => [e.imageTag, e.warning]),
+      [
+        ['test', undefined],
+        ['integration', undefined],
+        ['production', undefined],
+      ],
+    );
+
+    const bad = commit();
+    unhealthyCommits.add(bad);
+    await assert.rejects(start({ service: svc, commit: bad }).then((h) => h.result()));
+    assert.equal(tagOf('test'), firstImage, 'a version that never became healthy is never tagged');
+
+    const second = await start({ service: svc, commit: commit() });
+    await waitFor(second, waitingFor('production'), 'the second pipeline at the gate');
+    const secondImage = (await second.query(statusQuery)).image ?? '';
+    assert.equal(tagOf('test'), secondImage);
+    await second.executeUpdate(rejectUpdate, { args: [{ environment: 'production', approver: 'bob' }] });
+    await second.result();
+    assert.equal(tagOf('production'), firstImage, 'a rejected promotion leaves the production tag alone');
+
+    const rollback = await env.client.workflow.start('rollbackEnvironment', {
+      taskQueue: 'slipway',
+      workflowId: `rollback/${svc}/test/${randomUUID()}`,
+      args: [{ service: svc, environment: 'test', requestedBy: 'carol', reason: 'bad release' }],
+    });
+    const outcome = (await rollback.result()) as { kind: string; imageTag?: string };
+    assert.equal(outcome.kind, 'healthy');
+    assert.equal(outcome.imageTag, 'test');
+    assert.equal(tagOf('test'), firstImage, 'the rollback moved the tag back with the app');
+    await recordHistory(env.client.workflow.getHandle(`lane/${svc}/test`), 'lane-test-image-tags');
+  });
+
+  test('a registry that refuses the tag leaves a warning, not a failed delivery', async () => {
+    const svc = `tagged-refused-${randomUUID().slice(0, 8)}`;
+    const handle = await start({ service: svc, commit: commit() });
+    const waiting = await waitFor(handle, waitingFor('production'), 'the production gate');
+    for (const e of waiting.environments.slice(0, 2)) {
+      assert.equal(e.state, 'healthy');
+      assert.equal(e.imageTag, undefined);
+      assert.match(
+        e.warning ?? '',
+        new RegExp(`registry tag "${e.name}" still points at the previous image: .*denied`),
+      );
+    }
+    assert.equal(world.tagCalls.filter((c) => c.digestRef.includes(svc)).length, 2, 'not retried: non-retryable');
+    await handle.executeUpdate(approveUpdate, { args: [{ environment: 'production', approver: 'alice' }] });
+    assert.equal(((await handle.result()) as PipelineStatus).state, 'succeeded');
+  });
+
   test('cancel during a deploy: the deploy is rolled back and the pipeline ends cancelled', async () => {
     const svc = service();
     const first = await start({ service: svc, commit: commit() });
