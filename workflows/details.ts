@@ -30,8 +30,10 @@ export function describePipeline(status: PipelineStatus): string {
   if (status.environments.length > 0) {
     lines.push('', '| environment | state | Marathon version | note |', '|---|---|---|---|');
     for (const e of status.environments) {
+      const note =
+        e.error ?? [e.imageTag && `tagged :${e.imageTag}`, e.warning && `⚠️ ${e.warning}`].filter(Boolean).join('; ');
       lines.push(
-        `| ${e.name} | ${icons[e.state] ?? ''} ${e.state} | ${e.version ?? ''} | ${(e.error ?? '').replace(/\|/g, '/').slice(0, 120)} |`,
+        `| ${e.name} | ${icons[e.state] ?? ''} ${e.state} | ${e.version ?? ''} | ${note.replace(/\|/g, '/').slice(0, 120)} |`,
       );
     }
   }

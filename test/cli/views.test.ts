@@ -8,6 +8,7 @@ import type { PipelineStatus } from '../../common/types';
 import { computeMetrics, deployEvents } from '../../client/metrics';
 import { renderStages, renderStatusTable, formatDuration } from '../../client/status-view';
 import { watchPipeline } from '../../client/commands/watch';
+import { describePipeline } from '../../workflows/details';
 import { approverDirectory, authenticateApprover, secretMatches } from '../../client/webhook/auth';
 import { parsePipelinePath } from '../../client/webhook/pipeline-routes';
 
@@ -84,6 +85,20 @@ describe('status views', () => {
     assert.match(text, /^Build\s+done in 30s on build-1$/m);
     assert.match(text, /^test\s+healthy\s+20s\s+v1$/m);
     assert.match(text, /^production\s+waiting-approval\s+waits for alice or bob, 59m31s left$/m);
+  });
+
+  test('registry tags and their warnings show in the table and in the Temporal UI details', () => {
+    const s = status();
+    Object.assign(s.environments[0]!, { imageTag: 'test' });
+    Object.assign(s.environments[1]!, {
+      warning: 'registry tag "integration" still points at the previous image: denied',
+    });
+    const text = renderStatusTable(s, t0 + 100_000);
+    assert.match(text, /^test\s+healthy\s+20s\s+v1\s+tagged :test$/m);
+    assert.match(text, /^integration\s+healthy\s+.*warning: registry tag "integration" still points/m);
+    const details = describePipeline(s);
+    assert.match(details, /^\| test \| ✅ healthy \| v1 \| tagged :test \|$/m);
+    assert.match(details, /^\| integration \| ✅ healthy \| .* \| ⚠️ registry tag "integration" still points/m);
   });
 
   test('stage lines mark done, waiting and failed stages', () => {
