@@ -14,7 +14,7 @@ import { startBenchWorker, watchMemory } from './processes';
 import { atMost, inParallel, info, mib, seconds, sleep } from './stats';
 import type { BenchContext, BenchResult } from './types';
 import type { BenchWorkerSpec } from './worker-process';
-import { defaultWorkflowCache } from '../worker';
+import { defaultWorkflowCache, recommendedDeployWorkerNodeOptions } from '../worker';
 
 const section = 'scale';
 
@@ -24,7 +24,9 @@ const section = 'scale';
  * lanes). Measured on 2 cores: a cache of 2,000 finished in 104 s but peaked at 1,538 MiB; 1,000
  * peaked at 1,332 MiB; 500 finished in 99.6 s at 898 MiB; 200 held 793 MiB but took 125 s, the
  * extra replays costing more than the memory saved. Of the RSS, the main thread's heap is
- * ~100-230 MiB; the rest is the workflow thread's heap and the Rust core.
+ * ~100-230 MiB; the rest is mostly the workflow thread's heap, which V8 lets fill with garbage
+ * under Node's default limit: with --max-old-space-size=512 (the README's advice for deploy
+ * workers) the same run peaks at 667 MiB in 94 s.
  */
 export const scaleTuning: NonNullable<BenchWorkerSpec['tuning']> = {
   maxCachedWorkflows: defaultWorkflowCache,
@@ -37,6 +39,9 @@ export default async function scale(ctx: BenchContext): Promise<BenchResult[]> {
   const tuning = process.env.BENCH_SCALE_TUNING
     ? (JSON.parse(process.env.BENCH_SCALE_TUNING) as BenchWorkerSpec['tuning'])
     : scaleTuning;
+  // The worker runs with the Node flags the README recommends for deploy workers (a V8 heap
+  // limit); BENCH_SCALE_NODE_OPTIONS replaces them, and an empty value runs without.
+  const nodeOptions = process.env.BENCH_SCALE_NODE_OPTIONS ?? recommendedDeployWorkerNodeOptions;
   const emulator = await startMarathonEmulator({
     mode: 'simulated',
     simulatedHealthyAfterMs: 0,
@@ -60,7 +65,11 @@ export default async function scale(ctx: BenchContext): Promise<BenchResult[]> {
   const worker = await startBenchWorker(
     section,
     { roles: ['deploy', 'build'], noop, marathonPollMs: 200, configShards: shards, tuning },
-    { SLIPWAY_BUILD_HOST_ID: `bench-${section}-${ctx.runId}`, SLIPWAY_LOG_LEVEL: 'warn' },
+    {
+      SLIPWAY_BUILD_HOST_ID: `bench-${section}-${ctx.runId}`,
+      SLIPWAY_LOG_LEVEL: 'warn',
+      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+    },
   );
   const workerMemory = watchMemory(worker.pid);
   const temporalMemory = watchMemory(ctx.temporalPid);
@@ -131,7 +140,7 @@ export default async function scale(ctx: BenchContext): Promise<BenchResult[]> {
       info(
         section,
         'worker tuning',
-        `cache ${tuning?.maxCachedWorkflows}, wft ${tuning?.maxConcurrentWorkflowTaskExecutions}, act ${tuning?.maxConcurrentActivityTaskExecutions}`,
+        `cache ${tuning?.maxCachedWorkflows}, wft ${tuning?.maxConcurrentWorkflowTaskExecutions}, act ${tuning?.maxConcurrentActivityTaskExecutions}; NODE_OPTIONS ${nodeOptions || '(none)'}`,
       ),
     ];
   } finally {

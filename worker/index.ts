@@ -12,6 +12,12 @@ import { buildHostQueue, taskQueues } from '../common/types';
 
 /** Workflows a deploy worker keeps in memory; SLIPWAY_WORKFLOW_CACHE overrides it. */
 export const defaultWorkflowCache = 500;
+/**
+ * How the README says to start deploy workers. Without a heap limit V8 collects lazily and the
+ * RSS of a busy worker approaches 1 GiB; the limit holds it well below at the same throughput
+ * (bench/README.md, "Scale tuning").
+ */
+export const recommendedDeployWorkerNodeOptions = '--max-old-space-size=512';
 
 export type QueueRole = 'deploy' | 'build';
 

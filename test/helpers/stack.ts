@@ -15,6 +15,7 @@ import {
   type MarathonEmulatorOptions,
 } from '../../dev/marathon-emulator';
 import { registryAddress, temporalAddress } from './env';
+import { recommendedDeployWorkerNodeOptions } from '../../worker';
 
 export interface StackOptions {
   marathonMode: 'containers' | 'simulated';
@@ -168,7 +169,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         process.execPath,
         ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), 'worker', '--queues', roles],
         {
-          env: workerEnv,
+          // Deploy workers run as the README says to run them.
+          env: roles.includes('deploy')
+            ? {
+                ...workerEnv,
+                NODE_OPTIONS: `${workerEnv.NODE_OPTIONS ?? ''} ${recommendedDeployWorkerNodeOptions}`.trim(),
+              }
+            : workerEnv,
           stdio: ['ignore', 'ignore', 'pipe'],
           cwd: projectRoot,
         },
