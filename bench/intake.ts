@@ -3,8 +3,10 @@
 // the harness's Temporal server). Three runs, 10 s each, 20 connections:
 //  - distinct: every request a new commit and a new Idempotency-Key -> one new pipeline each;
 //  - dedupe (same delivery): one body and one Idempotency-Key repeated -> answered from memory;
-//  - dedupe (redelivery, new key): one commit, a new key each time -> Temporal refuses the
-//    duplicate workflow ID (the path a delivery takes after a webhook server restart).
+//  - dedupe (redelivery, new key): one commit, a new key each time -> the first is started, the
+//    rest are answered from the webhook's memory of pipeline IDs that exist. (After a restart of
+//    the webhook the first redelivery of each commit is a start Temporal refuses: the cost of a
+//    distinct commit.)
 // No worker polls during this section: the pipelines only need to be started.
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Client } from '@temporalio/client';
 import type { DeployConfig } from '../../common/config';
 import type { Logger } from '../../common/log';
+import { pipelineWorkflowId, type PipelineInput } from '../../common/types';
 import { startPipeline, type StartResult } from '../pipelines';
 import { secretMatches, signatureVerifies } from './auth';
 import { interpretGitlabDelivery, PayloadError } from './gitlab-intake';
@@ -21,21 +22,35 @@ export interface IntakeOptions {
   log: Logger;
 }
 
-/** Remembers answers by Idempotency-Key, so a "Resend Request" gets the first answer back. */
-class DeliveryMemory {
-  private readonly answers = new Map<string, StartResult[]>();
+/** A map that forgets its oldest entries first, so a flood of distinct keys cannot grow it. */
+class BoundedMemory<V> {
+  private readonly entries = new Map<string, V>();
   constructor(private readonly capacity = 10_000) {}
-  get(key: string): StartResult[] | undefined {
-    return this.answers.get(key);
+  get(key: string): V | undefined {
+    return this.entries.get(key);
   }
-  set(key: string, value: StartResult[]): void {
-    if (this.answers.size >= this.capacity) this.answers.delete(this.answers.keys().next().value as string);
-    this.answers.set(key, value);
+  set(key: string, value: V): void {
+    if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, value);
   }
 }
 
 export function createIntakeRoute(opts: IntakeOptions) {
-  const memory = new DeliveryMemory();
+  /** Answers by Idempotency-Key, so a "Resend Request" gets the first answer back. */
+  const memory = new BoundedMemory<StartResult[]>();
+  /**
+   * Pipeline workflow IDs known to exist. Webhooks start with REJECT_DUPLICATE, so once an ID
+   * exists every later start of it is refused: a delivery of the same commit under another key
+   * (a second hook, a re-push) gets that answer from here instead of a refused start on Temporal.
+   */
+  const existing = new BoundedMemory<true>();
+  const start = async (input: PipelineInput): Promise<StartResult> => {
+    const workflowId = pipelineWorkflowId(input.service, input.commit);
+    if (existing.get(workflowId)) return { workflowId, deduplicated: true };
+    const result = await startPipeline(opts.client, input);
+    existing.set(result.workflowId, true);
+    return result;
+  };
   return async function intake(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
     const signed = opts.signingSecret !== undefined && header(req, 'webhook-signature') !== undefined;
@@ -84,7 +99,7 @@ export function createIntakeRoute(opts: IntakeOptions) {
     const remembered = deliveryId ? memory.get(deliveryId) : undefined;
     const results = remembered
       ? remembered.map((r) => ({ ...r, deduplicated: true }))
-      : await Promise.all(decision.pipelines.map((input) => startPipeline(opts.client, input)));
+      : await Promise.all(decision.pipelines.map(start));
     if (deliveryId && !remembered) memory.set(deliveryId, results);
 
     for (const r of results) {

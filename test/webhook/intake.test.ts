@@ -130,6 +130,49 @@ describe('POST /webhooks/gitlab', () => {
     assert.equal(await executions(workflowId), 1);
   });
 
+  test('a known pipeline is answered without a second start on Temporal; a fresh server learns it from Temporal', async () => {
+    // The client the server uses, with its workflow starts counted.
+    const counting = (c: Client) => {
+      let starts = 0;
+      const workflow = new Proxy(c.workflow, {
+        get(target, prop) {
+          if (prop === 'start') return (...args: Parameters<typeof target.start>) => (starts++, target.start(...args));
+          const value: unknown = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const proxied = new Proxy(c, {
+        get: (target, prop) => (prop === 'workflow' ? workflow : Reflect.get(target, prop)),
+      });
+      return { client: proxied, starts: () => starts };
+    };
+    const sha = (randomUUID() + randomUUID()).replace(/-/g, '').slice(0, 40);
+    const body = { ...fixture('push-hook.json'), after: sha, checkout_sha: sha };
+    const workflowId = `pipeline/${config.pushService}/${sha}`;
+    const first = counting(client);
+    const one = await startWebhookServer({ port: 0, client: first.client, token, configDir: config.dir });
+    try {
+      const a = await deliver(one.url, body, { 'X-Gitlab-Token': token, 'Idempotency-Key': randomUUID() });
+      assert.deepEqual(a.body, { workflowId, deduplicated: false });
+      started.add(workflowId);
+      const b = await deliver(one.url, body, { 'X-Gitlab-Token': token, 'Idempotency-Key': randomUUID() });
+      assert.deepEqual(b.body, { workflowId, deduplicated: true });
+      assert.equal(first.starts(), 1, 'the second key was answered from memory');
+    } finally {
+      await one.close();
+    }
+    const second = counting(client);
+    const two = await startWebhookServer({ port: 0, client: second.client, token, configDir: config.dir });
+    try {
+      const c = await deliver(two.url, body, { 'X-Gitlab-Token': token, 'Idempotency-Key': randomUUID() });
+      assert.deepEqual(c.body, { workflowId, deduplicated: true }, 'Temporal refuses the duplicate ID');
+      assert.equal(second.starts(), 1);
+    } finally {
+      await two.close();
+    }
+    assert.equal(await executions(workflowId), 1);
+  });
+
   test('answers in milliseconds: latency of 30 deliveries that each start a pipeline', async () => {
     const times: number[] = [];
     for (let i = 0; i < 30; i++) {
@@ -228,19 +271,20 @@ describe('POST /webhooks/gitlab', () => {
     assert.deepEqual(glob.body, { workflowId: `pipeline/${config.pushService}/${releaseSha}`, deduplicated: false });
     started.add(String(glob.body.workflowId));
     // Nothing else was started for these services.
-    // (the push of the first test, 30 timed pushes, the burst, the tag, the glob branch; visibility catches up within moments)
+    // (the push of the first test, the known-pipeline push, 30 timed pushes, the burst, the tag, the glob branch;
+    // visibility catches up within moments)
     const query = `SlipwayService = '${config.pushService}' OR SlipwayService = '${config.tagService}'`;
     let count = 0;
     for (let i = 0; i < 20; i++) {
       count = 0;
       for await (const _ of client.workflow.list({ query })) count++;
-      if (count >= 34) break;
+      if (count >= 35) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     await new Promise((r) => setTimeout(r, 200));
     count = 0;
     for await (const _ of client.workflow.list({ query })) count++;
-    assert.equal(count, 34);
+    assert.equal(count, 35);
   });
 
   test('wrong or missing token 401, bad JSON and malformed payloads 400, oversized 413, wrong type 415', async () => {
