@@ -44,30 +44,23 @@ export const buildClaim = proxyActivities<Activities>({
   retry: { ...retry, maximumAttempts: 5 },
 });
 
-/** Build steps on one build host: long, heartbeating; a host that stays away is given up on. */
-export function buildHost(taskQueue: string) {
+/**
+ * Steps on one build host: long, heartbeating; a host that stays away is given up on. Checkout
+ * and build get 3 attempts; the push passes `pushAttempts`, because a registry restart is common
+ * and passing and should not fail a delivery.
+ */
+export function buildHost(taskQueue: string, maximumAttempts = 3) {
   return proxyActivities<Activities>({
     taskQueue,
     scheduleToStartTimeout: '5m',
     startToCloseTimeout: '45m',
     heartbeatTimeout: '60s',
-    retry: { ...retry, maximumAttempts: 3 },
+    retry: { ...retry, maximumAttempts },
   });
 }
 
-/**
- * The push on the same build host: a registry restart or outage is common and passing, so it is
- * retried for about five minutes before the pipeline gives up on this host.
- */
-export function registryPush(taskQueue: string) {
-  return proxyActivities<Activities>({
-    taskQueue,
-    scheduleToStartTimeout: '5m',
-    startToCloseTimeout: '30m',
-    heartbeatTimeout: '60s',
-    retry: { ...retry, maximumAttempts: 14 },
-  });
-}
+/** Push attempts: with the backoff (1 s doubling to 30 s) about five minutes of registry outage. */
+export const pushAttempts = 14;
 
 /** Registry tags on any build worker (they hold the registry credentials); best effort. */
 export const registryTags = proxyActivities<Activities>({

@@ -29,7 +29,7 @@ import type {
   RejectionRequest,
 } from '../common/types';
 import type { EnvironmentPlan, PipelinePlan } from '../activities/plan';
-import { buildClaim, buildHost, quick as quickRemote, quickLocal, registryPush, reporting } from './activities';
+import { buildClaim, buildHost, pushAttempts, quick as quickRemote, quickLocal, reporting } from './activities';
 import { refusalReason } from './approval';
 import { describePipeline } from './details';
 import {
@@ -329,7 +329,7 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
           });
           status.build.image = built.image;
           status.build.durationMs = built.durationMs;
-          const pushed = await registryPush(host.taskQueue).pushImage({ image: built.image });
+          const pushed = await buildHost(host.taskQueue, pushAttempts).pushImage({ image: built.image });
           status.build.digestRef = pushed.digestRef;
           status.build.finishedAt = now();
           status.committedAt ??= source.committedAt;

@@ -229,15 +229,8 @@ export async function waitUntilHealthWaitRuns(stack: Stack, workflowId: string):
   );
 }
 
-/**
- * Approves production once it waits, and checks the end: the pipeline succeeded, every
- * environment is healthy, and each got exactly one deploying PUT for the pipeline's image.
- */
-export async function approveAndFinish(stack: Stack, workflowId: string): Promise<PipelineStatus> {
-  await waitForStatus(stack.client, workflowId, productionWaits, 'production to wait for approval', 300_000);
-  const approval = await approveProduction(stack.client, workflowId, 60_000);
-  assert.equal(approval.accepted, true, JSON.stringify(approval));
-  const status = await finalStatus(stack.client, workflowId);
+/** The pipeline succeeded, and test, integration and production all ended healthy. */
+export function assertDeliveredEverywhere(status: PipelineStatus): void {
   assert.equal(status.state, 'succeeded', JSON.stringify(status));
   assert.deepEqual(
     status.environments.map((e) => [e.name, e.state]),
@@ -247,6 +240,18 @@ export async function approveAndFinish(stack: Stack, workflowId: string): Promis
       ['production', 'healthy'],
     ],
   );
+}
+
+/**
+ * Approves production once it waits, and checks the end: the pipeline succeeded, every
+ * environment is healthy, and each got exactly one deploying PUT for the pipeline's image.
+ */
+export async function approveAndFinish(stack: Stack, workflowId: string): Promise<PipelineStatus> {
+  await waitForStatus(stack.client, workflowId, productionWaits, 'production to wait for approval', 300_000);
+  const approval = await approveProduction(stack.client, workflowId, 60_000);
+  assert.equal(approval.accepted, true, JSON.stringify(approval));
+  const status = await finalStatus(stack.client, workflowId);
+  assertDeliveredEverywhere(status);
   assert.deepEqual(deploysPerEnvironment(stack.emulator.requests(), status), {
     test: 1,
     integration: 1,

@@ -15,6 +15,7 @@ import { startPipeline } from '../../client/pipelines';
 import { projectRoot } from '../../common/paths';
 import type { PipelineStatus } from '../../common/types';
 import { statusQuery } from '../../workflows/messages';
+import { assertDeliveredEverywhere } from '../chaos/driver';
 import { requireEnv } from '../helpers/env';
 import { headCommit, startStack, type Stack } from '../helpers/stack';
 import { until } from '../helpers/wait';
@@ -192,15 +193,7 @@ test(
     console.log(
       `[figure] ui-approval: browser steps + deploy to production ${((Date.now() - uiStarted) / 1000).toFixed(1)} s`,
     );
-    assert.equal(done.state, 'succeeded', JSON.stringify(done));
-    assert.deepEqual(
-      done.environments.map((e) => [e.name, e.state]),
-      [
-        ['test', 'healthy'],
-        ['integration', 'healthy'],
-        ['production', 'healthy'],
-      ],
-    );
+    assertDeliveredEverywhere(done);
     const decision = done.decisions.find((d) => d.environment === 'production');
     assert.ok(decision, JSON.stringify(done.decisions));
     assert.deepEqual(
