@@ -4,11 +4,16 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import type Dockerode from 'dockerode';
-import { createActivities, type Activities } from '../activities';
+import {
+  createBuildActivities,
+  createDeployActivities,
+  type BuildActivities,
+  type DeployActivities,
+} from '../activities';
 import { buildHostId } from '../activities/build-host';
 import type { TemporalSettings } from '../common/temporal-connection';
 import { wholeNumberFromEnv } from '../common/env-number';
-import { buildHostQueue, taskQueues } from '../common/types';
+import { buildHostQueue, taskQueues } from '../common/contract';
 
 /** Workflows a deploy worker keeps in memory; SLIPWAY_WORKFLOW_CACHE overrides it. */
 export const defaultWorkflowCache = 500;
@@ -29,7 +34,7 @@ export interface WorkerSetOptions {
   /** Overrides for benchmarks and tests (cache size, concurrency). */
   tuning?: Partial<WorkerOptions>;
   /** Replaces some activities, the rest stay real (the benchmarks' no-op build and push). */
-  activityOverrides?: Partial<Activities>;
+  activityOverrides?: Partial<DeployActivities & BuildActivities>;
 }
 
 export interface WorkerSet {
@@ -44,14 +49,19 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<WorkerSet> 
   const workflowCache = wholeNumberFromEnv('SLIPWAY_WORKFLOW_CACHE', defaultWorkflowCache, { min: 0 });
   const buildConcurrency = wholeNumberFromEnv('SLIPWAY_BUILD_CONCURRENCY', 2);
   const connection = await NativeConnection.connect(opts.settings.connectionOptions);
-  const activities = { ...createActivities({ client: opts.client, docker: opts.docker }), ...opts.activityOverrides };
-  const base = { connection, namespace: opts.settings.namespace, activities };
+  const base = { connection, namespace: opts.settings.namespace };
+  // Each role registers only its own activities: a deploy worker does not offer a build step.
+  const overridden = <T extends object>(activities: T): T => {
+    const picked = Object.entries(opts.activityOverrides ?? {}).filter(([name]) => name in activities);
+    return { ...activities, ...Object.fromEntries(picked) };
+  };
   const workers: Worker[] = [];
   try {
     if (opts.roles.includes('deploy')) {
       workers.push(
         await Worker.create({
           ...base,
+          activities: overridden(createDeployActivities({ client: opts.client })),
           taskQueue: taskQueues.deploy,
           workflowsPath: require.resolve('../workflows'),
           // Bounded cache: a thousand waiting pipelines must not exhaust the worker's heap
@@ -67,6 +77,7 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<WorkerSet> 
       // Few concurrent builds per host: each one is CPU- and disk-heavy.
       const buildOptions = {
         ...base,
+        activities: overridden(createBuildActivities({ docker: opts.docker })),
         maxConcurrentActivityTaskExecutions: buildConcurrency,
       };
       workers.push(await Worker.create({ ...buildOptions, taskQueue: taskQueues.build }));

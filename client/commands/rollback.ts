@@ -3,7 +3,8 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
-import { taskQueues } from '../../common/types';
+import { taskQueues } from '../../common/contract';
+import { rollbackEnvironment } from '../../workflows';
 import { printJson, uiLink, withClient } from '../cli-support';
 
 export function register(program: Command): void {
@@ -35,7 +36,7 @@ export function register(program: Command): void {
           reason: opts.reason,
         };
         const outcome = await withClient(async (client) => {
-          const handle = await client.workflow.start('rollbackEnvironment', {
+          const handle = await client.workflow.start(rollbackEnvironment, {
             taskQueue: taskQueues.deploy,
             workflowId,
             args: [input],
