@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -93,17 +93,24 @@ function waitFor(handle: WorkflowHandle, predicate: (s: PipelineStatus) => boole
   );
 }
 
-/** `SLIPWAY_RECORD_HISTORIES=1 npm test -- test/workflows` refreshes the histories replay.test.ts replays. */
+/**
+ * `SLIPWAY_RECORD_HISTORIES=v4 npm test -- test/workflows/pipeline` records this file's scenarios
+ * as test/histories/v4-*.json for replay.test.ts. Recorded histories are never overwritten: each
+ * generation of workflow code adds its own (docs/versioning.md).
+ */
 async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
-  if (!process.env.SLIPWAY_RECORD_HISTORIES) return;
+  const generation = process.env.SLIPWAY_RECORD_HISTORIES;
+  if (!generation) return;
+  if (!/^v\d+$/.test(generation))
+    throw new Error(`SLIPWAY_RECORD_HISTORIES=${generation}: expected a generation like v4`);
   const dir = path.join(__dirname, '..', 'histories');
+  const file = path.join(dir, `${generation}-${name}.json`);
+  if (existsSync(file))
+    throw new Error(`${file} exists: recorded histories are kept as they are; record a new generation`);
   mkdirSync(dir, { recursive: true });
   // Workflow code reads its own ID, so the replay needs the original one beside the history.
   const history = JSON.parse(historyToJSON(await handle.fetchHistory())) as unknown;
-  writeFileSync(
-    path.join(dir, `${name}.json`),
-    JSON.stringify({ workflowId: handle.workflowId, history }, null, 1) + '\n',
-  );
+  writeFileSync(file, JSON.stringify({ workflowId: handle.workflowId, history }, null, 1) + '\n');
 }
 
 const waitingFor = (envName: string) => (s: PipelineStatus) =>

@@ -12,6 +12,7 @@ import {
 } from '../../common/contract';
 import { NonRetryable } from '../../common/errors';
 import { describeError, isFailureOfType } from '../failures';
+import { patches } from '../patches';
 import { marathon, registryTags } from '../proxies';
 import type { Lane } from './lane-state';
 
@@ -69,7 +70,7 @@ export class DeployRunner {
       .catch(() => undefined);
     // The progress note need not be delivered before the health wait starts: waiting for it
     // cost two server round trips per deploy. Lanes that ran before keep their order on replay.
-    if (!patched('progress-signal-in-parallel')) await note;
+    if (!patched(patches.progressSignalInParallel)) await note;
     await marathon.awaitHealthy({
       marathonUrl: req.marathonUrl,
       environment,
@@ -138,7 +139,7 @@ export async function runRollback(lane: Lane, req: RollbackRequest): Promise<Dep
     const restored = lane.rolledBack(req, toVersion, result.version);
     // The environment's tag follows the rollback, when the lane knows the image it returned to.
     const tagged =
-      target.imageTag && restored?.image.includes('@sha256:') && patched('environment-image-tags')
+      target.imageTag && restored?.image.includes('@sha256:') && patched(patches.environmentImageTags)
         ? await pointImageTag(target.imageTag, restored.image)
         : {};
     return {

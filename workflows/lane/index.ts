@@ -28,6 +28,7 @@ import {
   type DeployRequest,
   type LaneInput,
 } from '../../common/contract';
+import { patches } from '../patches';
 import { DeployRunner, pointImageTag, runRollback } from './deploy';
 import { Lane } from './lane-state';
 
@@ -67,7 +68,7 @@ async function deploy(lane: Lane, runner: DeployRunner, messenger: LaneMessenger
   lane.startDeploy(req);
   let outcome = await runner.run(req);
   // Still in flight while tagging: a cancel arriving now must not be answered "cancelled".
-  if (outcome.kind === 'healthy' && req.imageTag && patched('environment-image-tags'))
+  if (outcome.kind === 'healthy' && req.imageTag && patched(patches.environmentImageTags))
     outcome = { ...outcome, ...(await pointImageTag(req.imageTag, req.image)) };
   lane.finishInFlight();
   if (outcome.kind === 'healthy') messenger.supersede(lane.deployed(req, outcome.version), req.pipelineId);

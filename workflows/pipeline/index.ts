@@ -28,6 +28,7 @@ import {
   type PipelineStatus,
 } from '../../common/contract';
 import { describeError } from '../failures';
+import { patches } from '../patches';
 import { quickLocal, quickRemote, type Quick } from '../proxies';
 import { approvalGate } from './approval-gate';
 import { buildAndPush } from './build-stage';
@@ -40,7 +41,7 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
   // rendering and lane requests run as local activities inside the workflow task that needs them,
   // and the build folder is removed while the deploys go on. Decided first, before any handler
   // can run; pipelines started before v2 replay with the steps they took.
-  const v2 = patched('orchestration-v2');
+  const v2 = patched(patches.orchestrationV2);
   const quick = v2 ? quickLocal : quickRemote;
   const run = new PipelineRun(input, workflowInfo(), () => new Date());
   const steps: DeploySteps = { quick, gitlab: new GitlabReporter(run), publish: () => publish(run) };
@@ -57,7 +58,7 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
     steps.publish();
     // GitLab shows the commit as pending from the moment the webhook was taken. Pipelines that
     // started before this step existed replay without it.
-    if (patched('gitlab-pending-status')) {
+    if (patched(patches.gitlabPendingStatus)) {
       steps.gitlab.start();
       await steps.gitlab.commitStatus('pending', 'queued');
     }
