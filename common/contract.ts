@@ -27,8 +27,14 @@ export interface PipelineInput {
   /** Git ref that carried the commit: refs/heads/main, refs/tags/v1.2. */
   ref?: string;
   trigger: Trigger;
-  /** Commit author, for "the author may not approve production" and lead-time metrics. */
+  /** Commit author, for display and lead-time metrics. */
   author?: { name?: string; username?: string; email?: string };
+  /**
+   * Everyone answerable for the change, by stable identity: the pusher (GitLab user ID and
+   * username) and the authors of the pushed commits (emails). The checkout adds the head commit's
+   * author. An environment with `authorMayApprove: false` refuses approvals from any of them.
+   */
+  changedBy?: Identities;
   committedAt?: string;
 }
 
@@ -90,10 +96,25 @@ export interface DecisionRecord {
   refusal?: string;
 }
 
+/** Stable identities of one person (an approver) or of the people behind a change. */
+export interface Identities {
+  gitlabUserIds?: number[];
+  gitlabUsernames?: string[];
+  /** Lowercased. */
+  emails?: string[];
+}
+
 export interface ApprovalRule {
+  /** Who may decide: names, with approver groups already expanded. */
   approvers: string[];
   timeoutSeconds: number;
   authorMayApprove: boolean;
+  /** Distinct approvals needed (default 1); one rejection ends the gate whatever this says. */
+  required?: number;
+  /** Only decisions verified through Slipway's authenticated HTTP API count (default false). */
+  requireVerified?: boolean;
+  /** Each approver's stable identities (config `identities`), told apart from the change's authors. */
+  approverIdentities?: Record<string, Identities>;
 }
 
 export interface EnvironmentStatus {
@@ -101,7 +122,7 @@ export interface EnvironmentStatus {
   state: EnvironmentState;
   appId: string;
   marathonUrl: string;
-  approval?: ApprovalRule & { waitingSince?: string; deadline?: string };
+  approval?: ApprovalRule & { waitingSince?: string; deadline?: string; approvedBy?: string[] };
   deploymentId?: string | null;
   version?: string;
   previousVersion?: string | null;
@@ -130,6 +151,8 @@ export interface PipelineStatus {
   ref?: string;
   trigger: Trigger;
   author?: PipelineInput['author'];
+  /** The change's authors as known so far: the webhook's, plus the head commit's from the checkout. */
+  changedBy?: Identities;
   committedAt?: string;
   state: PipelineState;
   /** The one image every environment receives: repository@sha256:... */

@@ -8,6 +8,11 @@ export const patches = {
   orchestrationV2: 'orchestration-v2',
   /** deliveryPipeline: GitLab commit status "pending" as soon as the pipeline starts. */
   gitlabPendingStatus: 'gitlab-pending-status',
+  /**
+   * deliveryPipeline: "authorMayApprove: false" compares stable identities (GitLab user IDs,
+   * usernames, emails of the pusher and commit authors) and refuses when the authors are unknown.
+   */
+  approverIdentities: 'approver-identities',
   /** environmentLane: the health wait starts without waiting for the progress note's delivery. */
   progressSignalInParallel: 'progress-signal-in-parallel',
   /** environmentLane: the environment's registry tag follows a healthy deploy and a rollback. */

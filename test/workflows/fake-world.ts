@@ -150,7 +150,13 @@ export function createFakeWorld(opts: WorldOptions) {
       return { hostId: 'test-host', taskQueue: 'slipway-build@test-host' };
     },
     async checkoutSource({ commit }) {
-      return { workdir: `/tmp/fake/${commit}`, commit, committedAt: '2026-11-26T10:00:00.000Z', author: 'carol' };
+      return {
+        workdir: `/tmp/fake/${commit}`,
+        commit,
+        committedAt: '2026-11-26T10:00:00.000Z',
+        author: 'carol',
+        authorEmail: 'carol@example.com',
+      };
     },
     async buildImage({ repository, tag, commit }) {
       builds.push(commit);
