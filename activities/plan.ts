@@ -53,7 +53,7 @@ export function configDir(): string {
 }
 
 /** Config errors cannot be fixed by retrying: fail the pipeline at once with the file and field. */
-function withConfig<T>(fn: (config: DeployConfig) => T): T {
+export function withConfig<T>(fn: (config: DeployConfig) => T): T {
   try {
     return fn(cachedDeployConfig(configDir()));
   } catch (err) {

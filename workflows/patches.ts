@@ -13,6 +13,12 @@ export const patches = {
    * usernames, emails of the pusher and commit authors) and refuses when the authors are unknown.
    */
   approverIdentities: 'approver-identities',
+  /**
+   * Both workflows: lane requests carry references only and are checked against the pipeline they
+   * name; the lane deploys what the worker's config renders; pipelines check outcomes and
+   * "superseded" notes with the lane. A forged message changes nothing.
+   */
+  laneReferences: 'lane-references',
   /** environmentLane: the health wait starts without waiting for the progress note's delivery. */
   progressSignalInParallel: 'progress-signal-in-parallel',
   /** environmentLane: the environment's registry tag follows a healthy deploy and a rollback. */

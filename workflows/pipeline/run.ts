@@ -236,6 +236,16 @@ export class PipelineRun {
     this.supersededBy ??= by;
   }
 
+  /** The newer pipeline a "superseded" note names, while the gate for `name` has no decision. */
+  supersedeClaim(name: string): string | undefined {
+    return this.decided(name) ? undefined : this.supersededBy;
+  }
+
+  /** A "superseded" note the lane does not confirm: forgotten. */
+  dropSupersede(): void {
+    this.supersededBy = undefined;
+  }
+
   // --- deploys ----------------------------------------------------------------------------------
 
   startDeploy(name: string): void {
@@ -258,6 +268,11 @@ export class PipelineRun {
 
   receiveOutcome(environment: string, outcome: DeployOutcome): void {
     this.outcomes.set(environment, outcome);
+  }
+
+  /** An answer the lane does not confirm: forgotten, as if it never came. */
+  dropOutcome(name: string): void {
+    this.outcomes.delete(name);
   }
 
   hasOutcome(name: string): boolean {
