@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { temporalAddress } from '../helpers/env';
 import { quietTemporalRuntime } from '../helpers/runtime';
-import { createFakeWorld } from '../workflows/fake-world';
+import { createFakeWorld, type WorldOptions as FakeWorldOptions } from '../workflows/fake-world';
 import type { DeployActivities } from '../../activities';
 
 export interface World {
@@ -16,14 +16,28 @@ export interface World {
   stop(services: string[]): Promise<void>;
 }
 
-export async function startWorld(opts: { activities?: Partial<DeployActivities> } = {}): Promise<World> {
+export interface WorldOptions {
+  activities?: Partial<DeployActivities>;
+  /** The environment chain and approval rules the fake plan gives (default: test, integration, production). */
+  environments?: FakeWorldOptions['environments'];
+  /** Commits whose health wait takes this long (ms). */
+  slowCommits?: Map<string, number>;
+}
+
+export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   quietTemporalRuntime();
   process.env.SLIPWAY_APPROVAL_KEY ??= `approval-key-${randomUUID()}`;
   const connection = await Connection.connect({ address: temporalAddress() });
   const client = new Client({ connection });
   const native = await NativeConnection.connect({ address: temporalAddress() });
   const unhealthyCommits = new Set<string>();
-  const fake = createFakeWorld({ client, unhealthyCommits, healthDelayMs: 20 });
+  const fake = createFakeWorld({
+    client,
+    unhealthyCommits,
+    healthDelayMs: 20,
+    environments: opts.environments,
+    slowCommits: opts.slowCommits,
+  });
   const build = { connection: native, activities: fake.build };
   const workers = [
     await Worker.create({

@@ -9,14 +9,14 @@ import { createLaneChecks } from '../../activities/lane-checks';
 import { createLaneActivities } from '../../activities/lanes';
 import { verifyDecisionAttestation } from '../../activities/attestation';
 import type { BuildActivities, DeployActivities } from '../../activities';
-import type { PipelinePlan } from '../../common/contract';
+import type { ApprovalRule, PipelinePlan } from '../../common/contract';
 import { NonRetryable } from '../../common/errors';
 
 export interface WorldOptions {
   client: Client;
   environments?: {
     name: string;
-    approval?: { approvers: string[]; timeoutSeconds: number; authorMayApprove?: boolean };
+    approval?: Partial<ApprovalRule> & { approvers: string[]; timeoutSeconds: number };
   }[];
   /** Images whose deploys never become healthy (by commit prefix). */
   unhealthyCommits?: Set<string>;
