@@ -73,10 +73,13 @@ describe('forged messages between pipelines and lanes', { timeout: 120_000 }, ()
       forceOverForeignDeployment: true,
     };
     await lane.signal(deployRequestSignal, forged);
-    await lane.signal(deployRequestSignal, { ...forged, pipelineId: `pipeline/${svc}/${sha()}` });
-    const ignored = await ignoredByLane(svc, 'production', 2);
-    assert.match(ignored?.[0]?.reason ?? '', /does not confirm the request: .*(not deploying|image)/);
-    assert.match(ignored?.[1]?.reason ?? '', /no workflow/);
+    const impostor = `pipeline/${svc}/${sha()}`;
+    await lane.signal(deployRequestSignal, { ...forged, pipelineId: impostor });
+    const ignored = (await ignoredByLane(svc, 'production', 2)) ?? [];
+    // Both handlers check concurrently, so either may be listed first.
+    const reasonFor = (id: string) => ignored.find((i) => i.pipelineId === id)?.reason ?? '';
+    assert.match(reasonFor(pipeline.workflowId), /does not confirm the request: .*(not deploying|image)/);
+    assert.match(reasonFor(impostor), /no workflow/);
     assert.deepEqual(
       world.fake.deploys.filter((d) => d.appId === `/production/${svc}` || d.appId === '/production/someone-else'),
       [],
@@ -135,8 +138,10 @@ describe('forged messages between pipelines and lanes', { timeout: 120_000 }, ()
     );
     const lane = world.client.workflow.getHandle(laneWorkflowId(svc, 'production'));
     await lane.signal(cancelDeploySignal, { pipelineId: pipeline.workflowId });
-    const ignored = await ignoredByLane(svc, 'production', 1);
-    assert.match(ignored?.[0]?.reason ?? '', /not being cancelled/);
+    const ignored = await until('the forged cancel to be ignored', 20_000, async () =>
+      (await lane.query(laneQuery)).ignored?.find((i) => i.message === 'cancelDeploy'),
+    );
+    assert.match(ignored.reason, /not being cancelled/);
     assert.equal((await pipeline.result()).state, 'succeeded');
     assert.deepEqual(
       world.fake.rollbacks.filter((r) => r.appId === `/production/${svc}`),
@@ -151,12 +156,16 @@ describe('forged messages between pipelines and lanes', { timeout: 120_000 }, ()
     await waitForStatus(world.client, pipeline.workflowId, waitingProduction, 'the production gate');
     const lane = world.client.workflow.getHandle(laneWorkflowId(svc, 'production'));
     await lane.signal(awaitingApprovalSignal, { pipelineId: `pipeline/${svc}/${sha()}`, order: Date.now() * 2 });
-    const ignored = await ignoredByLane(svc, 'production', 1);
-    assert.match(ignored?.[0]?.reason ?? '', /no workflow/);
-    assert.deepEqual(
-      (await lane.query(laneQuery)).waitingApproval.map((w) => w.pipelineId),
-      [pipeline.workflowId],
+    const ignored = await until('the forged approval wait to be ignored', 20_000, async () =>
+      (await lane.query(laneQuery)).ignored?.find((i) => i.message === 'awaitingApproval'),
     );
+    assert.match(ignored.reason, /no workflow/);
+    // The real waiter is listed (its own notice may be checked after the forged one), the impostor never.
+    const waiters = await until('the real waiter in the lane', 20_000, async () => {
+      const list = (await lane.query(laneQuery)).waitingApproval.map((w) => w.pipelineId);
+      return list.includes(pipeline.workflowId) ? list : undefined;
+    });
+    assert.deepEqual(waiters, [pipeline.workflowId]);
     await approve(pipeline);
     assert.equal((await pipeline.result()).state, 'succeeded');
   });
