@@ -11,6 +11,7 @@ import { createGitlabActivities } from './gitlab';
 import { createLaneChecks } from './lane-checks';
 import { createLaneActivities } from './lanes';
 import { createMarathonActivities } from './marathon';
+import { configuredMarathonClient } from './marathon-guard';
 import { planPipeline, renderMarathonApp } from './plan';
 import { checkoutSource, removeWorkdir } from './source';
 
@@ -20,7 +21,7 @@ export function createDeployActivities(deps: { client: Client }) {
     planPipeline,
     renderMarathonApp,
     verifyDecisionAttestation,
-    ...createMarathonActivities({}),
+    ...createMarathonActivities({ clientFor: configuredMarathonClient }),
     ...createLaneActivities({ client: deps.client }),
     ...createLaneChecks({ client: deps.client }),
     ...createGitlabActivities(),
