@@ -1,4 +1,4 @@
-// All activities, built over injected clients (STYLE habit 3): the worker passes real ones, tests
+// All activities, built over injected clients: the worker passes real ones, tests
 // pass real ones against local servers or small fakes of outside APIs. Workflows import only the
 // *type* of this object.
 import type { Client } from '@temporalio/client';

@@ -10,22 +10,27 @@ say() { printf '[base-images] %s\n' "$*" >&2; }
 die() { printf '[base-images] error: %s\n' "$*" >&2; exit 1; }
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# The Debian mirror: DEBIAN_MIRROR, else the first non-security one in this machine's apt sources,
+# else none, and debootstrap uses its own default (and writes the rootfs's sources.list itself).
 debian_mirror() {
   local m
   m=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
       | grep -v security | awk '{print $2}' | head -1)
-  echo "${DEBIAN_MIRROR:-${m:-http://deb.debian.org/debian}}"
+  echo "${DEBIAN_MIRROR:-$m}"
 }
 
 if ! have local/debian:bookworm; then
   command -v debootstrap >/dev/null || { [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >>"$LOGS/apt.log" 2>&1; } \
     || die "debootstrap is missing: apt-get install debootstrap"
   mirror=$(debian_mirror); rootfs=$(mktemp -d "$STATE/rootfs.XXXX")
-  say "debootstrap bookworm from $mirror (about 30 s)"
-  debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$LOGS/debootstrap.log" 2>&1 \
+  say "debootstrap bookworm from ${mirror:-debootstrap's default mirror} (about 30 s)"
+  # shellcheck disable=SC2086 # no mirror argument at all when none is configured
+  debootstrap --variant=minbase bookworm "$rootfs" $mirror >"$LOGS/debootstrap.log" 2>&1 \
     || { rm -rf "$rootfs"; die "debootstrap failed; see $LOGS/debootstrap.log"; }
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/lib/apt/lists/*
-  printf 'deb %s bookworm main\ndeb %s bookworm-updates main\n' "$mirror" "$mirror" >"$rootfs/etc/apt/sources.list"
+  if [ -n "$mirror" ]; then
+    printf 'deb %s bookworm main\ndeb %s bookworm-updates main\n' "$mirror" "$mirror" >"$rootfs/etc/apt/sources.list"
+  fi
   tar --numeric-owner -C "$rootfs" -c . | docker import -c 'CMD ["/bin/bash"]' -c 'ENV LANG=C.UTF-8' - local/debian:bookworm >/dev/null
   rm -rf "$rootfs"
 fi

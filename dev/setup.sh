@@ -78,7 +78,8 @@ if ! docker_answers; then
   done
   docker_answers || die "dockerd did not answer within 60 s; see $LOGS/dockerd.log"
 fi
-# docker0 may have been deleted by a private daemon started with --bridge=none (see notes/docker.md).
+# docker0 may have been deleted by a private daemon started with --bridge=none: Docker's default
+# bridge network needs it back.
 if [ -z "${DOCKER_HOST:-}" ] && is_root && ! ip link show docker0 >/dev/null 2>&1 && command -v ip >/dev/null; then
   say "re-creating the docker0 bridge"
   ip link add docker0 type bridge && ip addr add 172.17.0.1/16 dev docker0 && ip link set docker0 up || true
