@@ -23,7 +23,7 @@ if ! have local/debian:bookworm; then
   command -v debootstrap >/dev/null || { [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >>"$LOGS/apt.log" 2>&1; } \
     || die "debootstrap is missing: apt-get install debootstrap"
   mirror=$(debian_mirror); rootfs=$(mktemp -d "$STATE/rootfs.XXXX")
-  say "debootstrap bookworm from ${mirror:-debootstrap's default mirror} (about 30 s)"
+  say "debootstrap bookworm from ${mirror:-the default mirror of debootstrap} (about 30 s)"
   # shellcheck disable=SC2086 # no mirror argument at all when none is configured
   debootstrap --variant=minbase bookworm "$rootfs" $mirror >"$LOGS/debootstrap.log" 2>&1 \
     || { rm -rf "$rootfs"; die "debootstrap failed; see $LOGS/debootstrap.log"; }
