@@ -9,6 +9,7 @@ import { buildHostId } from '../activities/build-host';
 import type { TemporalSettings } from '../common/temporal-connection';
 import { wholeNumberFromEnv } from '../common/env-number';
 import { buildHostQueue, taskQueues } from '../common/types';
+import { activityMetricsInterceptor } from './activity-metrics';
 
 /** Workflows a deploy worker keeps in memory; SLIPWAY_WORKFLOW_CACHE overrides it. */
 export const defaultWorkflowCache = 500;
@@ -45,7 +46,12 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<WorkerSet> 
   const buildConcurrency = wholeNumberFromEnv('SLIPWAY_BUILD_CONCURRENCY', 2);
   const connection = await NativeConnection.connect(opts.settings.connectionOptions);
   const activities = { ...createActivities({ client: opts.client, docker: opts.docker }), ...opts.activityOverrides };
-  const base = { connection, namespace: opts.settings.namespace, activities };
+  const base = {
+    connection,
+    namespace: opts.settings.namespace,
+    activities,
+    interceptors: { activity: [activityMetricsInterceptor] },
+  };
   const workers: Worker[] = [];
   try {
     if (opts.roles.includes('deploy')) {
