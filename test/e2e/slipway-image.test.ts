@@ -137,13 +137,18 @@ test('the image runs as the deploy worker on the host network and delivers hello
     image,
   ]);
   const worker = `http://127.0.0.1:${metricsPort}`;
-  await until('the containerised deploy worker to answer /healthz', 90_000, async () => {
-    const state = (await run('docker', ['inspect', '--format', '{{.State.Status}}', container!])).stdout.trim();
-    if (state !== 'running')
-      throw new Error(`the container is ${state}: ${(await run('docker', ['logs', container!])).stderr}`);
-    const res = await fetch(`${worker}/healthz`).catch(() => undefined);
-    return res?.status === 200 ? true : undefined;
-  });
+  await until(
+    'the containerised deploy worker to answer /healthz',
+    90_000,
+    async () => {
+      const state = (await run('docker', ['inspect', '--format', '{{.State.Status}}', container!])).stdout.trim();
+      if (state !== 'running')
+        throw new Error(`the container is ${state}: ${(await run('docker', ['logs', container!])).stderr}`);
+      const res = await fetch(`${worker}/healthz`).catch(() => undefined);
+      return res?.status === 200 ? true : undefined;
+    },
+    { failFast: true },
+  );
   stack.startWorker('build');
 
   const workflowId = await runPipeline(stack.client, stack.service, stack.commit('delivered by the image'));
