@@ -18,35 +18,36 @@ collectDefaultMetrics({ register: metricsRegistry });
 
 export type Outcome = 'success' | 'failure' | 'canceled';
 
-export const buildDuration = new Histogram({
-  name: 'slipway_build_duration_seconds',
-  help: 'Image builds run by this build worker (buildImage attempts), by outcome',
-  labelNames: ['outcome'] as const,
-  buckets: [5, 15, 30, 60, 120, 300, 600, 1200, 2400],
-  registers: [metricsRegistry],
-});
+const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
+  new Histogram<L>({ name, help, labelNames, buckets, registers: [metricsRegistry] });
+const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+  new Counter<L>({ name, help, labelNames, registers: [metricsRegistry] });
 
-export const deploys = new Counter({
-  name: 'slipway_deploys_total',
-  help: 'Deploys sent to Marathon by this worker (deployToMarathon attempts), by environment and outcome',
-  labelNames: ['environment', 'outcome'] as const,
-  registers: [metricsRegistry],
-});
+export const buildDuration = histogram(
+  'slipway_build_duration_seconds',
+  'Image builds run by this build worker (buildImage attempts), by outcome',
+  ['outcome'],
+  [5, 15, 30, 60, 120, 300, 600, 1200, 2400],
+);
 
-export const deployDuration = new Histogram({
-  name: 'slipway_deploy_duration_seconds',
-  help: 'From a deploy sent to Marathon until the app is healthy (awaitHealthy), by environment and outcome',
-  labelNames: ['environment', 'outcome'] as const,
-  buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
-  registers: [metricsRegistry],
-});
+export const deploys = counter(
+  'slipway_deploys_total',
+  'Deploys sent to Marathon by this worker (deployToMarathon attempts), by environment and outcome',
+  ['environment', 'outcome'],
+);
 
-export const rollbacks = new Counter({
-  name: 'slipway_rollbacks_total',
-  help: 'Rollbacks of a Marathon app carried out by this worker, by environment and outcome',
-  labelNames: ['environment', 'outcome'] as const,
-  registers: [metricsRegistry],
-});
+export const deployDuration = histogram(
+  'slipway_deploy_duration_seconds',
+  'From a deploy sent to Marathon until the app is healthy (awaitHealthy), by environment and outcome',
+  ['environment', 'outcome'],
+  [1, 5, 15, 30, 60, 120, 300, 600, 1800],
+);
+
+export const rollbacks = counter(
+  'slipway_rollbacks_total',
+  'Rollbacks of a Marathon app carried out by this worker, by environment and outcome',
+  ['environment', 'outcome'],
+);
 
 const pipelineType = 'deliveryPipeline';
 const log = createLogger('metrics');
