@@ -3,7 +3,7 @@
 // pipeline then sends the build steps there. The host ID is stable across worker restarts
 // (SLIPWAY_BUILD_HOST_ID or the hostname), so a restarted worker picks up its host's retries.
 import os from 'node:os';
-import { buildHostQueue } from '../common/types';
+import { buildHostQueue } from '../common/contract';
 
 export function buildHostId(): string {
   return process.env.SLIPWAY_BUILD_HOST_ID ?? os.hostname();

@@ -1,6 +1,7 @@
-// All activities, built over injected clients: the worker passes real ones, tests
-// pass real ones against local servers or small fakes of outside APIs. Workflows import only the
-// *type* of this object.
+// Activities by worker role, each built over injected clients: the worker passes real ones, tests
+// pass real ones against local servers or small fakes of outside APIs. A deploy worker registers
+// only the deploy activities and a build worker only the build ones, so a build step can never run
+// (or type-check) on a deploy worker. Workflows import only the *types* of these objects.
 import type { Client } from '@temporalio/client';
 import type Dockerode from 'dockerode';
 import { verifyDecisionAttestation } from './attestation';
@@ -12,24 +13,27 @@ import { createMarathonActivities } from './marathon';
 import { planPipeline, renderMarathonApp } from './plan';
 import { checkoutSource, removeWorkdir } from './source';
 
-export interface ActivityDeps {
-  client: Client;
-  docker?: Dockerode;
-}
-
-export function createActivities(deps: ActivityDeps) {
+/** Task queue "slipway": planning, rendering, lane messages, Marathon, GitLab reporting. */
+export function createDeployActivities(deps: { client: Client }) {
   return {
     planPipeline,
     renderMarathonApp,
     verifyDecisionAttestation,
-    claimBuildHost,
-    checkoutSource,
-    removeWorkdir,
-    ...createDockerActivities({ docker: deps.docker }),
     ...createMarathonActivities({}),
     ...createLaneActivities({ client: deps.client }),
     ...createGitlabActivities(),
   };
 }
 
-export type Activities = ReturnType<typeof createActivities>;
+/** Task queue "slipway-build" and each build host's own queue: checkout, build, push, tag. */
+export function createBuildActivities(deps: { docker?: Dockerode }) {
+  return {
+    claimBuildHost,
+    checkoutSource,
+    removeWorkdir,
+    ...createDockerActivities({ docker: deps.docker }),
+  };
+}
+
+export type DeployActivities = ReturnType<typeof createDeployActivities>;
+export type BuildActivities = ReturnType<typeof createBuildActivities>;

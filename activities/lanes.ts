@@ -3,14 +3,17 @@
 // for (service, environment) is started on first use and then lives on. Signals are idempotent on
 // the lane's side (it deduplicates by pipeline ID), so a retried activity is harmless.
 import type { Client } from '@temporalio/client';
-import { laneWorkflowId, taskQueues } from '../common/types';
-import type { DeployRequest, RollbackRequest } from '../workflows/messages';
 import {
   awaitingApprovalSignal,
   cancelDeploySignal,
   deployRequestSignal,
+  laneWorkflowId,
   rollbackRequestSignal,
-} from '../workflows/messages';
+  taskQueues,
+  type DeployRequest,
+  type RollbackRequest,
+} from '../common/contract';
+import { environmentLane } from '../workflows/lane';
 
 export interface LaneAddress {
   service: string;
@@ -23,7 +26,7 @@ export function createLaneActivities({ client }: { client: Client }) {
     signal: Parameters<Client['workflow']['signalWithStart']>[1]['signal'],
     arg: T,
   ) {
-    return client.workflow.signalWithStart('environmentLane', {
+    return client.workflow.signalWithStart(environmentLane, {
       workflowId: laneWorkflowId(lane.service, lane.environment),
       taskQueue: taskQueues.deploy,
       args: [{ service: lane.service, environment: lane.environment }],
@@ -53,5 +56,3 @@ export function createLaneActivities({ client }: { client: Client }) {
     },
   };
 }
-
-export type LaneActivities = ReturnType<typeof createLaneActivities>;

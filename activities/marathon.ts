@@ -72,14 +72,6 @@ export interface RollbackMarathonAppInput {
   reason: string;
 }
 
-export interface ReadMarathonAppResult {
-  appId: string;
-  version: string;
-  image: string | null;
-  instances: number;
-  labels: Record<string, string>;
-}
-
 /** Heartbeat details of the waits; a retried attempt reads them back to keep its deadline. */
 export interface HealthProgress {
   startedAt: number;
@@ -477,22 +469,5 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
     return { deploymentId, version };
   }
 
-  async function readMarathonApp(input: {
-    marathonUrl: string;
-    environment: string;
-    appId: string;
-  }): Promise<ReadMarathonAppResult | null> {
-    const raw = await clientFor(input.marathonUrl, input.environment).getApp(input.appId);
-    if (!raw) return null;
-    const app = viewApp(raw);
-    return {
-      appId: app.id,
-      version: app.version ?? '',
-      image: app.image,
-      instances: app.instances,
-      labels: app.labels,
-    };
-  }
-
-  return { deployToMarathon, awaitHealthy, rollbackMarathonApp, readMarathonApp };
+  return { deployToMarathon, awaitHealthy, rollbackMarathonApp };
 }

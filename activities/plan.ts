@@ -14,46 +14,14 @@ import {
   repositoryUrl,
   resolveAppSettings,
   type DeployConfig,
-  type ServiceType,
 } from '../common/config';
 import { cachedDeployConfig } from '../common/config-cache';
 import { parseDuration } from '../common/duration';
 import { ConfigError, NonRetryable } from '../common/errors';
 import { defaultConfigDir, templatesDir } from '../common/paths';
-import type { ApprovalRule } from '../common/types';
+import type { PipelinePlan } from '../common/contract';
 import { renderTemplate } from './render';
 import { validateMarathonApp } from './marathon-app';
-
-export interface EnvironmentPlan {
-  name: string;
-  marathonUrl: string;
-  appId: string;
-  approval?: ApprovalRule;
-  healthTimeoutSeconds: number;
-  forceOverForeignDeployments: boolean;
-  /** Registry tag that follows this environment (config `imageTag`). */
-  imageTag?: string;
-}
-
-export interface PipelinePlan {
-  service: string;
-  type: ServiceType;
-  repository: string;
-  /** registry/service: where the image is pushed. */
-  imageRepository: string;
-  tag: string;
-  baseImages: { build: string; runtime: string };
-  port: number;
-  build: {
-    dockerfile?: string;
-    template?: string;
-    context: string;
-    buildCommand?: string;
-    startCommand?: string;
-    buildArgs: Record<string, string>;
-  };
-  environments: EnvironmentPlan[];
-}
 
 export function configDir(): string {
   return process.env.SLIPWAY_CONFIG_DIR ?? defaultConfigDir;

@@ -5,7 +5,7 @@
 // also shown from the moment the Update was sent. One pipeline at a time.
 import { sendDecision } from '../client/pipelines';
 import { startPipeline } from '../client/pipelines';
-import { statusQuery } from '../workflows/messages';
+import { statusQuery } from '../common/contract';
 import { randomSha } from './fixtures';
 import { startNoopWorld } from './noop-world';
 import { atMost, info, ms, percentile, sleep } from './stats';

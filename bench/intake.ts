@@ -12,6 +12,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import { freePort } from '../dev/process';
+import { deliveryPipeline } from '../workflows';
 import { benchTempDir, randomSha, writeDeployConfig } from './fixtures';
 import { startNodeChild } from './processes';
 import { atLeast, atMost, info, ms } from './stats';
@@ -82,10 +83,10 @@ async function rawStartRate(ctx: BenchContext, durationS: number) {
     Array.from({ length: 20 }, async () => {
       while (Date.now() < until) {
         const started = performance.now();
-        await ctx.client.workflow.start('deliveryPipeline', {
+        await ctx.client.workflow.start(deliveryPipeline, {
           taskQueue,
           workflowId: `intake-floor-${randomUUID()}`,
-          args: [],
+          args: [{ service: 'intake-floor', commit: randomSha(), trigger: { kind: 'manual' } }],
         });
         latencies.push(performance.now() - started);
       }

@@ -5,7 +5,7 @@
 // (bench/history.ts): per activity step, dispatch + reaction; per pipeline, wall time minus the
 // time its activities (and its lanes' activities for it) ran.
 import { startPipeline } from '../client/pipelines';
-import { laneWorkflowId } from '../common/types';
+import { laneWorkflowId } from '../common/contract';
 import { randomSha, standardEnvironments } from './fixtures';
 import { startNoopWorld } from './noop-world';
 import { measureFloor } from './floor/measure';

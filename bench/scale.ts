@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startPipeline } from '../client/pipelines';
 import { startMarathonEmulator } from '../dev/marathon-emulator';
-import { approveSignal } from '../workflows/messages';
+import { approveSignal } from '../common/contract';
 import { benchTempDir, ensureNoopImage, randomSha, standardEnvironments, writeDeployConfig } from './fixtures';
 import { startBenchWorker, watchMemory } from './processes';
 import { atMost, inParallel, info, mib, seconds, sleep } from './stats';

@@ -8,7 +8,9 @@
 // It prints "bench-worker ready" on stdout once it polls.
 import { createMarathonActivities } from '../activities/marathon';
 import { planPipeline, renderMarathonApp } from '../activities/plan';
-import type { Activities } from '../activities';
+import type { BuildActivities, DeployActivities } from '../activities';
+
+type Activities = DeployActivities & BuildActivities;
 import { connectClient, temporalSettingsFromEnv } from '../common/temporal-connection';
 import { createWorkers, type QueueRole } from '../worker';
 import { installRuntimeLogging } from '../worker/runtime';

@@ -6,7 +6,8 @@
 //   time to restore       a failed deploy -> the next healthy deploy or completed rollback of that app (median)
 // Collection (Temporal) and computation (pure) are separate, so the arithmetic is unit-tested.
 import type { Client } from '@temporalio/client';
-import type { PipelineStatus } from '../common/types';
+import type { PipelineStatus } from '../common/contract';
+import { rollbackEnvironment } from '../workflows';
 import { listPipelines, pipelineListQuery, pipelineStatus } from './pipelines';
 
 export interface DeployEvent {
@@ -184,7 +185,7 @@ export async function collectMetrics(
 
   // Completed rollbacks restore service too (workflow ID rollback/<service>/<env>/<time>).
   const restores: RestoreEvent[] = [];
-  const rollbackQuery = `${pipelineListQuery({ type: 'rollbackEnvironment', since: opts.since })} AND ExecutionStatus = 'Completed'`;
+  const rollbackQuery = `${pipelineListQuery({ type: rollbackEnvironment.name, since: opts.since })} AND ExecutionStatus = 'Completed'`;
   for await (const info of client.workflow.list({ query: rollbackQuery })) {
     const [, service, environment] = info.workflowId.split('/');
     if (!service || !environment || !info.closeTime) continue;

@@ -18,10 +18,14 @@ import {
   type PipelineInput,
   type PipelineStatus,
   type RejectionRequest,
-} from '../common/types';
-import { approveUpdate, rejectUpdate, statusQuery } from '../workflows/messages';
+  approveUpdate,
+  rejectUpdate,
+  statusQuery,
+} from '../common/contract';
+import { deliveryPipeline } from '../workflows';
 
-export const pipelineWorkflowType = 'deliveryPipeline';
+/** The workflow type, as Temporal's visibility names it. */
+export const pipelineWorkflowType = deliveryPipeline.name;
 
 export interface StartResult {
   workflowId: string;
@@ -46,7 +50,7 @@ export async function startPipeline(
 ): Promise<StartResult> {
   const workflowId = pipelineWorkflowId(input.service, input.commit);
   try {
-    await client.workflow.start(pipelineWorkflowType, {
+    await client.workflow.start(deliveryPipeline, {
       taskQueue: taskQueues.deploy,
       workflowId,
       args: [input],

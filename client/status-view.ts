@@ -1,6 +1,6 @@
 // How a pipeline looks on a terminal: the `slipway status` table and the stage lines `slipway
 // watch` redraws. Pure functions of a PipelineStatus (and the clock), so tests compare text.
-import { finalPipelineStates, type EnvironmentStatus, type PipelineStatus } from '../common/types';
+import { finalPipelineStates, type EnvironmentStatus, type PipelineStatus } from '../common/contract';
 import { table } from './cli-support';
 
 export function formatDuration(ms: number): string {

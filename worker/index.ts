@@ -4,11 +4,16 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import type Dockerode from 'dockerode';
-import { createActivities, type Activities } from '../activities';
+import {
+  createBuildActivities,
+  createDeployActivities,
+  type BuildActivities,
+  type DeployActivities,
+} from '../activities';
 import { buildHostId } from '../activities/build-host';
 import type { TemporalSettings } from '../common/temporal-connection';
 import { wholeNumberFromEnv } from '../common/env-number';
-import { buildHostQueue, taskQueues } from '../common/types';
+import { buildHostQueue, taskQueues } from '../common/contract';
 import { activityMetricsInterceptor } from './activity-metrics';
 
 /** Workflows a deploy worker keeps in memory; SLIPWAY_WORKFLOW_CACHE overrides it. */
@@ -30,7 +35,7 @@ export interface WorkerSetOptions {
   /** Overrides for benchmarks and tests (cache size, concurrency). */
   tuning?: Partial<WorkerOptions>;
   /** Replaces some activities, the rest stay real (the benchmarks' no-op build and push). */
-  activityOverrides?: Partial<Activities>;
+  activityOverrides?: Partial<DeployActivities & BuildActivities>;
 }
 
 export interface WorkerSet {
@@ -45,12 +50,15 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<WorkerSet> 
   const workflowCache = wholeNumberFromEnv('SLIPWAY_WORKFLOW_CACHE', defaultWorkflowCache, { min: 0 });
   const buildConcurrency = wholeNumberFromEnv('SLIPWAY_BUILD_CONCURRENCY', 2);
   const connection = await NativeConnection.connect(opts.settings.connectionOptions);
-  const activities = { ...createActivities({ client: opts.client, docker: opts.docker }), ...opts.activityOverrides };
   const base = {
     connection,
     namespace: opts.settings.namespace,
-    activities,
     interceptors: { activity: [activityMetricsInterceptor] },
+  };
+  // Each role registers only its own activities: a deploy worker does not offer a build step.
+  const overridden = <T extends object>(activities: T): T => {
+    const picked = Object.entries(opts.activityOverrides ?? {}).filter(([name]) => name in activities);
+    return { ...activities, ...Object.fromEntries(picked) };
   };
   const workers: Worker[] = [];
   try {
@@ -58,6 +66,7 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<WorkerSet> 
       workers.push(
         await Worker.create({
           ...base,
+          activities: overridden(createDeployActivities({ client: opts.client })),
           taskQueue: taskQueues.deploy,
           workflowsPath: require.resolve('../workflows'),
           // Bounded cache: a thousand waiting pipelines must not exhaust the worker's heap
@@ -73,6 +82,7 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<WorkerSet> 
       // Few concurrent builds per host: each one is CPU- and disk-heavy.
       const buildOptions = {
         ...base,
+        activities: overridden(createBuildActivities({ docker: opts.docker })),
         maxConcurrentActivityTaskExecutions: buildConcurrency,
       };
       workers.push(await Worker.create({ ...buildOptions, taskQueue: taskQueues.build }));

@@ -1,4 +1,4 @@
-// The workflow types a Slipway worker registers.
+// The workflow types a deploy worker registers.
 export { deliveryPipeline } from './pipeline';
 export { environmentLane } from './lane';
 export { rollbackEnvironment } from './rollback';

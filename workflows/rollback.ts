@@ -1,16 +1,8 @@
 // rollbackEnvironment: an on-demand rollback of (service, environment) to an earlier Marathon
 // version, carried out by that environment's lane so it never races a deploy.
 import { ApplicationFailure, condition, setHandler, workflowInfo } from '@temporalio/workflow';
-import { quick } from './activities';
-import { rollbackFinishedSignal, type DeployOutcome } from './messages';
-
-export interface RollbackInput {
-  service: string;
-  environment: string;
-  toVersion?: string;
-  requestedBy: string;
-  reason: string;
-}
+import { rollbackFinishedSignal, type DeployOutcome, type RollbackInput } from '../common/contract';
+import { quickRemote } from './proxies';
 
 export async function rollbackEnvironment(input: RollbackInput): Promise<DeployOutcome> {
   const requestId = workflowInfo().workflowId;
@@ -18,7 +10,7 @@ export async function rollbackEnvironment(input: RollbackInput): Promise<DeployO
   setHandler(rollbackFinishedSignal, (msg) => {
     if (msg.requestId === requestId) outcome = msg.outcome;
   });
-  await quick.requestRollback({
+  await quickRemote.requestRollback({
     service: input.service,
     environment: input.environment,
     request: {
@@ -30,11 +22,13 @@ export async function rollbackEnvironment(input: RollbackInput): Promise<DeployO
     },
   });
   await condition(() => outcome !== undefined);
-  if (outcome!.kind !== 'healthy') {
+  const result = outcome!;
+  if (result.kind !== 'healthy') {
+    const why = 'error' in result ? result.error : result.kind;
     throw ApplicationFailure.nonRetryable(
-      `rollback of ${input.service} in ${input.environment} failed: ${'error' in outcome! ? outcome.error : outcome!.kind}`,
+      `rollback of ${input.service} in ${input.environment} failed: ${why}`,
       'RollbackFailed',
     );
   }
-  return outcome!;
+  return result;
 }

@@ -2,7 +2,8 @@
 // the rollbackEnvironment workflow (which hands it to that environment's lane, so it never races a deploy).
 import type { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
-import { taskQueues } from '../../common/types';
+import { taskQueues } from '../../common/contract';
+import { rollbackEnvironment } from '../../workflows';
 import { currentUser, printJson, uiLink, withClient } from '../cli-support';
 
 export function register(program: Command): void {
@@ -34,7 +35,7 @@ export function register(program: Command): void {
           reason: opts.reason,
         };
         const outcome = await withClient(async (client) => {
-          const handle = await client.workflow.start('rollbackEnvironment', {
+          const handle = await client.workflow.start(rollbackEnvironment, {
             taskQueue: taskQueues.deploy,
             workflowId,
             args: [input],

@@ -2,7 +2,7 @@
 // are redrawn in place; otherwise (CI logs, pipes) a line is printed only when a stage changes.
 // Exits 0 when the pipeline succeeded, 1 when it ended any other way.
 import type { Command } from 'commander';
-import { finalPipelineStates, type PipelineStatus } from '../../common/types';
+import { finalPipelineStates, type PipelineStatus } from '../../common/contract';
 import { fail, uiLink, withClient } from '../cli-support';
 import { PipelineNotFound, pipelineStatus } from '../pipelines';
 import { renderStages, stagesOf } from '../status-view';

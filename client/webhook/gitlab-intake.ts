@@ -5,7 +5,7 @@
 // (never `after`), an all-zero `after` is a deletion, unsupported events are ignored with 2xx.
 import { z } from 'zod';
 import type { DeployConfig } from '../../common/config';
-import type { PipelineInput } from '../../common/types';
+import type { PipelineInput } from '../../common/contract';
 
 export type IntakeDecision =
   | { kind: 'ignored'; reason: string }

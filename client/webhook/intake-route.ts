@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Client } from '@temporalio/client';
 import type { DeployConfig } from '../../common/config';
 import type { Logger } from '../../common/log';
-import { pipelineWorkflowId, type PipelineInput } from '../../common/types';
+import { pipelineWorkflowId, type PipelineInput } from '../../common/contract';
 import { startPipeline, type StartResult } from '../pipelines';
 import { secretMatches, signatureVerifies } from './auth';
 import { interpretGitlabDelivery, PayloadError } from './gitlab-intake';

@@ -11,9 +11,9 @@ import { temporal } from '@temporalio/proto';
 import type { RequestRecord } from '../../dev/marathon-emulator';
 import type { Stack } from '../helpers/stack';
 import { until } from '../helpers/wait';
-import type { PipelineStatus } from '../../common/types';
+import type { PipelineStatus } from '../../common/contract';
 import { sendDecision, startPipeline } from '../../client/pipelines';
-import { statusQuery } from '../../workflows/messages';
+import { statusQuery } from '../../common/contract';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { projectRoot } from '../../common/paths';
-import type { PipelineStatus } from '../../common/types';
+import type { PipelineStatus } from '../../common/contract';
 import type { MetricsReport } from '../../client/metrics';
 import { startWebhookServer } from '../../client/webhook';
 import { writeTestConfig, type TestConfig } from '../webhook/helpers';

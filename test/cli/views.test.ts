@@ -4,11 +4,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
-import type { PipelineStatus } from '../../common/types';
+import type { PipelineStatus } from '../../common/contract';
 import { computeMetrics, deployEvents } from '../../client/metrics';
 import { renderStages, renderStatusTable, formatDuration } from '../../client/status-view';
 import { watchPipeline } from '../../client/commands/watch';
-import { describePipeline } from '../../workflows/details';
+import { describePipeline } from '../../workflows/pipeline/details';
 import { approverDirectory, authenticateApprover, secretMatches } from '../../client/webhook/auth';
 import { parsePipelinePath } from '../../client/webhook/pipeline-routes';
 

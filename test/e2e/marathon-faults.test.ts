@@ -7,7 +7,7 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { sendDecision, startPipeline } from '../../client/pipelines';
-import type { PipelineStatus } from '../../common/types';
+import type { PipelineStatus } from '../../common/contract';
 import { startStack, type Stack } from '../helpers/stack';
 import { until } from '../helpers/wait';
 

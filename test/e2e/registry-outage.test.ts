@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { sendDecision, startPipeline } from '../../client/pipelines';
-import type { PipelineStatus } from '../../common/types';
+import type { PipelineStatus } from '../../common/contract';
 import { freePort } from '../../dev/process';
 import { startRegistry, type Registry } from '../../dev/registry';
 import { activityAttempts } from '../chaos/driver';

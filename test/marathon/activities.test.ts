@@ -8,7 +8,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MarathonClient, MarathonUnavailableError } from '../../activities/marathon-client';
 import { createMarathonActivities } from '../../activities/marathon';
 import { startMarathonEmulator, type MarathonEmulator } from '../../dev/marathon-emulator';
-import { activitiesFor, adminRequests, bridgeApp, digest, inActivity, setFaults } from './helpers';
+import { activitiesFor, adminRequests, bridgeApp, digest, inActivity, readApp, setFaults } from './helpers';
 
 let emu: MarathonEmulator;
 const acts = () => activitiesFor({ pollIntervalMs: 50 });
@@ -58,17 +58,12 @@ test('deploys a new app, then upgrades it; previous version and image are report
   const second = await deployHealthy('/test/hello', digest(2), 'pipe-2', { instances: 2 });
   assert.equal(second.deployed.previousVersion, first.deployed.version);
   assert.equal(second.deployed.previousImage, digest(1));
-  const { result: read } = await inActivity(acts().readMarathonApp, [
-    { marathonUrl: emu.url, environment: 'test', appId: '/test/hello' },
-  ]);
+  const read = await readApp(emu.url, '/test/hello');
   assert.equal(read?.image, digest(2));
   assert.equal(read?.version, second.deployed.version);
   assert.equal(read?.labels.SLIPWAY_PIPELINE_ID, 'pipe-2');
   assert.equal(read?.labels.SLIPWAY_ENVIRONMENT, 'test');
-  const { result: none } = await inActivity(acts().readMarathonApp, [
-    { marathonUrl: emu.url, environment: 'test', appId: '/test/never' },
-  ]);
-  assert.equal(none, null);
+  assert.equal(await readApp(emu.url, '/test/never'), null);
 });
 
 test('a retried deploy (same pipeline, same image) never PUTs twice; the same image from another pipeline is "unchanged"', async () => {
@@ -174,9 +169,7 @@ test('an unhealthy upgrade hits our timeout (non-retryable HealthTimeout with pr
       reason: 'health timeout',
     },
   ]);
-  const { result: now } = await inActivity(acts().readMarathonApp, [
-    { marathonUrl: emu.url, environment: 'test', appId: '/test/rollback' },
-  ]);
+  const now = await readApp(emu.url, '/test/rollback');
   assert.equal(now?.image, digest(4));
   assert.equal(now?.version, rolled.version);
   assert.equal(now?.labels.SLIPWAY_PIPELINE_ID, 'pipe-good', 'the old definition, labels included');
@@ -401,9 +394,7 @@ test('credentials stay out of activity results, heartbeats and errors', async ()
       app: bridgeApp('/test/secret', digest(1), { cpus: -1 }),
     },
   ]).catch((e: Error) => e);
-  const err2 = await inActivity(a.readMarathonApp, [
-    { marathonUrl: 'http://127.0.0.1:1', environment: 'test', appId: '/x' },
-  ]).catch((e: Error) => e);
+  const err2 = await readApp('http://127.0.0.1:1', '/x').catch((e: Error) => e);
   for (const thing of [d, h, heartbeats, String(err), (err as Error).stack, String(err2), (err2 as Error).stack])
     assert.ok(!JSON.stringify(thing ?? '').includes(secret));
 });

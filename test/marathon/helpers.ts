@@ -6,6 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { projectRoot } from '../../common/paths';
 import { MarathonClient } from '../../activities/marathon-client';
 import { createMarathonActivities } from '../../activities/marathon';
+import { viewApp } from '../../activities/marathon-app';
 
 export function fixture<T = Record<string, unknown>>(name: string): T {
   return JSON.parse(readFileSync(path.join(projectRoot, 'test', 'fixtures', 'marathon', name), 'utf8')) as T;
@@ -111,4 +112,10 @@ export async function adminRequests(
 export async function setFaults(emulatorUrl: string, faults: Record<string, unknown>): Promise<void> {
   const res = await fetch(`${emulatorUrl}/_emulator/faults`, { method: 'POST', body: JSON.stringify(faults) });
   if (!res.ok) throw new Error(`setting faults failed: ${res.status} ${await res.text()}`);
+}
+
+/** What Marathon holds for `appId` now (image, version, labels), read as Marathon's own client would; null when absent. */
+export async function readApp(marathonUrl: string, appId: string) {
+  const raw = await MarathonClient.fromEnv(marathonUrl, 'test').getApp(appId);
+  return raw ? viewApp(raw) : null;
 }

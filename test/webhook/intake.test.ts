@@ -8,7 +8,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { loadDeployConfig } from '../../common/config';
 import { ServiceAttribute, StateAttribute } from '../../common/search-attributes';
-import type { PipelineInput } from '../../common/types';
+import type { PipelineInput } from '../../common/contract';
 import { startWebhookServer, type WebhookServer } from '../../client/webhook';
 import { interpretGitlabDelivery, PayloadError, refPatternMatches } from '../../client/webhook/gitlab-intake';
 import { temporalAddress } from '../helpers/env';

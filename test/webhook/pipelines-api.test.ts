@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startWebhookServer, type WebhookServer } from '../../client/webhook';
-import type { PipelineStatus } from '../../common/types';
+import type { PipelineStatus } from '../../common/contract';
 import { deliver, fixture, writeTestConfig, type TestConfig } from './helpers';
 import { randomSha, startWorld, waitForStatus, type World } from './world';
 

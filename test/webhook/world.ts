@@ -7,9 +7,9 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { temporalAddress } from '../helpers/env';
 import { quietTemporalRuntime } from '../helpers/runtime';
 import { createFakeWorld } from '../workflows/fake-world';
-import { statusQuery } from '../../workflows/messages';
-import type { PipelineStatus } from '../../common/types';
-import type { Activities } from '../../activities';
+import { statusQuery } from '../../common/contract';
+import type { PipelineStatus } from '../../common/contract';
+import type { DeployActivities } from '../../activities';
 
 export interface World {
   client: Client;
@@ -18,7 +18,7 @@ export interface World {
   stop(services: string[]): Promise<void>;
 }
 
-export async function startWorld(opts: { activities?: Partial<Activities> } = {}): Promise<World> {
+export async function startWorld(opts: { activities?: Partial<DeployActivities> } = {}): Promise<World> {
   quietTemporalRuntime();
   process.env.SLIPWAY_APPROVAL_KEY ??= `approval-key-${randomUUID()}`;
   const connection = await Connection.connect({ address: temporalAddress() });
@@ -26,11 +26,16 @@ export async function startWorld(opts: { activities?: Partial<Activities> } = {}
   const native = await NativeConnection.connect({ address: temporalAddress() });
   const unhealthyCommits = new Set<string>();
   const fake = createFakeWorld({ client, unhealthyCommits, healthDelayMs: 20 });
-  const common = { connection: native, activities: { ...fake.activities, ...opts.activities } };
+  const build = { connection: native, activities: fake.build };
   const workers = [
-    await Worker.create({ ...common, taskQueue: 'slipway', workflowsPath: require.resolve('../../workflows') }),
-    await Worker.create({ ...common, taskQueue: 'slipway-build' }),
-    await Worker.create({ ...common, taskQueue: 'slipway-build@test-host' }),
+    await Worker.create({
+      connection: native,
+      activities: { ...fake.deploy, ...opts.activities },
+      taskQueue: 'slipway',
+      workflowsPath: require.resolve('../../workflows'),
+    }),
+    await Worker.create({ ...build, taskQueue: 'slipway-build' }),
+    await Worker.create({ ...build, taskQueue: 'slipway-build@test-host' }),
   ];
   const running = Promise.all(workers.map((w) => w.run()));
   return {

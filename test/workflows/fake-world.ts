@@ -7,8 +7,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { createLaneActivities } from '../../activities/lanes';
 import { verifyDecisionAttestation } from '../../activities/attestation';
-import type { Activities } from '../../activities';
-import type { PipelinePlan } from '../../activities/plan';
+import type { BuildActivities, DeployActivities } from '../../activities';
+import type { PipelinePlan } from '../../common/contract';
 import { NonRetryable } from '../../common/errors';
 
 export interface WorldOptions {
@@ -59,7 +59,7 @@ export function createFakeWorld(opts: WorldOptions) {
     }
   };
 
-  const activities: Partial<Activities> = {
+  const deploy: Partial<DeployActivities> = {
     async planPipeline({ service, commit }): Promise<PipelinePlan> {
       return {
         service,
@@ -85,28 +85,6 @@ export function createFakeWorld(opts: WorldOptions) {
     async renderMarathonApp({ service, environment, image }) {
       return { id: `/${environment}/${service}`, instances: 1, container: { type: 'DOCKER', docker: { image } } };
     },
-    async claimBuildHost() {
-      return { hostId: 'test-host', taskQueue: 'slipway-build@test-host' };
-    },
-    async checkoutSource({ commit }) {
-      return { workdir: `/tmp/fake/${commit}`, commit, committedAt: '2026-11-26T10:00:00.000Z', author: 'carol' };
-    },
-    async buildImage({ repository, tag, commit }) {
-      builds.push(commit);
-      return {
-        image: `${repository}:${tag}`,
-        imageId: `sha256:${'1'.repeat(64)}`,
-        durationMs: 5,
-        steps: 3,
-        cachedSteps: 0,
-      };
-    },
-    async pushImage({ image }) {
-      const repo = image.slice(0, image.lastIndexOf(':'));
-      const digest = `sha256:${Buffer.from(image).toString('hex').padEnd(64, '0').slice(0, 64)}`;
-      return { digestRef: `${repo}@${digest}`, digest, alreadyPresent: false };
-    },
-    async removeWorkdir() {},
     async deployToMarathon({ app, environment, pipelineId }) {
       const appId = String(app.id);
       const image = (app as { container: { docker: { image: string } } }).container.docker.image;
@@ -157,17 +135,6 @@ export function createFakeWorld(opts: WorldOptions) {
       apps.set(appId, { version, image });
       return { deploymentId: `dep-${version}`, version };
     },
-    async readMarathonApp({ appId }) {
-      const app = apps.get(appId);
-      return app ? { appId, version: app.version, image: app.image, instances: 1, labels: {} } : null;
-    },
-    async tagImageInRegistry({ digestRef, tag }) {
-      tagCalls.push({ digestRef, tag });
-      // A registry that refuses tags, for services named tagged-refused-*.
-      if (digestRef.includes('/tagged-refused-'))
-        throw ApplicationFailure.nonRetryable(`registry refused tag ${tag}: denied`, NonRetryable.Unauthorized);
-      tags.set(`${digestRef.split('@')[0]}:${tag}`, digestRef);
-    },
     async reportCommitStatus() {
       return null;
     },
@@ -178,5 +145,37 @@ export function createFakeWorld(opts: WorldOptions) {
     ...createLaneActivities({ client: opts.client }),
   };
 
-  return { activities, apps, deploys, rollbacks, builds, tags, tagCalls, maxConcurrent: () => maxConcurrentPerApp };
+  const build: Partial<BuildActivities> = {
+    async claimBuildHost() {
+      return { hostId: 'test-host', taskQueue: 'slipway-build@test-host' };
+    },
+    async checkoutSource({ commit }) {
+      return { workdir: `/tmp/fake/${commit}`, commit, committedAt: '2026-11-26T10:00:00.000Z', author: 'carol' };
+    },
+    async buildImage({ repository, tag, commit }) {
+      builds.push(commit);
+      return {
+        image: `${repository}:${tag}`,
+        imageId: `sha256:${'1'.repeat(64)}`,
+        durationMs: 5,
+        steps: 3,
+        cachedSteps: 0,
+      };
+    },
+    async pushImage({ image }) {
+      const repo = image.slice(0, image.lastIndexOf(':'));
+      const digest = `sha256:${Buffer.from(image).toString('hex').padEnd(64, '0').slice(0, 64)}`;
+      return { digestRef: `${repo}@${digest}`, digest, alreadyPresent: false };
+    },
+    async removeWorkdir() {},
+    async tagImageInRegistry({ digestRef, tag }) {
+      tagCalls.push({ digestRef, tag });
+      // A registry that refuses tags, for services named tagged-refused-*.
+      if (digestRef.includes('/tagged-refused-'))
+        throw ApplicationFailure.nonRetryable(`registry refused tag ${tag}: denied`, NonRetryable.Unauthorized);
+      tags.set(`${digestRef.split('@')[0]}:${tag}`, digestRef);
+    },
+  };
+
+  return { deploy, build, apps, deploys, rollbacks, builds, tags, tagCalls, maxConcurrent: () => maxConcurrentPerApp };
 }

@@ -5,22 +5,37 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporalTestServerPath } from '../helpers/env';
+import { until } from '../helpers/wait';
 import { quietTemporalRuntime, registerSearchAttributes } from '../helpers/runtime';
 import { createFakeWorld } from './fake-world';
-import { pipelineWorkflowId, type PipelineInput, type PipelineStatus } from '../../common/types';
-import { approveUpdate, rejectUpdate, statusQuery, approveSignal } from '../../workflows/messages';
+import {
+  approveSignal,
+  approveUpdate,
+  pipelineWorkflowId,
+  rejectUpdate,
+  statusQuery,
+  type PipelineInput,
+  type PipelineStatus,
+} from '../../common/contract';
+import { deliveryPipeline, rollbackEnvironment } from '../../workflows';
 
 quietTemporalRuntime();
 
 let env: TestWorkflowEnvironment;
+/**
+ * A client that never lets the server skip time. The environment's own client skips time while it
+ * waits for a result; with only the lanes' run timeouts left (the test server's default is ten
+ * years), a skip ends every lane. Only the approval-timeout test waits through env.client.
+ */
+let client: Client;
 let world: ReturnType<typeof createFakeWorld>;
 let workers: Worker[];
 let running: Promise<unknown>;
@@ -32,12 +47,18 @@ before(async () => {
     server: { executable: { type: 'existing-path', path: temporalTestServerPath() } },
   });
   await registerSearchAttributes(env.connection);
-  world = createFakeWorld({ client: env.client, unhealthyCommits, slowCommits, healthDelayMs: 50 });
-  const common = { connection: env.nativeConnection, activities: world.activities };
+  client = new Client({ connection: env.connection, namespace: env.namespace });
+  world = createFakeWorld({ client, unhealthyCommits, slowCommits, healthDelayMs: 50 });
+  const connection = env.nativeConnection;
   workers = [
-    await Worker.create({ ...common, taskQueue: 'slipway', workflowsPath: require.resolve('../../workflows') }),
-    await Worker.create({ ...common, taskQueue: 'slipway-build' }),
-    await Worker.create({ ...common, taskQueue: 'slipway-build@test-host' }),
+    await Worker.create({
+      connection,
+      activities: world.deploy,
+      taskQueue: 'slipway',
+      workflowsPath: require.resolve('../../workflows'),
+    }),
+    await Worker.create({ connection, activities: world.build, taskQueue: 'slipway-build' }),
+    await Worker.create({ connection, activities: world.build, taskQueue: 'slipway-build@test-host' }),
   ];
   running = Promise.all(workers.map((w) => w.run()));
 });
@@ -52,39 +73,44 @@ const commit = () => randomUUID().replace(/-/g, '').slice(0, 40).padEnd(40, 'a')
 const service = () => `svc-${randomUUID().slice(0, 8)}`;
 
 async function start(input: Partial<PipelineInput> & { service: string; commit: string }): Promise<WorkflowHandle> {
-  return env.client.workflow.start('deliveryPipeline', {
+  return client.workflow.start(deliveryPipeline, {
     taskQueue: 'slipway',
     workflowId: pipelineWorkflowId(input.service, input.commit),
     args: [{ trigger: { kind: 'manual', user: 'test' }, author: { username: 'carol' }, ...input }],
   });
 }
 
-async function waitFor(
-  handle: WorkflowHandle,
-  predicate: (s: PipelineStatus) => boolean,
-  what: string,
-): Promise<PipelineStatus> {
-  const deadline = Date.now() + 20_000;
-  let last: PipelineStatus | undefined;
-  while (Date.now() < deadline) {
-    last = await handle.query(statusQuery);
-    if (predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}; last status ${JSON.stringify(last)}`);
+/** Polls the pipeline's status query until `predicate` holds. */
+function waitFor(handle: WorkflowHandle, predicate: (s: PipelineStatus) => boolean, what: string) {
+  return until(
+    what,
+    20_000,
+    async () => {
+      const status = await handle.query(statusQuery);
+      return predicate(status) ? status : undefined;
+    },
+    { intervalMs: 50 },
+  );
 }
 
-/** `SLIPWAY_RECORD_HISTORIES=1 npm test -- test/workflows` refreshes the histories replay.test.ts replays. */
+/**
+ * `SLIPWAY_RECORD_HISTORIES=v4 npm test -- test/workflows/pipeline` records this file's scenarios
+ * as test/histories/v4-*.json for replay.test.ts. Recorded histories are never overwritten: each
+ * generation of workflow code adds its own (docs/versioning.md).
+ */
 async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
-  if (!process.env.SLIPWAY_RECORD_HISTORIES) return;
+  const generation = process.env.SLIPWAY_RECORD_HISTORIES;
+  if (!generation) return;
+  if (!/^v\d+$/.test(generation))
+    throw new Error(`SLIPWAY_RECORD_HISTORIES=${generation}: expected a generation like v4`);
   const dir = path.join(__dirname, '..', 'histories');
+  const file = path.join(dir, `${generation}-${name}.json`);
+  if (existsSync(file))
+    throw new Error(`${file} exists: recorded histories are kept as they are; record a new generation`);
   mkdirSync(dir, { recursive: true });
   // Workflow code reads its own ID, so the replay needs the original one beside the history.
   const history = JSON.parse(historyToJSON(await handle.fetchHistory())) as unknown;
-  writeFileSync(
-    path.join(dir, `${name}.json`),
-    JSON.stringify({ workflowId: handle.workflowId, history }, null, 1) + '\n',
-  );
+  writeFileSync(file, JSON.stringify({ workflowId: handle.workflowId, history }, null, 1) + '\n');
 }
 
 const waitingFor = (envName: string) => (s: PipelineStatus) =>
@@ -179,7 +205,8 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     const handle = await start({ service: svc, commit: commit() });
     await waitFor(handle, waitingFor('production'), 'the production gate');
     const started = Date.now();
-    const final = (await handle.result()) as PipelineStatus; // the test server skips the hour
+    // env.client lets the test server skip the hour while it waits.
+    const final = (await env.client.workflow.getHandle(handle.workflowId).result()) as PipelineStatus;
     assert.ok(Date.now() - started < 15_000, 'time was skipped, not waited');
     assert.equal(final.state, 'approval-expired');
     assert.match(final.error ?? '', /no decision for production within 1h/);
@@ -254,7 +281,7 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     await second.result();
     assert.equal(tagOf('production'), firstImage, 'a rejected promotion leaves the production tag alone');
 
-    const rollback = await env.client.workflow.start('rollbackEnvironment', {
+    const rollback = await client.workflow.start(rollbackEnvironment, {
       taskQueue: 'slipway',
       workflowId: `rollback/${svc}/test/${randomUUID()}`,
       args: [{ service: svc, environment: 'test', requestedBy: 'carol', reason: 'bad release' }],

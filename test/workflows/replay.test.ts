@@ -1,8 +1,8 @@
 // Replays committed histories (test/histories/*.json) against today's workflow code: a change that
 // would break pipelines already running in production fails here, in CI, not in a worker.
-// Refresh them deliberately with `SLIPWAY_RECORD_HISTORIES=1 npm test -- test/workflows/pipeline`;
-// v1-*.json are pipelines recorded before the local-quick-steps and gitlab-pending-status patches,
-// kept so the code paths for pipelines started by older workers stay proven.
+// Each generation of workflow code adds its own (`SLIPWAY_RECORD_HISTORIES=vN npm test --
+// test/workflows/pipeline`); older generations stay, so the branches that workflows started on
+// older code take stay proven. docs/versioning.md lists the generations and the patches.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 // The rules of an approval gate, as pure functions: who may decide for an environment and when.
 // Used by the pipeline's Update validators (refuse at once) and by its Signal handlers (record the
 // refusal, since a Signal cannot be refused).
-import type { ApprovalRequest, EnvironmentStatus, PipelineInput, RejectionRequest } from '../common/types';
+import type { ApprovalRequest, EnvironmentStatus, PipelineInput, RejectionRequest } from '../../common/contract';
 
 export function refusalReason(
   kind: 'approve' | 'reject',

@@ -1,6 +1,6 @@
 // The Markdown the Temporal Web UI shows as a pipeline's "current details": what waits for whom,
 // what would change, and how each environment stands — readable without opening the code.
-import type { PipelineStatus } from '../common/types';
+import type { PipelineStatus } from '../../common/contract';
 
 const icons: Record<string, string> = {
   pending: '⏳',

@@ -1,0 +1,310 @@
+// The contract: every shape and message that crosses a boundary between Slipway's parts — workflow
+// inputs and results, the status every client reads, approval decisions, the pipeline's plan, the
+// lane's requests and outcomes, and the signal/query/update definitions themselves. Workflows,
+// activities, the CLI, the webhook server and tests all import it, so none can drift from another.
+// Plain serialisable shapes, no Node APIs (it loads inside the workflow sandbox). Nothing here may
+// hold a secret: all of it is stored in Temporal's history.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ServiceType } from './config';
+
+export const taskQueues = {
+  /** Deploys, planning, reporting: light work. */
+  deploy: 'slipway',
+  /** Builds: Docker build hosts claim work here, then run it on their own host queue. */
+  build: 'slipway-build',
+} as const;
+
+/** The task queue of one build host, so checkout, build and push land on the same Docker daemon. */
+export const buildHostQueue = (hostId: string) => `${taskQueues.build}@${hostId}`;
+
+export type Trigger =
+  | { kind: 'gitlab-push' | 'gitlab-tag'; deliveryId?: string; project: string; user?: string }
+  | { kind: 'manual'; user?: string };
+
+export interface PipelineInput {
+  service: string;
+  commit: string;
+  /** Git ref that carried the commit: refs/heads/main, refs/tags/v1.2. */
+  ref?: string;
+  trigger: Trigger;
+  /** Commit author, for "the author may not approve production" and lead-time metrics. */
+  author?: { name?: string; username?: string; email?: string };
+  committedAt?: string;
+}
+
+export type EnvironmentState =
+  'pending' | 'waiting-approval' | 'deploying' | 'healthy' | 'failed' | 'rolled-back' | 'skipped';
+
+export type PipelineState =
+  | 'planning'
+  | 'building'
+  | 'deploying'
+  | 'waiting-approval'
+  | 'succeeded'
+  | 'failed'
+  | 'rejected'
+  | 'approval-expired'
+  | 'cancelled'
+  | 'superseded';
+
+export const finalPipelineStates: PipelineState[] = [
+  'succeeded',
+  'failed',
+  'rejected',
+  'approval-expired',
+  'cancelled',
+  'superseded',
+];
+
+/** How a decision reached the workflow. Only `api` decisions carry a checked attestation. */
+export type DecisionChannel = 'signal' | 'update' | 'api';
+
+export interface ApprovalRequest {
+  environment: string;
+  approver: string;
+  comment?: string;
+  /** Set by Slipway's HTTP API: HMAC over the decision, checked by an activity against the worker's key. */
+  attestation?: string;
+  channel?: DecisionChannel;
+}
+
+export interface RejectionRequest {
+  environment: string;
+  approver: string;
+  reason?: string;
+  attestation?: string;
+  channel?: DecisionChannel;
+}
+
+export interface DecisionRecord {
+  kind: 'approve' | 'reject';
+  environment: string;
+  approver: string;
+  comment?: string;
+  reason?: string;
+  at: string;
+  channel: DecisionChannel;
+  /** true when the approver's identity was proven (a valid attestation from the HTTP API). */
+  verified: boolean;
+  accepted: boolean;
+  refusal?: string;
+}
+
+export interface ApprovalRule {
+  approvers: string[];
+  timeoutSeconds: number;
+  authorMayApprove: boolean;
+}
+
+export interface EnvironmentStatus {
+  name: string;
+  state: EnvironmentState;
+  appId: string;
+  marathonUrl: string;
+  approval?: ApprovalRule & { waitingSince?: string; deadline?: string };
+  deploymentId?: string | null;
+  version?: string;
+  previousVersion?: string | null;
+  startedAt?: string;
+  finishedAt?: string;
+  error?: string;
+  /** Registry tag that now points at this pipeline's image (config `imageTag`). */
+  imageTag?: string;
+  /** Something that went wrong without failing the environment (the registry tag). */
+  warning?: string;
+}
+
+export interface BuildStatus {
+  host?: string;
+  image?: string;
+  digestRef?: string;
+  durationMs?: number;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export interface PipelineStatus {
+  workflowId: string;
+  service: string;
+  commit: string;
+  ref?: string;
+  trigger: Trigger;
+  author?: PipelineInput['author'];
+  committedAt?: string;
+  state: PipelineState;
+  /** The one image every environment receives: repository@sha256:... */
+  image?: string;
+  build: BuildStatus;
+  environments: EnvironmentStatus[];
+  decisions: DecisionRecord[];
+  startedAt: string;
+  finishedAt?: string;
+  error?: string;
+  supersededBy?: string;
+}
+
+/** The workflow ID of the pipeline for (service, commit): a redelivered webhook finds the same one. */
+export function pipelineWorkflowId(service: string, commit: string): string {
+  return `pipeline/${service}/${commit}`;
+}
+
+/** The long-lived workflow that owns (service, environment) on Marathon. */
+export function laneWorkflowId(service: string, environment: string): string {
+  return `lane/${service}/${environment}`;
+}
+
+// --- the plan: what the deploy config says about one pipeline (recorded once, in history) -------
+
+export interface EnvironmentPlan {
+  name: string;
+  marathonUrl: string;
+  appId: string;
+  approval?: ApprovalRule;
+  healthTimeoutSeconds: number;
+  forceOverForeignDeployments: boolean;
+  /** Registry tag that follows this environment (config `imageTag`). */
+  imageTag?: string;
+}
+
+export interface PipelinePlan {
+  service: string;
+  type: ServiceType;
+  repository: string;
+  /** registry/service: where the image is pushed. */
+  imageRepository: string;
+  tag: string;
+  baseImages: { build: string; runtime: string };
+  port: number;
+  build: {
+    dockerfile?: string;
+    template?: string;
+    context: string;
+    buildCommand?: string;
+    startCommand?: string;
+    buildArgs: Record<string, string>;
+  };
+  environments: EnvironmentPlan[];
+}
+
+// --- environmentLane <-> deliveryPipeline ------------------------------------------------------
+
+export interface DeployRequest {
+  pipelineId: string;
+  /** Orders pipelines of one service: a lower order never deploys over a higher one. */
+  order: number;
+  commit: string;
+  image: string;
+  marathonUrl: string;
+  app: Record<string, unknown>;
+  healthTimeoutSeconds: number;
+  forceOverForeignDeployment: boolean;
+  /** Registry tag to point at the image once it is healthy. */
+  imageTag?: string;
+}
+
+/** What became of the environment's registry tag (best effort: a registry hiccup fails no deploy). */
+export interface ImageTagResult {
+  /** The tag now points at the deployed image. */
+  imageTag?: string;
+  /** Why it does not. */
+  warning?: string;
+}
+
+export type DeployOutcome =
+  | ({ kind: 'healthy'; deploymentId: string | null; version: string; previousVersion: string | null } & ImageTagResult)
+  | { kind: 'rolled-back'; error: string; deploymentId: string | null; version?: string; rolledBackTo?: string | null }
+  | { kind: 'failed'; error: string }
+  | { kind: 'refused'; reason: string; newerPipelineId?: string }
+  | { kind: 'cancelled'; rolledBackTo?: string | null };
+
+export interface DeployProgress {
+  environment: string;
+  pipelineId: string;
+  deploymentId: string | null;
+  version: string;
+  previousVersion: string | null;
+}
+
+export interface RollbackRequest {
+  requestId: string;
+  /** Marathon version to return to; default: the version before the current one. */
+  toVersion?: string;
+  requestedBy: string;
+  reason: string;
+  /** Workflow to signal with the outcome (the rollback workflow). */
+  replyTo?: string;
+}
+
+export interface LaneState {
+  service: string;
+  environment: string;
+  current?: { pipelineId: string; order: number; commit: string; image: string; version: string; since: string };
+  history: { pipelineId: string; commit: string; image: string; version: string; since: string; outcome: string }[];
+  queue: { pipelineId: string; order: number; commit: string }[];
+  inFlight?: { pipelineId: string; kind: 'deploy' | 'rollback'; since: string };
+  waitingApproval: { pipelineId: string; order: number }[];
+  /** Where the app lives, from the latest deploy request: what a rollback needs. */
+  target?: { marathonUrl: string; appId: string; healthTimeoutSeconds: number; imageTag?: string };
+}
+
+/** environmentLane's input; a continued lane carries its state along. */
+export interface LaneInput {
+  service: string;
+  environment: string;
+  state?: LaneState;
+  /** Recent outcomes by pipeline, so a re-sent request gets its answer again instead of a second deploy. */
+  answered?: Record<string, DeployOutcome>;
+}
+
+/** rollbackEnvironment's input. */
+export interface RollbackInput {
+  service: string;
+  environment: string;
+  toVersion?: string;
+  requestedBy: string;
+  reason: string;
+}
+
+// --- messages: deliveryPipeline, for operators and developers ---------------------------------
+// Descriptions carry an example payload because the Temporal Web UI shows them in its forms.
+
+export const approveSignal = defineSignal<[ApprovalRequest]>('approve');
+export const rejectSignal = defineSignal<[RejectionRequest]>('reject');
+export const approveUpdate = defineUpdate<DecisionRecord, [ApprovalRequest]>('approvePromotion');
+export const rejectUpdate = defineUpdate<DecisionRecord, [RejectionRequest]>('rejectPromotion');
+export const statusQuery = defineQuery<PipelineStatus>('status');
+
+export const messageDescriptions = {
+  approve:
+    'Approve the promotion into the environment that waits. Example: {"environment":"production","approver":"alice","comment":"ship it"}',
+  reject:
+    'Reject the promotion; the pipeline ends "rejected". Example: {"environment":"production","approver":"alice","reason":"wait for the freeze to end"}',
+  approvePromotion:
+    'Approve, validated: refused at once (nothing recorded) if the environment is not waiting or the approver is not allowed. Example: {"environment":"production","approver":"alice","comment":"ship it"}',
+  rejectPromotion:
+    'Reject, validated: refused at once if the environment is not waiting or the approver is not allowed. Example: {"environment":"production","approver":"alice","reason":"not today"}',
+  status: 'Pipeline status: service, commit, image digest, per-environment state, approvals. No arguments.',
+  lane: 'What runs in this environment now, what ran before, and what is queued.',
+};
+
+// --- messages between Slipway's own workflows ----------------------------------------------------
+
+/** pipeline -> lane: deploy this image (sent with signal-with-start by an activity). */
+export const deployRequestSignal = defineSignal<[DeployRequest]>('deployRequest');
+/** pipeline -> lane: the pipeline was cancelled; drop its request or roll its deploy back. */
+export const cancelDeploySignal = defineSignal<[{ pipelineId: string }]>('cancelDeploy');
+/** pipeline -> lane: this pipeline now waits for approval into the lane's environment. */
+export const awaitingApprovalSignal =
+  defineSignal<[{ pipelineId: string; order: number; done?: boolean }]>('awaitingApproval');
+/** rollback workflow / CLI -> lane. */
+export const rollbackRequestSignal = defineSignal<[RollbackRequest]>('rollbackRequest');
+export const laneQuery = defineQuery<LaneState>('lane');
+
+/** lane -> pipeline: the Marathon deployment started (ids for status). */
+export const deployProgressSignal = defineSignal<[DeployProgress]>('deployProgress');
+/** lane -> pipeline: the outcome of its deploy request. */
+export const deployFinishedSignal = defineSignal<[{ environment: string; outcome: DeployOutcome }]>('deployFinished');
+/** lane -> pipeline: a newer pipeline now waits for (or reached) this environment. */
+export const supersededSignal = defineSignal<[{ environment: string; by: string }]>('superseded');
+/** lane -> rollback workflow. */
+export const rollbackFinishedSignal = defineSignal<[{ requestId: string; outcome: DeployOutcome }]>('rollbackFinished');

@@ -1,0 +1,170 @@
+// The lane's steps against Marathon and the registry: one deploy (PUT, progress note to the
+// pipeline, health wait, rollback when unhealthy or cancelled), an on-demand rollback, and the
+// environment's registry tag. Each returns an outcome; none throws for a failed deploy.
+import { CancellationScope, getExternalWorkflowHandle, isCancellation, log, patched } from '@temporalio/workflow';
+import {
+  deployProgressSignal,
+  type DeployOutcome,
+  type DeployRequest,
+  type ImageTagResult,
+  type LaneState,
+  type RollbackRequest,
+} from '../../common/contract';
+import { NonRetryable } from '../../common/errors';
+import { describeError, isFailureOfType } from '../failures';
+import { patches } from '../patches';
+import { marathon, registryTags } from '../proxies';
+import type { Lane } from './lane-state';
+
+type Deployed = Awaited<ReturnType<typeof marathon.deployToMarathon>>;
+
+/** Runs the lane's one in-flight deploy, and lets a cancelling pipeline stop it. */
+export class DeployRunner {
+  private scope: CancellationScope | undefined;
+  private cancelled = false;
+
+  constructor(private readonly environment: string) {}
+
+  /** The pipeline was cancelled: stop its deploy; the runner rolls it back. */
+  cancel(): void {
+    this.cancelled = true;
+    this.scope?.cancel();
+  }
+
+  async run(req: DeployRequest): Promise<DeployOutcome> {
+    const progress: { deployed?: Deployed } = {};
+    this.cancelled = false;
+    this.scope = new CancellationScope();
+    try {
+      return await this.scope.run(() => this.deployAndWait(req, progress));
+    } catch (err) {
+      const cancelled = this.cancelled && isCancellation(err);
+      if (!cancelled && !isFailureOfType(err, NonRetryable.HealthTimeout)) {
+        // A 422, a refused credential, a foreign lock: Marathon did not take the new version.
+        return { kind: 'failed', error: describeError(err) };
+      }
+      return this.undo(
+        req,
+        progress.deployed,
+        cancelled ? `pipeline ${req.pipelineId} was cancelled` : describeError(err),
+        cancelled,
+      );
+    } finally {
+      this.scope = undefined;
+    }
+  }
+
+  private async deployAndWait(req: DeployRequest, progress: { deployed?: Deployed }): Promise<DeployOutcome> {
+    const environment = this.environment;
+    const deployed = await marathon.deployToMarathon({
+      marathonUrl: req.marathonUrl,
+      environment,
+      pipelineId: req.pipelineId,
+      app: req.app,
+      forceOverForeignDeployment: req.forceOverForeignDeployment,
+    });
+    progress.deployed = deployed;
+    const { deploymentId, version, previousVersion } = deployed;
+    const note = getExternalWorkflowHandle(req.pipelineId)
+      .signal(deployProgressSignal, { environment, pipelineId: req.pipelineId, deploymentId, version, previousVersion })
+      .catch(() => undefined);
+    // The progress note need not be delivered before the health wait starts: waiting for it
+    // cost two server round trips per deploy. Lanes that ran before keep their order on replay.
+    if (!patched(patches.progressSignalInParallel)) await note;
+    await marathon.awaitHealthy({
+      marathonUrl: req.marathonUrl,
+      environment,
+      appId: String(req.app.id),
+      version,
+      deploymentId,
+      timeoutSeconds: req.healthTimeoutSeconds,
+    });
+    return { kind: 'healthy', deploymentId, version, previousVersion };
+  }
+
+  /** Unhealthy or cancelled: return to the version that ran before, if this deploy changed it. */
+  private async undo(
+    req: DeployRequest,
+    deployed: Deployed | undefined,
+    reason: string,
+    cancelled: boolean,
+  ): Promise<DeployOutcome> {
+    const previous = deployed?.previousVersion ?? null;
+    if (deployed && previous && !deployed.unchanged) {
+      const appId = String(req.app.id);
+      const target = { marathonUrl: req.marathonUrl, appId, healthTimeoutSeconds: req.healthTimeoutSeconds };
+      try {
+        await rollbackTo(this.environment, target, previous, reason);
+      } catch (rollbackErr) {
+        log.error('rollback failed', { appId, toVersion: previous, error: describeError(rollbackErr) });
+        return {
+          kind: 'failed',
+          error: `${reason}; rollback to ${previous} failed too: ${describeError(rollbackErr)}`,
+        };
+      }
+    }
+    if (cancelled) return { kind: 'cancelled', rolledBackTo: deployed ? previous : null };
+    return {
+      kind: 'rolled-back',
+      error: reason,
+      deploymentId: deployed?.deploymentId ?? null,
+      version: deployed?.version,
+      rolledBackTo: previous,
+    };
+  }
+}
+
+/** Returns to `toVersion` in a non-cancellable scope: a rollback must finish even while cancelling. */
+function rollbackTo(environment: string, target: NonNullable<LaneState['target']>, toVersion: string, reason: string) {
+  return CancellationScope.nonCancellable(() =>
+    marathon.rollbackMarathonApp({
+      marathonUrl: target.marathonUrl,
+      environment,
+      appId: target.appId,
+      toVersion,
+      timeoutSeconds: target.healthTimeoutSeconds,
+      reason,
+    }),
+  );
+}
+
+/** An operator's rollback, carried out by the lane so it never races a deploy. */
+export async function runRollback(lane: Lane, req: RollbackRequest): Promise<DeployOutcome> {
+  const plan = lane.rollbackPlan(req);
+  if ('error' in plan) return { kind: 'failed', error: plan.error };
+  const { target, toVersion } = plan;
+  try {
+    const reason = `${req.reason} (requested by ${req.requestedBy})`;
+    const result = await rollbackTo(lane.state.environment, target, toVersion, reason);
+    const restored = lane.rolledBack(req, toVersion, result.version);
+    // The environment's tag follows the rollback, when the lane knows the image it returned to.
+    const tagged =
+      target.imageTag && restored?.image.includes('@sha256:') && patched(patches.environmentImageTags)
+        ? await pointImageTag(target.imageTag, restored.image)
+        : {};
+    return {
+      kind: 'healthy',
+      deploymentId: result.deploymentId,
+      version: result.version,
+      previousVersion: toVersion,
+      ...tagged,
+    };
+  } catch (err) {
+    return { kind: 'failed', error: describeError(err) };
+  }
+}
+
+/**
+ * Points the environment's registry tag at `image` (repository@sha256:…). Best effort: the
+ * environment runs the image whatever the registry says, so a failure is a warning.
+ */
+export async function pointImageTag(tag: string, image: string): Promise<ImageTagResult> {
+  try {
+    await registryTags.tagImageInRegistry({ digestRef: image, tag });
+    return { imageTag: tag };
+  } catch (err) {
+    const warning = `registry tag "${tag}" still points at the previous image: ${describeError(err)}`;
+    log.warn(warning, { image });
+    return { warning };
+  }
+}

@@ -1,0 +1,15 @@
+// Every patch ID the workflow code branches on, in one place. A patch keeps a workflow that
+// started on older code replaying the steps it took while new runs take the new ones. How a patch
+// is added, deprecated and removed, and which recorded histories prove each branch:
+// docs/versioning.md. test/workflows/versioning.test.ts holds the code, this list and that
+// document together.
+export const patches = {
+  /** deliveryPipeline: quick steps as local activities; build folder removed while deploys go on. */
+  orchestrationV2: 'orchestration-v2',
+  /** deliveryPipeline: GitLab commit status "pending" as soon as the pipeline starts. */
+  gitlabPendingStatus: 'gitlab-pending-status',
+  /** environmentLane: the health wait starts without waiting for the progress note's delivery. */
+  progressSignalInParallel: 'progress-signal-in-parallel',
+  /** environmentLane: the environment's registry tag follows a healthy deploy and a rollback. */
+  environmentImageTags: 'environment-image-tags',
+} as const;

@@ -1,0 +1,89 @@
+// Activity stubs for workflow code: one narrow proxy per task queue and kind of step, typed with
+// only the activities that queue's workers register, with timeouts and retry policy declared once.
+// Calling a build step through a deploy proxy is a type error. Types only come from activities/:
+// the workflow bundle never pulls in dockerode, axios or fs.
+import { proxyActivities, proxyLocalActivities, type RetryPolicy } from '@temporalio/workflow';
+import type { BuildActivities, DeployActivities } from '../activities';
+import { nonRetryableErrorTypes } from '../common/errors';
+import { taskQueues } from '../common/contract';
+
+const retry: RetryPolicy = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  nonRetryableErrorTypes,
+};
+
+/** Steps that take milliseconds and touch only the config, the templates and Temporal itself. */
+type QuickSteps = Pick<
+  DeployActivities,
+  | 'planPipeline'
+  | 'renderMarathonApp'
+  | 'verifyDecisionAttestation'
+  | 'requestDeploy'
+  | 'cancelDeploy'
+  | 'announceApprovalWait'
+  | 'requestRollback'
+>;
+const quickOptions = { startToCloseTimeout: '30s', retry: { ...retry, maximumAttempts: 10 } } as const;
+
+/** The quick steps on the deploy queue (how pipelines started before orchestration v2 ran them). */
+export const quickRemote = proxyActivities<QuickSteps>({ taskQueue: taskQueues.deploy, ...quickOptions });
+
+/**
+ * The same quick steps as local activities: the worker that runs the workflow task runs them at
+ * once and records only their result, with no task queue round trip.
+ */
+export const quickLocal = proxyLocalActivities<QuickSteps>(quickOptions);
+
+export type Quick = typeof quickLocal;
+
+/** Marathon calls: deploy and rollback wait on locks; awaitHealthy runs up to our health timeout. */
+export const marathon = proxyActivities<
+  Pick<DeployActivities, 'deployToMarathon' | 'awaitHealthy' | 'rollbackMarathonApp'>
+>({
+  taskQueue: taskQueues.deploy,
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '30s',
+  retry,
+});
+
+/** GitLab reporting is best effort: a GitLab outage must not fail a delivery. */
+export const gitlab = proxyActivities<Pick<DeployActivities, 'reportCommitStatus' | 'reportDeployment'>>({
+  taskQueue: taskQueues.deploy,
+  startToCloseTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 5 },
+});
+
+/** The first step of a build: any build worker answers with its own host queue. */
+export const buildClaim = proxyActivities<Pick<BuildActivities, 'claimBuildHost'>>({
+  taskQueue: taskQueues.build,
+  startToCloseTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 5 },
+});
+
+/** Push attempts: with the backoff (1 s doubling to 30 s) about five minutes of registry outage. */
+export const pushAttempts = 14;
+
+/**
+ * Steps on one build host: long, heartbeating; a host that stays away is given up on. Checkout
+ * and build get 3 attempts; the push passes `pushAttempts`, because a registry restart is common
+ * and passing and should not fail a delivery.
+ */
+export function buildHost(taskQueue: string, maximumAttempts = 3) {
+  return proxyActivities<Pick<BuildActivities, 'checkoutSource' | 'buildImage' | 'pushImage' | 'removeWorkdir'>>({
+    taskQueue,
+    scheduleToStartTimeout: '5m',
+    startToCloseTimeout: '45m',
+    heartbeatTimeout: '60s',
+    retry: { ...retry, maximumAttempts },
+  });
+}
+
+/** Registry tags on any build worker (they hold the registry credentials); best effort. */
+export const registryTags = proxyActivities<Pick<BuildActivities, 'tagImageInRegistry'>>({
+  taskQueue: taskQueues.build,
+  scheduleToCloseTimeout: '2m',
+  startToCloseTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 5 },
+});
