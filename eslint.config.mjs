@@ -55,7 +55,15 @@ export default tseslint.config(
               message: 'workflow code must stay deterministic: no Node APIs',
             },
             {
-              group: ['axios', 'dockerode', 'handlebars', '**/activities', '**/activities/**', '**/client/**', '**/dev/**'],
+              group: [
+                'axios',
+                'dockerode',
+                'handlebars',
+                '**/activities',
+                '**/activities/**',
+                '**/client/**',
+                '**/dev/**',
+              ],
               message: 'workflows reach side effects only through activities (import type)',
               allowTypeImports: true,
             },
