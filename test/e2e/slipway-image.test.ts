@@ -98,6 +98,12 @@ before(async () => {
 
 after(async () => {
   if (container) await run('docker', ['rm', '-f', container]).catch(() => undefined);
+  // The image stays in the registry; the local copy (600 MB, a new top layer every run) goes. The
+  // build stage's cached dependency layers stay, so the next build is warm.
+  if (image) {
+    const id = (await run('docker', ['image', 'inspect', '--format', '{{.Id}}', image]).catch(() => undefined))?.stdout;
+    if (id) await run('docker', ['rmi', '-f', id.trim()]).catch(() => undefined);
+  }
   await stack?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
