@@ -123,11 +123,11 @@ test('an installed deploy worker bundles its workflows from the installed files 
 });
 
 test('npx slipway in the checkout runs the compiled CLI', async () => {
-  const { stdout } = await run('npx', ['--no-install', 'slipway', 'render', 'hello-node'], {
+  const { stdout } = await run('npx', ['slipway', 'render', 'hello-node'], {
     cwd: projectRoot,
     env: { ...userEnv(), SLIPWAY_STATE_DIR: stateDir },
   });
   assert.match(stdout, /FROM local\/node/);
-  const help = await run('npx', ['--no-install', 'slipway', '--help'], { cwd: projectRoot, env: userEnv() });
+  const help = await run('npx', ['slipway', '--help'], { cwd: projectRoot, env: userEnv() });
   assert.match(help.stdout, /Usage: slipway/);
 });
