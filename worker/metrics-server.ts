@@ -1,7 +1,8 @@
 // A worker's own small HTTP server for its operators: GET /healthz (200 while every worker of the
-// process runs and Temporal answers, else 503, with the details as JSON) and GET /metrics (the
-// Temporal SDK's runtime metrics followed by Slipway's, in Prometheus' text format). Marathon's
-// health check and Prometheus point here; the port comes from SLIPWAY_METRICS_PORT.
+// process runs, else 503; JSON with each worker's state and whether Temporal answers) and
+// GET /metrics (the Temporal SDK's runtime metrics followed by Slipway's, in Prometheus' text
+// format). Marathon's health check and Prometheus point here; the port comes from
+// SLIPWAY_METRICS_PORT.
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
@@ -36,8 +37,11 @@ async function health(opts: MetricsServerOptions): Promise<{ ok: boolean; body: 
   } catch (err) {
     temporal = `unreachable: ${(err as Error).message}`;
   }
-  const ok = temporal === 'reachable' && workers.every((w) => w.state === 'RUNNING');
-  return { ok, body: { status: ok ? 'ok' : 'degraded', temporal, workers } };
+  // Only a worker that stopped fails the check: Marathon replaces a failing task, and replacing
+  // workers while Temporal is away would only add churn (they reconnect on their own).
+  const ok = workers.every((w) => w.state === 'RUNNING');
+  const status = !ok ? 'stopped' : temporal === 'reachable' ? 'ok' : 'degraded';
+  return { ok, body: { status, temporal, workers } };
 }
 
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
