@@ -73,7 +73,7 @@ export default tseslint.config(
       // Workflow code stays readable in one sitting: decisions in state classes, steps in small
       // stage functions, the Temporal shell thin (docs/versioning.md explains why it matters).
       'max-lines-per-function': ['error', { max: 80 }],
-      'max-lines': ['error', { max: 320 }],
+      'max-lines': ['error', { max: 400 }],
     },
   },
   {

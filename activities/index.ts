@@ -8,6 +8,7 @@ import { verifyDecisionAttestation } from './attestation';
 import { claimBuildHost } from './build-host';
 import { createDockerActivities } from './docker';
 import { createGitlabActivities } from './gitlab';
+import { createLaneChecks } from './lane-checks';
 import { createLaneActivities } from './lanes';
 import { createMarathonActivities } from './marathon';
 import { planPipeline, renderMarathonApp } from './plan';
@@ -21,6 +22,7 @@ export function createDeployActivities(deps: { client: Client }) {
     verifyDecisionAttestation,
     ...createMarathonActivities({}),
     ...createLaneActivities({ client: deps.client }),
+    ...createLaneChecks({ client: deps.client }),
     ...createGitlabActivities(),
   };
 }

@@ -11,6 +11,7 @@ import {
   rollbackRequestSignal,
   taskQueues,
   type DeployRequest,
+  type LaneRequest,
   type RollbackRequest,
 } from '../common/contract';
 import { environmentLane } from '../workflows/lane';
@@ -36,8 +37,13 @@ export function createLaneActivities({ client }: { client: Client }) {
     });
   }
   return {
-    async requestDeploy(input: LaneAddress & { request: DeployRequest }): Promise<void> {
-      await signalLane(input, deployRequestSignal, input.request);
+    /**
+     * Sends references only, whatever the caller passed (pipelines started before lane-references
+     * pass the rendered app too): the lane renders what it deploys from the worker's config.
+     */
+    async requestDeploy(input: LaneAddress & { request: LaneRequest | DeployRequest }): Promise<void> {
+      const { pipelineId, order, commit, image } = input.request;
+      await signalLane(input, deployRequestSignal, { pipelineId, order, commit, image });
     },
     async cancelDeploy(input: LaneAddress & { pipelineId: string }): Promise<void> {
       await signalLane(input, cancelDeploySignal, { pipelineId: input.pipelineId });

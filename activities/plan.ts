@@ -13,22 +13,47 @@ import {
   marathonAppId,
   repositoryUrl,
   resolveAppSettings,
+  type ApprovalConfig,
   type DeployConfig,
 } from '../common/config';
 import { cachedDeployConfig } from '../common/config-cache';
 import { parseDuration } from '../common/duration';
 import { ConfigError, NonRetryable } from '../common/errors';
 import { defaultConfigDir, templatesDir } from '../common/paths';
-import type { PipelinePlan } from '../common/contract';
+import type { ApprovalRule, Identities, PipelinePlan } from '../common/contract';
 import { renderTemplate } from './render';
 import { validateMarathonApp } from './marathon-app';
+
+/** An environment's approval rule as the pipeline needs it, approvers' identities included. */
+function approvalRule(approval: ApprovalConfig, config: DeployConfig): ApprovalRule {
+  const approverIdentities = Object.fromEntries(
+    approval.approvers.flatMap((name) => {
+      const id = config.identities[name];
+      if (!id) return [];
+      const identities: Identities = {
+        gitlabUserIds: id.gitlabUserId ? [id.gitlabUserId] : [],
+        gitlabUsernames: [id.gitlabUsername ?? name],
+        emails: id.emails.map((e) => e.toLowerCase()),
+      };
+      return [[name, identities]];
+    }),
+  );
+  return {
+    approvers: approval.approvers,
+    timeoutSeconds: parseDuration(approval.timeout) ?? 72 * 3600,
+    authorMayApprove: approval.authorMayApprove,
+    required: approval.required,
+    requireVerified: approval.requireVerified,
+    approverIdentities,
+  };
+}
 
 export function configDir(): string {
   return process.env.SLIPWAY_CONFIG_DIR ?? defaultConfigDir;
 }
 
 /** Config errors cannot be fixed by retrying: fail the pipeline at once with the file and field. */
-function withConfig<T>(fn: (config: DeployConfig) => T): T {
+export function withConfig<T>(fn: (config: DeployConfig) => T): T {
   try {
     return fn(cachedDeployConfig(configDir()));
   } catch (err) {
@@ -70,11 +95,7 @@ export async function planPipeline(input: { service: string; commit: string }): 
         name: env.name,
         marathonUrl: env.marathon,
         appId: marathonAppId(env, service.name),
-        approval: env.approval && {
-          approvers: env.approval.approvers,
-          timeoutSeconds: parseDuration(env.approval.timeout) ?? 72 * 3600,
-          authorMayApprove: env.approval.authorMayApprove,
-        },
+        approval: env.approval && approvalRule(env.approval, config),
         healthTimeoutSeconds: resolveAppSettings(config, service, env.name).healthTimeoutSeconds,
         forceOverForeignDeployments: env.forceOverForeignDeployments,
         ...(env.imageTag ? { imageTag: env.imageTag } : {}),

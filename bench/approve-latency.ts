@@ -5,13 +5,35 @@
 // also shown from the moment the Update was sent. One pipeline at a time.
 import { sendDecision } from '../client/pipelines';
 import { startPipeline } from '../client/pipelines';
-import { statusQuery } from '../common/contract';
+import { laneQuery, laneWorkflowId } from '../common/contract';
+import { until } from '../test/helpers/wait';
 import { randomSha } from './fixtures';
 import { startNoopWorld } from './noop-world';
-import { atMost, info, ms, percentile, sleep } from './stats';
+import { atMost, info, ms, percentile } from './stats';
 import type { BenchContext, BenchResult } from './types';
 
 const section = 'approve-latency';
+
+/**
+ * Waits until the pipeline sits at production's approval gate with nothing left to do: the lane
+ * lists it as waiting (the gate's announcing activity has signalled it), and the pipeline has no
+ * pending activity or workflow task (that activity's completion has been handled). Only then is
+ * the time from the approval to the PUT the approval's own.
+ */
+async function idleAtTheGate(ctx: BenchContext, service: string, workflowId: string): Promise<void> {
+  const lane = ctx.client.workflow.getHandle(laneWorkflowId(service, 'production'));
+  const pipeline = ctx.client.workflow.getHandle(workflowId);
+  await until(
+    `${workflowId} to wait at the approval gate into production`,
+    60_000,
+    async () => {
+      if (!(await lane.query(laneQuery)).waitingApproval.some((w) => w.pipelineId === workflowId)) return undefined;
+      const { raw } = await pipeline.describe();
+      return !raw.pendingActivities?.length && !raw.pendingWorkflowTask ? true : undefined;
+    },
+    { intervalMs: 50 },
+  );
+}
 
 export default async function approveLatency(ctx: BenchContext): Promise<BenchResult[]> {
   const count = Number(process.env.BENCH_APPROVE_PIPELINES ?? 20);
@@ -27,12 +49,7 @@ export default async function approveLatency(ctx: BenchContext): Promise<BenchRe
         trigger: { kind: 'manual', user: 'bench' },
       });
       const handle = ctx.client.workflow.getHandle(workflowId);
-      const deadline = Date.now() + 60_000;
-      while ((await handle.query(statusQuery)).state !== 'waiting-approval') {
-        if (Date.now() > deadline) throw new Error(`${workflowId} did not reach the approval gate within 60 s`);
-        await sleep(50);
-      }
-      await sleep(200); // let the gate's own activity (announcing the wait to the lane) finish
+      await idleAtTheGate(ctx, service, workflowId);
       const sent = Date.now();
       const decision = await sendDecision(ctx.client, workflowId, 'approve', {
         environment: 'production',

@@ -11,7 +11,8 @@ import { startMarathonEmulator } from '../dev/marathon-emulator';
 import { approveSignal } from '../common/contract';
 import { benchTempDir, ensureNoopImage, randomSha, standardEnvironments, writeDeployConfig } from './fixtures';
 import { startBenchWorker, watchMemory } from './processes';
-import { atMost, inParallel, info, mib, seconds, sleep } from './stats';
+import { until } from '../test/helpers/wait';
+import { atMost, inParallel, info, mib, seconds } from './stats';
 import type { BenchContext, BenchResult } from './types';
 import type { BenchWorkerSpec } from './worker-process';
 import { defaultWorkflowCache, recommendedDeployWorkerNodeOptions } from '../worker';
@@ -74,16 +75,22 @@ export default async function scale(ctx: BenchContext): Promise<BenchResult[]> {
   const workerMemory = watchMemory(worker.pid);
   const temporalMemory = watchMemory(ctx.temporalPid);
   const count$ = async (query: string) => (await ctx.client.workflow.count(query)).count;
-  const waitFor = async (what: string, query: string, target: number, timeoutMs: number) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const n = await count$(query);
-      if (n >= target) return true;
-      if (Date.now() > deadline) {
-        console.log(`[bench] scale: ${what}: ${n} of ${target} after ${timeoutMs / 1000} s`);
-        return false;
-      }
-      await sleep(250);
+  /** Whether visibility counted `target` for `query` in time; a shortfall is reported, not thrown. */
+  const reached = async (what: string, query: string, target: number, timeoutMs: number) => {
+    let n = 0;
+    try {
+      return await until(
+        () => `${what}: ${n} of ${target}`,
+        timeoutMs,
+        async () => {
+          n = await count$(query);
+          return n >= target ? true : undefined;
+        },
+        { intervalMs: 250 },
+      );
+    } catch (err) {
+      console.log(`[bench] scale: ${(err as Error).message}`);
+      return false;
     }
   };
   try {
@@ -97,8 +104,8 @@ export default async function scale(ctx: BenchContext): Promise<BenchResult[]> {
       });
       return workflowId;
     });
-    const allWaiting = await waitFor(
-      'waiting for approval',
+    const allWaiting = await reached(
+      'the pipelines to wait for approval',
       `WorkflowType = 'deliveryPipeline' AND SlipwayState = 'waiting-approval'`,
       count,
       15 * 60_000,
@@ -111,8 +118,8 @@ export default async function scale(ctx: BenchContext): Promise<BenchResult[]> {
       ctx.client.workflow.getHandle(id).signal(approveSignal, { environment: 'production', approver: 'alice' }),
     );
     const signalsMs = Date.now() - approvedAt;
-    const allDone = await waitFor(
-      'finished',
+    const allDone = await reached(
+      'the pipelines to finish',
       `WorkflowType = 'deliveryPipeline' AND ExecutionStatus = 'Completed'`,
       completedBefore + count,
       15 * 60_000,

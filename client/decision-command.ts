@@ -1,10 +1,24 @@
-// `slipway approve` and `slipway reject` share this: send the decision through the validated
-// Update (so a refusal comes back at once with the workflow's reason), print what happened, and
-// exit non-zero when it was refused. The approver named here is self-declared (channel "update");
-// identity-checked approvals go through the HTTP API.
+// `slipway approve` and `slipway reject` share this. Two ways to decide:
+// - with an approver token (`--token` or SLIPWAY_TOKEN): through Slipway's HTTP API, which
+//   authenticates the token and signs the decision, so it counts as verified — the only kind an
+//   environment with `requireVerified: true` accepts;
+// - without one: through the validated Update, as the self-declared approver `--as` (channel
+//   "update"), which a refusal answers at once with the workflow's reason.
+// Either way the command prints what happened and exits non-zero when the decision was refused.
 import type { Command } from 'commander';
-import { fail, printJson, withClient } from './cli-support';
-import { sendDecision } from './pipelines';
+import type { DecisionRecord } from '../common/contract';
+import { fail, printJson, readEndpoints, withClient } from './cli-support';
+import { sendDecision, type DecisionOutcome } from './pipelines';
+
+interface DecisionOptions {
+  env: string;
+  as?: string;
+  token?: string;
+  api?: string;
+  comment?: string;
+  reason?: string;
+  json?: boolean;
+}
 
 export function registerDecision(program: Command, kind: 'approve' | 'reject'): void {
   const cmd = program
@@ -16,33 +30,78 @@ export function registerDecision(program: Command, kind: 'approve' | 'reject'): 
     )
     .argument('<workflowId>', 'pipeline workflow ID: pipeline/<service>/<commit>')
     .requiredOption('--env <environment>', 'the environment that waits, e.g. production')
-    .requiredOption('--as <name>', "approver name (must be one of the environment's approvers)")
+    .option('--as <name>', "approver name (one of the environment's approvers); with --token, the token's owner")
+    .option('--token <token>', 'your approver token: decide through the HTTP API, verified (default: $SLIPWAY_TOKEN)')
+    .option('--api <url>', 'Slipway HTTP API (default: $SLIPWAY_API_URL, else the one `slipway up` runs)')
     .option('--json', 'print the decision record as JSON');
   if (kind === 'approve') cmd.option('--comment <text>', 'comment recorded with the approval');
   else cmd.option('--reason <text>', 'reason recorded with the rejection');
+  const example = kind === 'approve' ? '--comment "ship it"' : '--reason "release freeze"';
   cmd.addHelpText(
     'after',
+    `\nExamples:\n  slipway ${kind} pipeline/hello-node/3f2c9e1d0b7a4c5e8f90123456789abcdef01234 --env production --token "$SLIPWAY_TOKEN" ${example}\n` +
+      `  slipway ${kind} pipeline/hello-node/3f2c9e1d0b7a4c5e8f90123456789abcdef01234 --env production --as alice ${example}\n`,
+  );
+  cmd.action(async (workflowId: string, opts: DecisionOptions) => {
+    const token = opts.token ?? process.env.SLIPWAY_TOKEN;
+    if (!token && !opts.as)
+      return fail(`${kind}: expected --token (or SLIPWAY_TOKEN) for a verified decision, or --as <name>`);
+    const outcome = token
+      ? await decideThroughApi(kind, workflowId, token, opts)
+      : await decideByUpdate(kind, workflowId, opts);
+    if (opts.json)
+      printJson(outcome.ok ? outcome.record : { refused: true, code: outcome.code, reason: outcome.reason });
+    if (!outcome.ok) return fail(`${kind} refused: ${outcome.reason}`);
+    if (!opts.json) {
+      const { approver, verified } = outcome.record;
+      const verb = kind === 'approve' ? 'approved' : 'rejected';
+      process.stdout.write(`${verb}: ${opts.env} of ${workflowId} by ${approver}${verified ? ' (verified)' : ''}\n`);
+    }
+  });
+}
+
+function decideByUpdate(kind: 'approve' | 'reject', workflowId: string, opts: DecisionOptions) {
+  const approver = opts.as as string;
+  const request =
     kind === 'approve'
-      ? '\nExample:\n  slipway approve pipeline/hello-node/3f2c9e1d0b7a4c5e8f90123456789abcdef01234 --env production --as alice --comment "ship it"\n'
-      : '\nExample:\n  slipway reject pipeline/hello-node/3f2c9e1d0b7a4c5e8f90123456789abcdef01234 --env production --as alice --reason "release freeze"\n',
-  );
-  cmd.action(
-    async (
-      workflowId: string,
-      opts: { env: string; as: string; comment?: string; reason?: string; json?: boolean },
-    ) => {
-      const request =
-        kind === 'approve'
-          ? { environment: opts.env, approver: opts.as, comment: opts.comment, channel: 'update' as const }
-          : { environment: opts.env, approver: opts.as, reason: opts.reason, channel: 'update' as const };
-      const outcome = await withClient((client) => sendDecision(client, workflowId, kind, request));
-      if (opts.json)
-        printJson(outcome.ok ? outcome.record : { refused: true, code: outcome.code, reason: outcome.reason });
-      if (!outcome.ok) return fail(`${kind} refused: ${outcome.reason}`);
-      if (!opts.json)
-        process.stdout.write(
-          `${kind === 'approve' ? 'approved' : 'rejected'}: ${opts.env} of ${workflowId} by ${opts.as}\n`,
-        );
-    },
-  );
+      ? { environment: opts.env, approver, comment: opts.comment, channel: 'update' as const }
+      : { environment: opts.env, approver, reason: opts.reason, channel: 'update' as const };
+  return withClient((client) => sendDecision(client, workflowId, kind, request));
+}
+
+/** POST /pipelines/<id>/approvals|rejections with the approver token; the API answers with the record. */
+async function decideThroughApi(
+  kind: 'approve' | 'reject',
+  workflowId: string,
+  token: string,
+  opts: DecisionOptions,
+): Promise<DecisionOutcome> {
+  const base = (
+    opts.api ??
+    process.env.SLIPWAY_API_URL ??
+    readEndpoints()?.webhook?.replace(/\/webhooks\/gitlab$/, '') ??
+    'http://127.0.0.1:8787'
+  ).replace(/\/+$/, '');
+  const url = `${base}/pipelines/${encodeURIComponent(workflowId)}/${kind === 'approve' ? 'approvals' : 'rejections'}`;
+  const body = {
+    environment: opts.env,
+    ...(opts.as ? { approver: opts.as } : {}),
+    ...(kind === 'approve' ? { comment: opts.comment } : { reason: opts.reason }),
+  };
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new Error(
+      `the Slipway API at ${base} does not answer (${(err as Error).message}); set --api or SLIPWAY_API_URL`,
+    );
+  }
+  const answer = (await res.json().catch(() => ({}))) as { decision?: DecisionRecord; error?: string };
+  if (res.ok && answer.decision) return { ok: true, record: answer.decision };
+  const code = res.status === 404 ? 'not-found' : 'refused';
+  return { ok: false, code, reason: answer.error ?? `the API answered ${res.status} ${res.statusText}` };
 }

@@ -164,8 +164,10 @@ export async function sendDecision(
   workflowId: string,
   kind: 'approve' | 'reject',
   request: ApprovalRequest | RejectionRequest,
+  /** The run the decision is for (a verified decision is signed for one run); default: the latest. */
+  runId?: string,
 ): Promise<DecisionOutcome> {
-  const handle = client.workflow.getHandle(workflowId);
+  const handle = client.workflow.getHandle(workflowId, runId);
   try {
     const record =
       kind === 'approve'

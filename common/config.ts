@@ -80,8 +80,15 @@ const serviceSchema = z.strictObject({
   environments: z.record(z.string(), appOverride).default({}),
 });
 
+const approverName = z.string().regex(/^@?[\w.-]+$/, 'expected an approver name, or "@group" for an approver group');
+
 const approvalSchema = z.strictObject({
-  approvers: z.array(z.string().min(1)).min(1, 'expected at least one approver'),
+  /** Approver names, and "@group" for a group from `approverGroups`. */
+  approvers: z.array(approverName).min(1, 'expected at least one approver'),
+  /** Distinct approvals needed before the promotion goes on. */
+  required: z.number().int().min(1).default(1),
+  /** Only decisions verified through the authenticated HTTP API count (no Temporal UI signals). */
+  requireVerified: z.boolean().default(false),
   timeout: duration.default('72h'),
   /** Whether the author of the commit may approve its promotion into this environment. */
   authorMayApprove: z.boolean().default(false),
@@ -116,6 +123,21 @@ const rootSchema = z.strictObject({
   registry: z.string().optional(),
   baseImages: z.partialRecord(z.enum(serviceTypes), baseImage).default({}),
   environments: z.array(environmentSchema).min(1, 'expected at least one environment'),
+  /** Approver groups, defined once and named in approvals as "@<group>". */
+  approverGroups: z
+    .record(z.string().regex(/^[\w.-]+$/, 'expected a group name'), z.array(approverName).min(1))
+    .default({}),
+  /** Approvers' stable identities, told apart from a change's pusher and commit authors. */
+  identities: z
+    .record(
+      z.string(),
+      z.strictObject({
+        gitlabUserId: z.number().int().positive().optional(),
+        gitlabUsername: z.string().min(1).optional(),
+        emails: z.array(z.email()).default([]),
+      }),
+    )
+    .default({}),
   /** Approver tokens: name -> sha256 hex of the token, for the HTTP approval API. */
   approverTokens: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 hex digest')).default({}),
   /** App defaults for every service (overridden by the service's app and environment blocks). */
@@ -126,6 +148,7 @@ export type HealthCheckConfig = z.infer<typeof healthCheck>;
 export type AppOverride = z.infer<typeof appOverride>;
 export type ServiceConfig = z.infer<typeof serviceSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema> & { marathon: string; group: string };
+export type IdentityConfig = z.infer<typeof rootSchema>['identities'][string];
 export type ApprovalConfig = z.infer<typeof approvalSchema>;
 
 export interface DeployConfig {
@@ -135,6 +158,7 @@ export interface DeployConfig {
   environments: EnvironmentConfig[];
   services: Map<string, ServiceConfig & { file: string }>;
   approverTokens: Record<string, string>;
+  identities: Record<string, IdentityConfig>;
   defaults: AppOverride;
 }
 
@@ -235,7 +259,9 @@ export function loadDeployConfig(dir: string, opts: LoadOptions = {}): DeployCon
         rootFile,
       );
     }
-    return { ...e, marathon: marathon.replace(/\/+$/, ''), group: e.group ?? `/${e.name}` };
+    const approval =
+      e.approval && expandApprovers(e.approval, root.approverGroups, `${rootFile}: field "environments.${i}.approval`);
+    return { ...e, approval, marathon: marathon.replace(/\/+$/, ''), group: e.group ?? `/${e.name}` };
   });
 
   const baseImages = { ...localBaseImages };
@@ -286,8 +312,35 @@ export function loadDeployConfig(dir: string, opts: LoadOptions = {}): DeployCon
     environments,
     services,
     approverTokens: root.approverTokens,
+    identities: root.identities,
     defaults: root.defaults,
   };
+}
+
+/** Replaces "@group" entries with the group's members, and checks `required` against them. */
+function expandApprovers(approval: ApprovalConfig, groups: Record<string, string[]>, where: string): ApprovalConfig {
+  const approvers = new Set<string>();
+  for (const entry of approval.approvers) {
+    if (!entry.startsWith('@')) {
+      approvers.add(entry);
+      continue;
+    }
+    const members = groups[entry.slice(1)];
+    if (!members) {
+      const known =
+        Object.keys(groups)
+          .map((g) => `@${g}`)
+          .join(', ') || 'none defined in approverGroups';
+      throw new ConfigError(`${where}.approvers" names the unknown group "${entry}": expected one of ${known}`);
+    }
+    for (const m of members) approvers.add(m);
+  }
+  if (approval.required > approvers.size) {
+    throw new ConfigError(
+      `${where}.required" is ${approval.required}: expected at most the ${approvers.size} distinct approvers (${[...approvers].join(', ')})`,
+    );
+  }
+  return { ...approval, approvers: [...approvers] };
 }
 
 export function getService(config: DeployConfig, service: string): ServiceConfig & { file: string } {

@@ -27,8 +27,14 @@ export interface PipelineInput {
   /** Git ref that carried the commit: refs/heads/main, refs/tags/v1.2. */
   ref?: string;
   trigger: Trigger;
-  /** Commit author, for "the author may not approve production" and lead-time metrics. */
+  /** Commit author, for display and lead-time metrics. */
   author?: { name?: string; username?: string; email?: string };
+  /**
+   * Everyone answerable for the change, by stable identity: the pusher (GitLab user ID and
+   * username) and the authors of the pushed commits (emails). The checkout adds the head commit's
+   * author. An environment with `authorMayApprove: false` refuses approvals from any of them.
+   */
+  changedBy?: Identities;
   committedAt?: string;
 }
 
@@ -40,6 +46,8 @@ export type PipelineState =
   | 'building'
   | 'deploying'
   | 'waiting-approval'
+  /** Cancelled, and undoing its in-flight deploy before it ends "cancelled". */
+  | 'cancelling'
   | 'succeeded'
   | 'failed'
   | 'rejected'
@@ -90,10 +98,25 @@ export interface DecisionRecord {
   refusal?: string;
 }
 
+/** Stable identities of one person (an approver) or of the people behind a change. */
+export interface Identities {
+  gitlabUserIds?: number[];
+  gitlabUsernames?: string[];
+  /** Lowercased. */
+  emails?: string[];
+}
+
 export interface ApprovalRule {
+  /** Who may decide: names, with approver groups already expanded. */
   approvers: string[];
   timeoutSeconds: number;
   authorMayApprove: boolean;
+  /** Distinct approvals needed (default 1); one rejection ends the gate whatever this says. */
+  required?: number;
+  /** Only decisions verified through Slipway's authenticated HTTP API count (default false). */
+  requireVerified?: boolean;
+  /** Each approver's stable identities (config `identities`), told apart from the change's authors. */
+  approverIdentities?: Record<string, Identities>;
 }
 
 export interface EnvironmentStatus {
@@ -101,7 +124,7 @@ export interface EnvironmentStatus {
   state: EnvironmentState;
   appId: string;
   marathonUrl: string;
-  approval?: ApprovalRule & { waitingSince?: string; deadline?: string };
+  approval?: ApprovalRule & { waitingSince?: string; deadline?: string; approvedBy?: string[] };
   deploymentId?: string | null;
   version?: string;
   previousVersion?: string | null;
@@ -130,6 +153,8 @@ export interface PipelineStatus {
   ref?: string;
   trigger: Trigger;
   author?: PipelineInput['author'];
+  /** The change's authors as known so far: the webhook's, plus the head commit's from the checkout. */
+  changedBy?: Identities;
   committedAt?: string;
   state: PipelineState;
   /** The one image every environment receives: repository@sha256:... */
@@ -188,12 +213,22 @@ export interface PipelinePlan {
 
 // --- environmentLane <-> deliveryPipeline ------------------------------------------------------
 
-export interface DeployRequest {
+/**
+ * What a pipeline asks a lane for: references only. Anyone with access to the Temporal namespace
+ * can signal a lane, so the lane checks the request against the pipeline it names and takes
+ * where and what to deploy from the worker's own deploy config (a LaneDeploy).
+ */
+export interface LaneRequest {
   pipelineId: string;
   /** Orders pipelines of one service: a lower order never deploys over a higher one. */
   order: number;
   commit: string;
+  /** repository@sha256:… */
   image: string;
+}
+
+/** Where and what a lane deploys for a request, derived on a worker from its deploy config. */
+export interface LaneDeploy {
   marathonUrl: string;
   app: Record<string, unknown>;
   healthTimeoutSeconds: number;
@@ -201,6 +236,18 @@ export interface DeployRequest {
   /** Registry tag to point at the image once it is healthy. */
   imageTag?: string;
 }
+
+/**
+ * A request with what the lane deploys for it. Requests from pipelines started before lane
+ * requests carried references only (patch `lane-references`) brought the LaneDeploy fields along.
+ */
+export type DeployRequest = LaneRequest & LaneDeploy;
+
+/** The lane's check of a request: admitted with what to deploy, or refused with why. */
+export type LaneAdmission = { admitted: true; deploy: LaneDeploy } | { admitted: false; reason: string };
+
+/** A claim a pipeline makes to a lane, checked against the pipeline before the lane acts on it. */
+export type PipelineClaim = { kind: 'cancel' } | { kind: 'waiting'; order: number } | { kind: 'done-waiting' };
 
 /** What became of the environment's registry tag (best effort: a registry hiccup fails no deploy). */
 export interface ImageTagResult {
@@ -244,7 +291,16 @@ export interface LaneState {
   inFlight?: { pipelineId: string; kind: 'deploy' | 'rollback'; since: string };
   waitingApproval: { pipelineId: string; order: number }[];
   /** Where the app lives, from the latest deploy request: what a rollback needs. */
-  target?: { marathonUrl: string; appId: string; healthTimeoutSeconds: number; imageTag?: string };
+  target?: LaneTarget;
+  /** The latest messages the lane could not verify and so ignored (newest last). */
+  ignored?: { pipelineId: string; message: string; reason: string; at: string }[];
+}
+
+export interface LaneTarget {
+  marathonUrl: string;
+  appId: string;
+  healthTimeoutSeconds: number;
+  imageTag?: string;
 }
 
 /** environmentLane's input; a continued lane carries its state along. */
@@ -284,13 +340,15 @@ export const messageDescriptions = {
   rejectPromotion:
     'Reject, validated: refused at once if the environment is not waiting or the approver is not allowed. Example: {"environment":"production","approver":"alice","reason":"not today"}',
   status: 'Pipeline status: service, commit, image digest, per-environment state, approvals. No arguments.',
-  lane: 'What runs in this environment now, what ran before, and what is queued.',
+  lane: 'What runs in this environment now, what ran before, what is queued, and which messages were ignored.',
+  deployOutcome:
+    "The answer this lane gave a pipeline's deploy request, or null. Argument: the pipeline's workflow ID.",
 };
 
 // --- messages between Slipway's own workflows ----------------------------------------------------
 
 /** pipeline -> lane: deploy this image (sent with signal-with-start by an activity). */
-export const deployRequestSignal = defineSignal<[DeployRequest]>('deployRequest');
+export const deployRequestSignal = defineSignal<[LaneRequest | DeployRequest]>('deployRequest');
 /** pipeline -> lane: the pipeline was cancelled; drop its request or roll its deploy back. */
 export const cancelDeploySignal = defineSignal<[{ pipelineId: string }]>('cancelDeploy');
 /** pipeline -> lane: this pipeline now waits for approval into the lane's environment. */
@@ -299,6 +357,8 @@ export const awaitingApprovalSignal =
 /** rollback workflow / CLI -> lane. */
 export const rollbackRequestSignal = defineSignal<[RollbackRequest]>('rollbackRequest');
 export const laneQuery = defineQuery<LaneState>('lane');
+/** The answer the lane gave a pipeline's deploy request (null: none): how a pipeline checks an outcome. */
+export const deployOutcomeQuery = defineQuery<DeployOutcome | null, [string]>('deployOutcome');
 
 /** lane -> pipeline: the Marathon deployment started (ids for status). */
 export const deployProgressSignal = defineSignal<[DeployProgress]>('deployProgress');

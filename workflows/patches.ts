@@ -8,6 +8,17 @@ export const patches = {
   orchestrationV2: 'orchestration-v2',
   /** deliveryPipeline: GitLab commit status "pending" as soon as the pipeline starts. */
   gitlabPendingStatus: 'gitlab-pending-status',
+  /**
+   * deliveryPipeline: "authorMayApprove: false" compares stable identities (GitLab user IDs,
+   * usernames, emails of the pusher and commit authors) and refuses when the authors are unknown.
+   */
+  approverIdentities: 'approver-identities',
+  /**
+   * Both workflows: lane requests carry references only and are checked against the pipeline they
+   * name; the lane deploys what the worker's config renders; pipelines check outcomes and
+   * "superseded" notes with the lane. A forged message changes nothing.
+   */
+  laneReferences: 'lane-references',
   /** environmentLane: the health wait starts without waiting for the progress note's delivery. */
   progressSignalInParallel: 'progress-signal-in-parallel',
   /** environmentLane: the environment's registry tag follows a healthy deploy and a rollback. */

@@ -24,6 +24,11 @@ type QuickSteps = Pick<
   | 'cancelDeploy'
   | 'announceApprovalWait'
   | 'requestRollback'
+  | 'admitDeployRequest'
+  | 'verifyPipelineClaim'
+  | 'confirmLaneOutcome'
+  | 'confirmSuperseded'
+  | 'resolveLaneTarget'
 >;
 const quickOptions = { startToCloseTimeout: '30s', retry: { ...retry, maximumAttempts: 10 } } as const;
 

@@ -5,7 +5,7 @@
 // (never `after`), an all-zero `after` is a deletion, unsupported events are ignored with 2xx.
 import { z } from 'zod';
 import type { DeployConfig } from '../../common/config';
-import type { PipelineInput } from '../../common/contract';
+import type { Identities, PipelineInput } from '../../common/contract';
 
 export type IntakeDecision =
   | { kind: 'ignored'; reason: string }
@@ -37,6 +37,7 @@ const refPayload = z.looseObject({
   before: z.string().optional(),
   after: z.string(),
   checkout_sha: sha.nullable(),
+  user_id: z.number().int().nullish(),
   user_username: z.string().nullish(),
   user_name: z.string().nullish(),
   user_email: z.string().nullish(),
@@ -130,8 +131,25 @@ export function interpretGitlabDelivery(
       user: p.user_username ?? p.user_name ?? undefined,
     },
     ...authorOf(p, checkoutSha),
+    changedBy: changedBy(p),
   }));
   return { kind: 'start', pipelines, event: p.object_kind, project, ref: p.ref, sha: checkoutSha };
+}
+
+/**
+ * Everyone answerable for the pushed change, by stable identity: the pusher's GitLab user ID and
+ * username, and the author emails of every listed commit (GitLab lists the newest 20; the checkout
+ * adds the head commit's author in any case). Redacted emails are left out.
+ */
+function changedBy(p: RefPayload): Identities {
+  const emails = [p.user_email, ...p.commits.map((c) => c.author?.email)]
+    .filter((e): e is string => !!e && e !== '[REDACTED]')
+    .map((e) => e.toLowerCase());
+  return {
+    gitlabUserIds: p.user_id ? [p.user_id] : [],
+    gitlabUsernames: p.user_username ? [p.user_username] : [],
+    emails: [...new Set(emails)],
+  };
 }
 
 /**

@@ -5,7 +5,7 @@
 //   POST /pipelines/<workflowId>/rejections   {"environment","reason"?}
 // Workflow IDs contain slashes (pipeline/<service>/<commit>): accepted raw or URL-encoded.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { signDecision } from '../../activities/attestation';
 import type { Logger } from '../../common/log';
 import { listPipelines, PipelineNotFound, pipelineStatus, sendDecision } from '../pipelines';
@@ -79,6 +79,17 @@ export function createPipelineRoutes(opts: PipelineRouteOptions) {
     sendJson(res, 200, { pipelines });
   }
 
+  /** The run a verified decision is signed for: the pipeline's current one. */
+  async function currentRun(workflowId: string): Promise<string> {
+    try {
+      return (await opts.client.workflow.getHandle(workflowId).describe()).runId;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        throw new HttpError(404, `no pipeline with workflow ID "${workflowId}"`);
+      throw err;
+    }
+  }
+
   async function decide(
     req: IncomingMessage,
     res: ServerResponse,
@@ -109,9 +120,10 @@ export function createPipelineRoutes(opts: PipelineRouteOptions) {
         throw new HttpError(400, `field "${field}": expected a string of at most 1000 characters`);
       return v;
     };
+    const runId = await currentRun(workflowId);
     let attestation: string;
     try {
-      attestation = signDecision({ workflowId, kind, environment: b.environment, approver }, opts.env);
+      attestation = signDecision({ workflowId, runId, kind, environment: b.environment, approver }, opts.env);
     } catch (err) {
       throw new HttpError(503, (err as Error).message);
     }
@@ -131,7 +143,7 @@ export function createPipelineRoutes(opts: PipelineRouteOptions) {
             attestation,
             channel: 'api' as const,
           };
-    const outcome = await sendDecision(opts.client, workflowId, kind, request);
+    const outcome = await sendDecision(opts.client, workflowId, kind, request, runId);
     const log = opts.log.child({ workflowId, environment: b.environment, approver, kind });
     if (outcome.ok) {
       log.info('decision accepted', { verified: outcome.record.verified });

@@ -13,7 +13,7 @@ import type { Stack } from '../helpers/stack';
 import { until } from '../helpers/wait';
 import type { PipelineStatus } from '../../common/contract';
 import { sendDecision, startPipeline } from '../../client/pipelines';
-import { statusQuery } from '../../common/contract';
+import { queryStatus, waitForStatus } from '../helpers/status';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -30,47 +30,8 @@ export async function runPipeline(client: Client, service: string, commit: strin
   return started.workflowId;
 }
 
-/** The `status` query, or undefined when no worker answers within `ms` (workers may be dead). */
-export async function queryStatus(client: Client, workflowId: string, ms = 5000): Promise<PipelineStatus | undefined> {
-  try {
-    return await client.connection.withDeadline(Date.now() + ms, () =>
-      client.workflow.getHandle(workflowId).query(statusQuery),
-    );
-  } catch {
-    return undefined;
-  }
-}
-
-const finalStates = new Set(['succeeded', 'failed', 'rejected', 'approval-expired', 'cancelled', 'superseded']);
-
-/** Polls the `status` query until `predicate` holds; throws with the last status seen after `timeoutMs`. */
-export async function waitForStatus(
-  client: Client,
-  workflowId: string,
-  predicate: (s: PipelineStatus) => boolean,
-  what: string,
-  timeoutMs: number,
-): Promise<PipelineStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: PipelineStatus | undefined;
-  while (Date.now() < deadline) {
-    last = (await queryStatus(client, workflowId)) ?? last;
-    if (last && predicate(last)) return last;
-    if (last && finalStates.has(last.state)) break;
-    await sleep(250);
-  }
-  if (last && finalStates.has(last.state))
-    throw new Error(
-      `${workflowId} ended ${last.state} while waiting for ${what}: ${last.error ?? JSON.stringify(last)}`,
-    );
-  throw new Error(
-    `${workflowId}: timed out after ${timeoutMs / 1000} s waiting for ${what}; last status ${JSON.stringify(last)}`,
-  );
-}
-
-/** Polls until `probe` gives a value; a probe error ends the wait at once. */
-export const waitFor = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined) =>
-  until(what, timeoutMs, probe, { intervalMs: 250, failFast: true });
+/** Shared with the webhook world's tests: see test/helpers/status.ts. */
+export { queryStatus, waitForStatus };
 
 export const productionWaits = (s: PipelineStatus) =>
   s.environments.some((e) => e.name === 'production' && e.state === 'waiting-approval');
@@ -103,7 +64,7 @@ export async function approveProduction(
     } catch (err) {
       lastError = (err as Error).message;
     }
-    await sleep(1000);
+    await sleep(1000); // paces the retries while the server or the workers are away
   }
   return { accepted: false, reason: `no answer within ${timeoutMs / 1000} s: ${lastError}` };
 }
@@ -173,6 +134,21 @@ export async function pendingActivities(
   }));
 }
 
+/**
+ * Waits until Temporal has given up on the running attempt of an activity of `type` (its
+ * heartbeat or start-to-close timeout fired) and scheduled the next one: attempt 2 or later.
+ */
+export async function waitForRetry(
+  handle: WorkflowHandle,
+  type: string,
+  what: string,
+  timeoutMs: number,
+): Promise<void> {
+  await until(what, timeoutMs, async () =>
+    (await pendingActivities(handle)).some((a) => a.type === type && a.attempt > 1) ? true : undefined,
+  );
+}
+
 /** Stops the stack after terminating what its services left running (lanes live on otherwise). */
 export async function stopStack(stack: Stack): Promise<void> {
   const services = stack.services.map((s) => `SlipwayService = '${s}' OR WorkflowId STARTS_WITH 'lane/${s}/'`);
@@ -216,13 +192,13 @@ export async function waitUntilHealthWaitRuns(stack: Stack, workflowId: string):
     'test to be deploying with a Marathon deployment id',
     240_000,
   );
-  const putAt = await waitFor('the deploying PUT of test in the request log', 30_000, () =>
+  const putAt = await until('the deploying PUT of test in the request log', 30_000, () =>
     stack.emulator
       .requests()
       .find((r) => r.method === 'PUT' && r.pipelineId === workflowId && r.image === deploying.image && r.status < 300),
   );
   // awaitHealthy polls /v2/deployments; seeing that after our PUT means the wait is running.
-  await waitFor('awaitHealthy polling the emulator', 30_000, () =>
+  await until('awaitHealthy polling the emulator', 30_000, () =>
     stack.emulator.requests().some((r) => r.path === '/v2/deployments' && r.method === 'GET' && r.time > putAt.time)
       ? true
       : undefined,

@@ -15,6 +15,7 @@ import type { MetricsReport } from '../../client/metrics';
 import { startWebhookServer } from '../../client/webhook';
 import { writeTestConfig, type TestConfig } from '../webhook/helpers';
 import { randomSha, startWorld, waitForStatus, type World } from '../webhook/world';
+import { until } from '../helpers/wait';
 
 let world: World;
 let config: TestConfig;
@@ -176,20 +177,32 @@ describe('a pipeline from the command line', () => {
   });
 
   test('list filters by service and state', async () => {
+    // Visibility shows the end state moments after the workflow closed.
     let listed: { workflowId: string; state: string }[] = [];
-    for (let i = 0; i < 50; i++) {
-      listed = JSON.parse(
-        (await cli(['list', '--service', config.pushService, '--state', 'succeeded', '--json'])).stdout,
-      ) as typeof listed;
-      if (listed.some((p) => p.workflowId === id)) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.ok(listed.some((p) => p.workflowId === id));
+    await until(
+      () => `${id} in \`slipway list --state succeeded\`; last ${JSON.stringify(listed)}`,
+      30_000,
+      async () => {
+        const res = await cli(['list', '--service', config.pushService, '--state', 'succeeded', '--json']);
+        listed = JSON.parse(res.stdout) as typeof listed;
+        return listed.some((p) => p.workflowId === id) ? true : undefined;
+      },
+      { intervalMs: 200 },
+    );
     assert.ok(listed.every((p) => p.state === 'succeeded'));
-    const text = await cli(['list', '--service', config.pushService]);
-    assert.match(text.stdout, /^WORKFLOW ID\s+STATE/m);
-    assert.match(text.stdout, /rejected/);
-    assert.match(text.stdout, /cancelled/);
+    // The table names every state; the rejected and cancelled pipelines of the test before ended
+    // after the succeeded one, so visibility may show them a moment later.
+    let table = '';
+    await until(
+      () => `the rejected and cancelled pipelines in \`slipway list\`; last:\n${table}`,
+      30_000,
+      async () => {
+        table = (await cli(['list', '--service', config.pushService])).stdout;
+        return /rejected/.test(table) && /cancelled/.test(table) ? true : undefined;
+      },
+      { intervalMs: 200 },
+    );
+    assert.match(table, /^WORKFLOW ID\s+STATE/m);
   });
 
   test('metrics reports deploy frequency, lead time, change failure rate and time to restore', async () => {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import { sendDecision, startPipeline } from '../../client/pipelines';
 import type { PipelineStatus } from '../../common/contract';
@@ -186,30 +187,31 @@ describe('a version that never becomes healthy', () => {
     });
     const second = await run(stack, broken);
 
-    // While the broken version deploys and fails, the good one answers every request.
-    const answers: string[] = [];
-    const failures: string[] = [];
-    let watching = true;
-    const watcher = (async () => {
-      while (watching) {
-        try {
-          answers.push(...(await versionsServed(stack, 'test')));
-        } catch (err) {
-          failures.push((err as Error).message);
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    })();
-    const outcome = await stack.client.workflow
+    // While the broken version deploys and fails, the good one answers every request. A sampler
+    // asks test what it serves, pausing 500 ms between rounds (a steady probe, as a load balancer's
+    // health check would be, not a wait for anything), until the pipeline has ended.
+    let ended = false;
+    const outcome = stack.client.workflow
       .getHandle(second)
       .result()
       .then(
         () => 'succeeded',
         (err: Error) => err.message,
-      );
-    watching = false;
-    await watcher;
-    assert.notEqual(outcome, 'succeeded');
+      )
+      .finally(() => {
+        ended = true;
+      });
+    const answers: string[] = [];
+    const failures: string[] = [];
+    while (!ended) {
+      try {
+        answers.push(...(await versionsServed(stack, 'test')));
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+      await Promise.race([outcome, delay(500)]);
+    }
+    assert.notEqual(await outcome, 'succeeded');
 
     const status = await statusOf(stack, second);
     assert.equal(status.state, 'failed');

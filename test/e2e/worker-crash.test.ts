@@ -15,12 +15,12 @@ import {
   commitSlowToBecomeHealthy,
   pendingActivities,
   runPipeline,
-  sleep,
   stopStack,
-  waitFor,
+  waitForRetry,
   waitForStatus,
   waitUntilHealthWaitRuns,
 } from '../chaos/driver';
+import { until } from '../helpers/wait';
 
 quietTemporalRuntime();
 // Stacks on one Temporal server share the task queues: each test stops its own when it ends.
@@ -41,13 +41,15 @@ describe('SIGKILL of every worker while a deploy waits for health (containers mo
     await waitUntilHealthWaitRuns(stack, id);
     await stack.killWorkers('SIGKILL');
     const killedAt = Date.now();
-    await sleep(2000);
+    // The workers stay dead until Temporal has written off the killed attempt (30 s heartbeat
+    // timeout) and scheduled the next: the restarted workers must pick up a retry, not a live attempt.
+    const lane = stack.client.workflow.getHandle(`lane/${stack.service}/test`);
+    await waitForRetry(lane, 'awaitHealthy', 'the killed awaitHealthy attempt to time out and be retried', 120_000);
     startWorkers(stack);
 
     await approveAndFinish(stack, id);
 
     // The kill did land in the health wait: the lane's awaitHealthy needed a second attempt.
-    const lane = stack.client.workflow.getHandle(`lane/${stack.service}/test`);
     const attempts = await activityAttempts(lane, 'awaitHealthy');
     assert.ok(attempts.length >= 1 && Math.max(...attempts) > 1, `awaitHealthy attempts in the lane: ${attempts}`);
     console.log(
@@ -77,16 +79,22 @@ describe('SIGKILL of every worker during the build', () => {
       const handle = stack.client.workflow.getHandle(id);
       await waitForStatus(stack.client, id, (s) => s.state === 'building', 'the build to start', 120_000);
       // The build activity runs on the build host and has heartbeated: kill it mid-build.
-      await waitFor('buildImage to run and heartbeat', 180_000, async () =>
-        (await pendingActivities(handle)).some(
-          (a) => a.type === 'buildImage' && a.state.endsWith('STARTED') && a.heartbeats,
-        )
-          ? true
-          : undefined,
+      await until(
+        'buildImage to run and heartbeat',
+        180_000,
+        async () =>
+          (await pendingActivities(handle)).some(
+            (a) => a.type === 'buildImage' && a.state.endsWith('STARTED') && a.heartbeats,
+          )
+            ? true
+            : undefined,
+        { intervalMs: 250, failFast: true },
       );
       await stack.killWorkers('SIGKILL');
       const killedAt = Date.now();
-      await sleep(2000);
+      // Dead until Temporal has written off the killed build (60 s heartbeat timeout) and scheduled
+      // a retry, which the restarted build worker then runs on the same host queue.
+      await waitForRetry(handle, 'buildImage', 'the killed buildImage attempt to time out and be retried', 180_000);
       startWorkers(stack);
 
       await approveAndFinish(stack, id);

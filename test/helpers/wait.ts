@@ -1,13 +1,14 @@
 // Polling for a condition on the real stack, with a deadline that names what was awaited. By
 // default a probe that throws is tried again (the last error is in the timeout message);
-// `failFast` makes the first error end the wait instead.
+// `failFast` makes the first error end the wait instead. `what` may be a function, read when the
+// wait times out, so the message can show the last thing the probe saw.
 export interface UntilOptions {
   intervalMs?: number;
   failFast?: boolean;
 }
 
 export async function until<T>(
-  what: string,
+  what: string | (() => string),
   timeoutMs: number,
   probe: () => Promise<T | undefined> | T | undefined,
   opts: UntilOptions = {},
@@ -24,5 +25,6 @@ export async function until<T>(
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 300));
   }
-  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+  const awaited = typeof what === 'function' ? what() : what;
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${awaited}${last ? `: ${String(last)}` : ''}`);
 }

@@ -12,6 +12,7 @@ import type { PipelineInput } from '../../common/contract';
 import { startWebhookServer, type WebhookServer } from '../../client/webhook';
 import { interpretGitlabDelivery, PayloadError, refPatternMatches } from '../../client/webhook/gitlab-intake';
 import { temporalAddress } from '../helpers/env';
+import { listedOnceVisible, runsOf } from '../helpers/visibility';
 import { deliver, fixture, writeTestConfig, type TestConfig } from './helpers';
 
 const token = `hook-${randomUUID()}`;
@@ -42,18 +43,6 @@ async function inputOf(workflowId: string): Promise<PipelineInput> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
   return JSON.parse(Buffer.from(payload?.data ?? []).toString('utf8')) as PipelineInput;
-}
-
-/** Runs of a workflow ID in visibility (which lags a start by moments: wait for the first, then settle). */
-async function executions(workflowId: string): Promise<number> {
-  const count = async () => {
-    let n = 0;
-    for await (const _ of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) n++;
-    return n;
-  };
-  for (let i = 0; i < 30 && (await count()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
-  await new Promise((r) => setTimeout(r, 200));
-  return await count();
 }
 
 describe('interpreting deliveries (pure)', () => {
@@ -121,13 +110,13 @@ describe('POST /webhooks/gitlab', () => {
     // A second delivery of the same push with a new key (e.g. a second hook): same service + sha.
     const again = await deliver(server.url, body, { 'X-Gitlab-Token': token, 'Idempotency-Key': randomUUID() });
     assert.deepEqual(again.body, { workflowId, deduplicated: true });
-    assert.equal(await executions(workflowId), 1);
+    assert.deepEqual(await runsOf(client, workflowId), [description.runId]);
 
     // Even after the pipeline ended, a redelivery does not run it again.
     await client.workflow.getHandle(workflowId).terminate('test: pipeline ended');
     const late = await deliver(server.url, body, { 'X-Gitlab-Token': token });
     assert.deepEqual(late.body, { workflowId, deduplicated: true });
-    assert.equal(await executions(workflowId), 1);
+    assert.deepEqual(await runsOf(client, workflowId), [description.runId]);
   });
 
   test('a known pipeline is answered without a second start on Temporal; a fresh server learns it from Temporal', async () => {
@@ -170,7 +159,7 @@ describe('POST /webhooks/gitlab', () => {
     } finally {
       await two.close();
     }
-    assert.equal(await executions(workflowId), 1);
+    assert.equal((await runsOf(client, workflowId)).length, 1);
   });
 
   test('answers in milliseconds: latency of 30 deliveries that each start a pipeline', async () => {
@@ -207,7 +196,7 @@ describe('POST /webhooks/gitlab', () => {
     const workflowId = `pipeline/${config.pushService}/${sha}`;
     assert.ok(answers.every((a) => a.body.workflowId === workflowId));
     started.add(workflowId);
-    assert.equal(await executions(workflowId), 1);
+    assert.equal((await runsOf(client, workflowId)).length, 1);
   });
 
   test('the documented Tag Push Hook starts the tag rule service (v*) at the tag commit', async () => {
@@ -270,21 +259,12 @@ describe('POST /webhooks/gitlab', () => {
     assert.equal(glob.status, 202);
     assert.deepEqual(glob.body, { workflowId: `pipeline/${config.pushService}/${releaseSha}`, deduplicated: false });
     started.add(String(glob.body.workflowId));
-    // Nothing else was started for these services.
-    // (the push of the first test, the known-pipeline push, 30 timed pushes, the burst, the tag, the glob branch;
-    // visibility catches up within moments)
+    // Nothing else was started for these services: the glob branch's pipeline was started last, so
+    // once it shows in visibility, everything started before it does too.
+    // (the push of the first test, the known-pipeline push, 30 timed pushes, the burst, the tag, the glob branch)
     const query = `SlipwayService = '${config.pushService}' OR SlipwayService = '${config.tagService}'`;
-    let count = 0;
-    for (let i = 0; i < 20; i++) {
-      count = 0;
-      for await (const _ of client.workflow.list({ query })) count++;
-      if (count >= 35) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await new Promise((r) => setTimeout(r, 200));
-    count = 0;
-    for await (const _ of client.workflow.list({ query })) count++;
-    assert.equal(count, 35);
+    const listed = await listedOnceVisible(client, query, { workflowId: String(glob.body.workflowId) });
+    assert.equal(listed.length, 35, listed.map((e) => e.workflowId).join(', '));
   });
 
   test('wrong or missing token 401, bad JSON and malformed payloads 400, oversized 413, wrong type 415', async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startWebhookServer, type WebhookServer } from '../../client/webhook';
 import type { PipelineStatus } from '../../common/contract';
+import { until } from '../helpers/wait';
 import { deliver, fixture, writeTestConfig, type TestConfig } from './helpers';
 import { randomSha, startWorld, waitForStatus, type World } from './world';
 
@@ -95,13 +96,17 @@ describe('status API', () => {
 
   test('GET /pipelines?service=&state= lists through visibility; bad filters are 400', async () => {
     const id = workflowIds[0]!;
+    // Visibility shows the waiting state moments after the workflow set it.
     let list: { pipelines: { workflowId: string; state: string }[] } = { pipelines: [] };
-    for (let i = 0; i < 50 && !list.pipelines.some((p) => p.workflowId === id); i++) {
-      list = (await get(`/pipelines?service=${config.pushService}&state=waiting-approval`)).body as typeof list;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const mine = list.pipelines.find((p) => p.workflowId === id);
-    assert.ok(mine, JSON.stringify(list));
+    const mine = await until(
+      () => `${id} in the list of waiting pipelines; last list ${JSON.stringify(list)}`,
+      10_000,
+      async () => {
+        list = (await get(`/pipelines?service=${config.pushService}&state=waiting-approval`)).body as typeof list;
+        return list.pipelines.find((p) => p.workflowId === id);
+      },
+      { intervalMs: 100 },
+    );
     assert.equal(mine.state, 'waiting-approval');
     assert.ok(list.pipelines.every((p) => p.state === 'waiting-approval'));
     const none = await get(`/pipelines?service=${config.pushService}&state=failed`);

@@ -7,8 +7,6 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { temporalAddress } from '../helpers/env';
 import { quietTemporalRuntime } from '../helpers/runtime';
 import { createFakeWorld } from '../workflows/fake-world';
-import { statusQuery } from '../../common/contract';
-import type { PipelineStatus } from '../../common/contract';
 import type { DeployActivities } from '../../activities';
 
 export interface World {
@@ -61,24 +59,7 @@ export async function startWorld(opts: { activities?: Partial<DeployActivities> 
   };
 }
 
-export async function waitForStatus(
-  client: Client,
-  workflowId: string,
-  predicate: (s: PipelineStatus) => boolean,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<PipelineStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: PipelineStatus | undefined;
-  while (Date.now() < deadline) {
-    last = await client.workflow
-      .getHandle(workflowId)
-      .query(statusQuery)
-      .catch(() => last);
-    if (last && predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}; last status ${JSON.stringify(last)}`);
-}
+/** Shared with the whole-stack tests: see test/helpers/status.ts. */
+export { waitForStatus } from '../helpers/status';
 
 export const randomSha = () => (randomUUID() + randomUUID()).replace(/-/g, '').slice(0, 40);

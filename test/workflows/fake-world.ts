@@ -5,6 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
+import { createLaneChecks } from '../../activities/lane-checks';
 import { createLaneActivities } from '../../activities/lanes';
 import { verifyDecisionAttestation } from '../../activities/attestation';
 import type { BuildActivities, DeployActivities } from '../../activities';
@@ -83,7 +84,7 @@ export function createFakeWorld(opts: WorldOptions) {
       };
     },
     async renderMarathonApp({ service, environment, image }) {
-      return { id: `/${environment}/${service}`, instances: 1, container: { type: 'DOCKER', docker: { image } } };
+      return fakeApp(service, environment, image);
     },
     async deployToMarathon({ app, environment, pipelineId }) {
       const appId = String(app.id);
@@ -143,6 +144,25 @@ export function createFakeWorld(opts: WorldOptions) {
     },
     verifyDecisionAttestation,
     ...createLaneActivities({ client: opts.client }),
+    // The real checks against the pipeline a message names; what to deploy comes from this world.
+    ...createLaneChecks({
+      client: opts.client,
+      deploys: {
+        deployFor: (lane, request) => ({
+          marathonUrl: 'http://marathon.test',
+          app: fakeApp(lane.service, lane.environment, request.image),
+          healthTimeoutSeconds: 60,
+          forceOverForeignDeployment: false,
+          ...(lane.service.startsWith('tagged-') ? { imageTag: lane.environment } : {}),
+        }),
+        targetOf: (lane) => ({
+          marathonUrl: 'http://marathon.test',
+          appId: `/${lane.environment}/${lane.service}`,
+          healthTimeoutSeconds: 60,
+          ...(lane.service.startsWith('tagged-') ? { imageTag: lane.environment } : {}),
+        }),
+      },
+    }),
   };
 
   const build: Partial<BuildActivities> = {
@@ -150,7 +170,13 @@ export function createFakeWorld(opts: WorldOptions) {
       return { hostId: 'test-host', taskQueue: 'slipway-build@test-host' };
     },
     async checkoutSource({ commit }) {
-      return { workdir: `/tmp/fake/${commit}`, commit, committedAt: '2026-11-26T10:00:00.000Z', author: 'carol' };
+      return {
+        workdir: `/tmp/fake/${commit}`,
+        commit,
+        committedAt: '2026-11-26T10:00:00.000Z',
+        author: 'carol',
+        authorEmail: 'carol@example.com',
+      };
     },
     async buildImage({ repository, tag, commit }) {
       builds.push(commit);
@@ -178,4 +204,8 @@ export function createFakeWorld(opts: WorldOptions) {
   };
 
   return { deploy, build, apps, deploys, rollbacks, builds, tags, tagCalls, maxConcurrent: () => maxConcurrentPerApp };
+}
+
+function fakeApp(service: string, environment: string, image: string): Record<string, unknown> {
+  return { id: `/${environment}/${service}`, instances: 1, container: { type: 'DOCKER', docker: { image } } };
 }

@@ -2,13 +2,20 @@
 // refusals, gate verdicts, what each deploy outcome means — checked as plain method calls.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PipelinePlan } from '../../common/contract';
+import type { ApprovalRule, Identities, PipelinePlan } from '../../common/contract';
 import { DeployFailure, PipelineRun, PipelineStop } from '../../workflows/pipeline/run';
 
 const startTime = new Date('2026-11-30T10:00:00.000Z');
 const rule = { approvers: ['alice', 'bob'], timeoutSeconds: 3600, authorMayApprove: false };
 
-function plannedRun(opts: { trigger?: 'manual' | 'gitlab-push' } = {}) {
+function plannedRun(
+  opts: {
+    trigger?: 'manual' | 'gitlab-push';
+    rule?: ApprovalRule;
+    changedBy?: Identities;
+    stableIdentities?: boolean;
+  } = {},
+) {
   let now = startTime.getTime();
   const clock = () => new Date(now);
   const run = new PipelineRun(
@@ -18,9 +25,11 @@ function plannedRun(opts: { trigger?: 'manual' | 'gitlab-push' } = {}) {
       ref: 'refs/heads/main',
       trigger: opts.trigger === 'gitlab-push' ? { kind: 'gitlab-push', project: 'team/payments' } : { kind: 'manual' },
       author: { username: 'carol', email: 'carol@example.com' },
+      changedBy: 'changedBy' in opts ? opts.changedBy : { gitlabUserIds: [7], gitlabUsernames: ['carol'], emails: [] },
     },
-    { workflowId: 'pipeline/payments/aaaa', startTime },
+    { workflowId: 'pipeline/payments/aaaa', runId: 'run-1', startTime },
     clock,
+    opts.stableIdentities ?? true,
   );
   const env = (name: string, approval?: typeof rule) => ({
     name,
@@ -30,7 +39,7 @@ function plannedRun(opts: { trigger?: 'manual' | 'gitlab-push' } = {}) {
     healthTimeoutSeconds: 60,
     forceOverForeignDeployments: false,
   });
-  const plan = { environments: [env('test'), env('production', rule)] } as PipelinePlan;
+  const plan = { environments: [env('test'), env('production', opts.rule ?? rule)] } as PipelinePlan;
   run.planned(plan);
   return { run, advance: (ms: number) => void (now += ms) };
 }
@@ -86,7 +95,7 @@ describe('PipelineRun', () => {
       run.receiveDecision('approve', { environment: 'production', approver: 'alice' }, 'update'),
     );
     assert.equal(second.accepted, false);
-    assert.equal(second.refusal, 'production was already decided by bob');
+    assert.equal(second.refusal, 'production was already rejected by bob');
     assert.equal(run.status.decisions.length, 3);
     const verdict = run.gateVerdict('production', rule, true);
     assert.ok(verdict instanceof PipelineStop);
@@ -190,6 +199,94 @@ describe('PipelineRun', () => {
     assert.equal(stop.failure.state, 'superseded');
     refused.finish('superseded', stop.failure.message);
     assert.equal(refused.status.supersededBy, 'pipeline/payments/dddd');
+  });
+
+  test('two distinct approvals when two are required; one rejection still ends the gate', () => {
+    const { run } = plannedRun({ rule: { ...rule, required: 2 } });
+    run.startWaiting('production', { ...rule, required: 2 });
+    const approve = (approver: string) =>
+      run.recordDecision(run.receiveDecision('approve', { environment: 'production', approver }, 'update'));
+    assert.equal(approve('alice').accepted, true);
+    assert.equal(run.gateSettled('production'), false, 'one of two approvals');
+    assert.match(
+      run.refusal('approve', { environment: 'production', approver: 'alice' }) ?? '',
+      /alice already approved production; 1 more approval from other approvers needed/,
+    );
+    assert.equal(approve('bob').accepted, true);
+    assert.equal(run.gateSettled('production'), true);
+    assert.deepEqual(run.environment('production').approval?.approvedBy, ['alice', 'bob']);
+    assert.equal(run.gateVerdict('production', rule, true), undefined);
+
+    const rejected = plannedRun({ rule: { ...rule, required: 2 } }).run;
+    rejected.startWaiting('production', { ...rule, required: 2 });
+    rejected.recordDecision(
+      rejected.receiveDecision('approve', { environment: 'production', approver: 'alice' }, 'update'),
+    );
+    rejected.recordDecision(
+      rejected.receiveDecision('reject', { environment: 'production', approver: 'bob' }, 'update'),
+    );
+    assert.equal(rejected.gateVerdict('production', rule, true)?.state, 'rejected');
+  });
+
+  test('requireVerified: a signal or update without attestation is refused, saying how to approve instead', () => {
+    const strict = { ...rule, requireVerified: true };
+    const { run } = plannedRun({ rule: strict });
+    run.startWaiting('production', strict);
+    const refusal = run.refusal('approve', { environment: 'production', approver: 'alice' }) ?? '';
+    assert.match(refusal, /production takes only verified decisions/);
+    assert.match(refusal, /slipway approve <id> --env production --token/);
+    const attested = run.receiveDecision(
+      'approve',
+      { environment: 'production', approver: 'alice', attestation: 'v2.1.x' },
+      'update',
+    );
+    assert.equal(run.recordDecision(attested, true).accepted, true);
+  });
+
+  test("authors by stable identity: the pusher's GitLab ID or a commit email is refused; unknown authors too", () => {
+    const identities = {
+      alice: { gitlabUserIds: [7], gitlabUsernames: ['alice'] },
+      bob: { emails: ['bob@example.com'] },
+    };
+    const withIds = { ...rule, approverIdentities: identities };
+    const pushedByAlice = plannedRun({ rule: withIds, changedBy: { gitlabUserIds: [7], gitlabUsernames: ['al'] } }).run;
+    pushedByAlice.startWaiting('production', withIds);
+    assert.match(
+      pushedByAlice.refusal('approve', { environment: 'production', approver: 'alice' }) ?? '',
+      /alice is an author of this change \(gitlab user 7\)/,
+    );
+    assert.equal(pushedByAlice.refusal('approve', { environment: 'production', approver: 'bob' }), undefined);
+    pushedByAlice.learnAuthor('Bob@Example.com');
+    assert.match(
+      pushedByAlice.refusal('approve', { environment: 'production', approver: 'bob' }) ?? '',
+      /bob is an author of this change \(bob@example.com\)/,
+      'the checkout names the head commit author; emails compare case-insensitively',
+    );
+    assert.equal(
+      pushedByAlice.refusal('reject', { environment: 'production', approver: 'alice' }),
+      undefined,
+      'an author may reject',
+    );
+
+    const unknown = plannedRun({ rule: withIds, changedBy: undefined }).run;
+    unknown.startWaiting('production', withIds);
+    assert.match(
+      unknown.refusal('approve', { environment: 'production', approver: 'bob' }) ?? '',
+      /authors are unknown/,
+    );
+
+    const withCarol = { ...rule, approvers: ['alice', 'carol'] };
+    const legacy = plannedRun({ rule: withCarol, changedBy: undefined, stableIdentities: false }).run;
+    legacy.startWaiting('production', withCarol);
+    assert.equal(
+      legacy.refusal('approve', { environment: 'production', approver: 'alice' }),
+      undefined,
+      'pipelines started before the patch keep their rule',
+    );
+    assert.match(
+      legacy.refusal('approve', { environment: 'production', approver: 'carol' }) ?? '',
+      /carol wrote this change/,
+    );
   });
 
   test('a cancelled deploy ends as the lane says, or failed when the lane never confirms', () => {

@@ -159,7 +159,7 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
 
   test('approval refusals: wrong approver, the author, an environment that does not wait', async () => {
     const svc = service();
-    const handle = await start({ service: svc, commit: commit(), author: { username: 'bob' } });
+    const handle = await start({ service: svc, commit: commit(), changedBy: { gitlabUsernames: ['bob'] } });
     await waitFor(handle, waitingFor('production'), 'the production gate');
     const refused = async (req: { environment: string; approver: string }, pattern: RegExp) => {
       await assert.rejects(handle.executeUpdate(approveUpdate, { args: [req] }), (err: unknown) => {
@@ -174,7 +174,7 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     );
     await refused(
       { environment: 'production', approver: 'bob' },
-      /bob wrote this change and may not approve it into production/,
+      /bob is an author of this change \(gitlab @bob\) and may not approve it into production/,
     );
     await refused(
       { environment: 'test', approver: 'alice' },

@@ -13,7 +13,7 @@ import {
 import { NonRetryable } from '../../common/errors';
 import { describeError, isFailureOfType } from '../failures';
 import { patches } from '../patches';
-import { marathon, registryTags } from '../proxies';
+import { marathon, quickLocal, registryTags } from '../proxies';
 import type { Lane } from './lane-state';
 
 type Deployed = Awaited<ReturnType<typeof marathon.deployToMarathon>>;
@@ -128,12 +128,20 @@ function rollbackTo(environment: string, target: NonNullable<LaneState['target']
   );
 }
 
-/** An operator's rollback, carried out by the lane so it never races a deploy. */
-export async function runRollback(lane: Lane, req: RollbackRequest): Promise<DeployOutcome> {
-  const plan = lane.rollbackPlan(req);
-  if ('error' in plan) return { kind: 'failed', error: plan.error };
-  const { target, toVersion } = plan;
+/**
+ * An operator's rollback, carried out by the lane so it never races a deploy. With `configured`,
+ * where the app lives comes from the worker's config rather than the lane's state (which a forged
+ * start could have filled).
+ */
+export async function runRollback(lane: Lane, req: RollbackRequest, configured: boolean): Promise<DeployOutcome> {
   try {
+    const { service, environment } = lane.state;
+    const plan = lane.rollbackPlan(
+      req,
+      configured ? await quickLocal.resolveLaneTarget({ service, environment }) : undefined,
+    );
+    if ('error' in plan) return { kind: 'failed', error: plan.error };
+    const { target, toVersion } = plan;
     const reason = `${req.reason} (requested by ${req.requestedBy})`;
     const result = await rollbackTo(lane.state.environment, target, toVersion, reason);
     const restored = lane.rolledBack(req, toVersion, result.version);

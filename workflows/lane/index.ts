@@ -24,10 +24,13 @@ import {
   rollbackFinishedSignal,
   rollbackRequestSignal,
   supersededSignal,
+  deployOutcomeQuery,
   type DeployOutcome,
   type DeployRequest,
   type LaneInput,
 } from '../../common/contract';
+import { describeError } from '../failures';
+import { quickLocal } from '../proxies';
 import { patches } from '../patches';
 import { DeployRunner, pointImageTag, runRollback } from './deploy';
 import { Lane } from './lane-state';
@@ -43,7 +46,7 @@ export async function environmentLane(input: LaneInput): Promise<void> {
     const rollback = lane.nextRollback();
     if (rollback) {
       lane.startRollback(rollback);
-      const outcome = await runRollback(lane, rollback);
+      const outcome = await runRollback(lane, rollback, patched(patches.laneReferences));
       lane.finishInFlight();
       if (rollback.replyTo) {
         await getExternalWorkflowHandle(rollback.replyTo)
@@ -103,24 +106,33 @@ class LaneMessenger {
 }
 
 function acceptMessages(lane: Lane, runner: DeployRunner, messenger: LaneMessenger): void {
+  const { service, environment } = lane.state;
   setHandler(laneQuery, () => lane.state, { description: messageDescriptions.lane });
+  setHandler(deployOutcomeQuery, (pipelineId) => lane.answered[pipelineId] ?? null, {
+    description: messageDescriptions.deployOutcome,
+  });
 
-  setHandler(deployRequestSignal, async (req) => {
-    const admission = lane.admit(req);
-    if ('answer' in admission) return messenger.reply(req.pipelineId, admission.answer);
-    if ('duplicate' in admission) return;
-    for (const queued of lane.olderQueued(req.order)) {
-      lane.dropQueued(queued.pipelineId);
-      await messenger.reply(queued.pipelineId, {
-        kind: 'refused',
-        reason: `superseded in the queue by ${req.pipelineId}`,
-        newerPipelineId: req.pipelineId,
-      });
-    }
-    lane.enqueue(req);
+  setHandler(deployRequestSignal, async (incoming) => {
+    if (!patched(patches.laneReferences)) return queueRequest(lane, messenger, incoming as DeployRequest);
+    const recalled = lane.recall(incoming);
+    if (recalled) return 'answer' in recalled ? messenger.reply(incoming.pipelineId, recalled.answer) : undefined;
+    const { pipelineId, order, commit, image } = incoming;
+    const request = { pipelineId, order, commit, image };
+    const admission = await quickLocal.admitDeployRequest({ service, environment, request }).catch((err: unknown) => ({
+      admitted: false as const,
+      verified: true,
+      reason: `not checked: ${describeError(err)}`,
+    }));
+    if (admission.admitted) return queueRequest(lane, messenger, { ...request, ...admission.deploy });
+    if (admission.verified) return messenger.reply(pipelineId, { kind: 'failed', error: admission.reason });
+    lane.ignore(pipelineId, 'deployRequest', admission.reason);
   });
 
   setHandler(cancelDeploySignal, async ({ pipelineId }) => {
+    if (patched(patches.laneReferences)) {
+      const claim = { kind: 'cancel' as const };
+      if (!(await confirmed(lane, { service, environment, pipelineId, claim }, 'cancelDeploy'))) return;
+    }
     if (lane.isInFlight(pipelineId)) return runner.cancel();
     lane.dropQueued(pipelineId);
     // Answer even when nothing was queued, so the cancelling pipeline never waits in vain.
@@ -128,7 +140,12 @@ function acceptMessages(lane: Lane, runner: DeployRunner, messenger: LaneMesseng
     lane.forgetWaiter(pipelineId);
   });
 
-  setHandler(awaitingApprovalSignal, (waiter) => {
+  setHandler(awaitingApprovalSignal, async (waiter) => {
+    if (!waiter.done && patched(patches.laneReferences)) {
+      const claim = { kind: 'waiting' as const, order: waiter.order };
+      const input = { service, environment, pipelineId: waiter.pipelineId, claim };
+      if (!(await confirmed(lane, input, 'awaitingApproval'))) return;
+    }
     const { supersededBy, supersedes } = lane.noteWaiting(waiter);
     // An older pipeline arriving after a newer one (already here, or already deployed) is superseded at once.
     if (supersededBy) messenger.supersede([waiter.pipelineId], supersededBy);
@@ -136,4 +153,33 @@ function acceptMessages(lane: Lane, runner: DeployRunner, messenger: LaneMesseng
   });
 
   setHandler(rollbackRequestSignal, (req) => lane.requestRollback(req));
+}
+
+/** Admits a request the lane may act on: answered again, refused as older, or queued (superseding older ones). */
+async function queueRequest(lane: Lane, messenger: LaneMessenger, req: DeployRequest): Promise<void> {
+  const admission = lane.admit(req);
+  if ('answer' in admission) return messenger.reply(req.pipelineId, admission.answer);
+  if ('duplicate' in admission) return;
+  for (const queued of lane.olderQueued(req.order)) {
+    lane.dropQueued(queued.pipelineId);
+    await messenger.reply(queued.pipelineId, {
+      kind: 'refused',
+      reason: `superseded in the queue by ${req.pipelineId}`,
+      newerPipelineId: req.pipelineId,
+    });
+  }
+  lane.enqueue(req);
+}
+
+/** Asks the pipeline named in a message whether it says so; a message it does not confirm is ignored. */
+async function confirmed(
+  lane: Lane,
+  input: Parameters<typeof quickLocal.verifyPipelineClaim>[0],
+  message: string,
+): Promise<boolean> {
+  const verdict = await quickLocal
+    .verifyPipelineClaim(input)
+    .catch((err: unknown) => ({ ok: false as const, reason: `not checked: ${describeError(err)}` }));
+  if (!verdict.ok) lane.ignore(input.pipelineId, message, verdict.reason);
+  return verdict.ok;
 }

@@ -50,11 +50,18 @@ export class Lane {
 
   // --- deploy requests --------------------------------------------------------------------------
 
-  admit(req: DeployRequest): Admission {
+  /** A request seen before: answered again, or (queued, in flight) ignored. */
+  recall(req: { pipelineId: string }): Exclude<Admission, { queue: true }> | undefined {
     const previous = this.answered[req.pipelineId];
     if (previous) return { answer: previous };
     if (this.requests.has(req.pipelineId) || this.state.inFlight?.pipelineId === req.pipelineId)
       return { duplicate: true };
+    return undefined;
+  }
+
+  admit(req: DeployRequest): Admission {
+    const recalled = this.recall(req);
+    if (recalled) return recalled;
     const current = this.state.current;
     if (current && req.order < current.order) {
       const reason = `${current.pipelineId} (commit ${current.commit.slice(0, 12)}) is newer and already runs in ${this.state.environment}`;
@@ -78,6 +85,12 @@ export class Lane {
     this.requests.set(req.pipelineId, req);
     this.state.queue.push({ pipelineId: req.pipelineId, order: req.order, commit: req.commit });
     this.state.queue.sort((a, b) => a.order - b.order);
+  }
+
+  /** A message the lane could not verify: ignored, and kept (the latest ten) for the lane's query. */
+  ignore(pipelineId: string, message: string, reason: string): void {
+    const ignored = [...(this.state.ignored ?? []), { pipelineId, message, reason, at: this.now() }];
+    this.state.ignored = ignored.slice(-10);
   }
 
   isInFlight(pipelineId: string): boolean {
@@ -176,8 +189,10 @@ export class Lane {
     return this.dropWaitersOlderThan(req.order, req.pipelineId);
   }
 
-  rollbackPlan(req: RollbackRequest): RollbackPlan {
-    const { service, environment, target, history } = this.state;
+  /** Where a rollback goes: `configured` is the worker's word on where the app lives, else the last deploy's. */
+  rollbackPlan(req: RollbackRequest, configured?: LaneState['target']): RollbackPlan {
+    const { service, environment, history } = this.state;
+    const target = this.state.target && (configured ?? this.state.target);
     if (!target)
       return { error: `${service} has never been deployed to ${environment} by Slipway: nothing to roll back` };
     const toVersion = req.toVersion ?? history[0]?.version;

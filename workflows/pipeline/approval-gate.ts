@@ -1,8 +1,9 @@
 // The approval gate: before an environment that asks for approval, tell its lane that this
 // pipeline waits (so a newer pipeline can supersede it), then wait — durably, for days if need
 // be — for a decision, a newer pipeline, or the timeout.
-import { condition } from '@temporalio/workflow';
+import { condition, patched } from '@temporalio/workflow';
 import type { EnvironmentPlan } from '../../common/contract';
+import { patches } from '../patches';
 import type { Quick } from '../proxies';
 import type { PipelineRun } from './run';
 
@@ -16,8 +17,25 @@ export async function approvalGate(
   steps.publish();
   const lane = { service: run.input.service, environment: name, pipelineId: run.workflowId, order: run.order };
   await steps.quick.announceApprovalWait(lane);
-  const decided = await condition(() => run.gateSettled(name), rule.timeoutSeconds * 1000);
+  const decided = await awaitDecision(run, name, rule.timeoutSeconds * 1000, steps.quick);
   await steps.quick.announceApprovalWait({ ...lane, done: true });
   const stop = run.gateVerdict(name, rule, decided);
   if (stop) throw stop;
+}
+
+/**
+ * Waits until the gate is settled or `timeoutMs` passed. A "superseded" note counts only once the
+ * lane confirms a newer pipeline waits there or runs there (patch lane-references): anyone can
+ * send that signal.
+ */
+async function awaitDecision(run: PipelineRun, name: string, timeoutMs: number, quick: Quick): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const settled = await condition(() => run.gateSettled(name), Math.max(1, deadline - Date.now()));
+    const by = settled ? run.supersedeClaim(name) : undefined;
+    if (!by || !patched(patches.laneReferences)) return settled;
+    const claim = { service: run.input.service, environment: name, order: run.order, by };
+    if (await quick.confirmSuperseded(claim).catch(() => false)) return true;
+    run.dropSupersede();
+  }
 }

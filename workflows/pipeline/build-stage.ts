@@ -45,6 +45,7 @@ async function buildOnHost(
   const buildId = `${workflowId.replace(/[^\w.-]+/g, '_')}-${runId.slice(0, 8)}`;
   const commit = run.input.commit;
   const source = await steps.checkoutSource({ buildId, repoUrl: plan.repository, commit });
+  run.learnAuthor(source.authorEmail);
   try {
     const built = await steps.buildImage({
       buildId,

@@ -43,7 +43,7 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
   // can run; pipelines started before v2 replay with the steps they took.
   const v2 = patched(patches.orchestrationV2);
   const quick = v2 ? quickLocal : quickRemote;
-  const run = new PipelineRun(input, workflowInfo(), () => new Date());
+  const run = new PipelineRun(input, workflowInfo(), () => new Date(), patched(patches.approverIdentities));
   const steps: DeploySteps = { quick, gitlab: new GitlabReporter(run), publish: () => publish(run) };
   acceptMessages(run, quick, steps.publish);
   const cleanups: Promise<unknown>[] = [];
@@ -127,6 +127,7 @@ function acceptMessages(run: PipelineRun, quick: Quick, publishRun: () => void):
     const valid = attestation
       ? await quick.verifyDecisionAttestation({
           workflowId: run.workflowId,
+          runId: run.runId,
           kind,
           environment: record.environment,
           approver: record.approver,

@@ -16,9 +16,10 @@ import type {
   PipelineStatus,
   RejectionRequest,
 } from '../../common/contract';
-import { refusalReason } from './approval-rules';
+import { mergeIdentities, refusalReason, type DecisionKind } from './approval-rules';
+import { DecisionBook } from './decision-book';
 
-export type DecisionKind = 'approve' | 'reject';
+export type { DecisionKind };
 export type Decision = ApprovalRequest | RejectionRequest;
 export type DeploymentReport = 'running' | 'success' | 'failed' | 'canceled';
 
@@ -46,15 +47,20 @@ export class PipelineRun {
   readonly status: PipelineStatus;
   /** Pipelines of one service are ordered by when they started: an older one never overtakes. */
   readonly order: number;
-  private readonly decisions = new Map<string, DecisionRecord>();
+  /** Bound into verified decisions: one signed for another run of this workflow ID is refused. */
+  readonly runId: string;
+  private readonly decisions = new DecisionBook();
   private readonly outcomes = new Map<string, DeployOutcome>();
   private supersededBy: string | undefined;
 
   constructor(
     readonly input: PipelineInput,
-    started: { workflowId: string; startTime: Date },
+    started: { workflowId: string; runId: string; startTime: Date },
     private readonly clock: () => Date,
+    /** Approval rules by stable identities (patch `approver-identities`); false replays older pipelines. */
+    private readonly stableIdentities = true,
   ) {
+    this.runId = started.runId;
     this.order = started.startTime.getTime();
     this.status = {
       workflowId: started.workflowId,
@@ -63,6 +69,7 @@ export class PipelineRun {
       ref: input.ref,
       trigger: input.trigger,
       author: input.author,
+      ...(input.changedBy ? { changedBy: input.changedBy } : {}),
       committedAt: input.committedAt,
       state: 'planning',
       build: {},
@@ -114,9 +121,23 @@ export class PipelineRun {
 
   // --- approvals -------------------------------------------------------------------------------
 
+  /** The checkout names the head commit's author: one more identity behind the change. */
+  learnAuthor(email: string | undefined): void {
+    if (email) this.status.changedBy = mergeIdentities(this.status.changedBy, { emails: [email] });
+  }
+
   /** Why a decision cannot count now; undefined when it can. The Update validators' answer. */
   refusal(kind: DecisionKind, decision: Decision): string | undefined {
-    return refusalReason(kind, decision, this.status.environments, this.input.author);
+    const { changedBy, author } = this.status;
+    const authorship = { changedBy, author, stableIdentities: this.stableIdentities };
+    return (
+      refusalReason(kind, decision, this.status.environments, authorship) ??
+      this.decisions.conflict(kind, decision.environment, decision.approver, this.required(decision.environment))
+    );
+  }
+
+  private required(environment: string): number {
+    return this.environment(environment).approval?.required ?? 1;
   }
 
   /** A decision as received: refused, or waiting for its attestation check when it carries one. */
@@ -148,13 +169,21 @@ export class PipelineRun {
         record.refusal = 'the attestation does not match this decision (not signed by this Slipway installation)';
       }
     }
-    const earlier = this.decisions.get(record.environment);
-    if (record.accepted && earlier) {
+    const required = record.accepted ? this.required(record.environment) : 0;
+    const conflict = record.accepted
+      ? this.decisions.conflict(record.kind, record.environment, record.approver, required)
+      : undefined;
+    if (conflict) {
       record.accepted = false;
-      record.refusal = `${record.environment} was already decided by ${earlier.approver}`;
+      record.refusal = conflict;
     }
     this.status.decisions.push(record);
-    if (record.accepted) this.decisions.set(record.environment, record);
+    if (record.accepted) {
+      this.decisions.accept(record);
+      const approval = this.environment(record.environment).approval;
+      if (approval && record.kind === 'approve')
+        approval.approvedBy = [...(approval.approvedBy ?? []), record.approver];
+    }
     return record;
   }
 
@@ -172,13 +201,17 @@ export class PipelineRun {
 
   /** True once the gate for `name` has something to act on: a decision, or a newer pipeline. */
   gateSettled(name: string): boolean {
-    return this.decisions.has(name) || this.supersededBy !== undefined;
+    return this.decided(name) !== undefined || this.supersededBy !== undefined;
+  }
+
+  private decided(name: string): DecisionRecord | undefined {
+    return this.decisions.decided(name, this.required(name));
   }
 
   /** What the approval gate for `name` ends with: undefined to go on, else why the pipeline stops. */
   gateVerdict(name: string, rule: ApprovalRule, decided: boolean): PipelineStop | undefined {
     const env = this.environment(name);
-    const decision = this.decisions.get(name);
+    const decision = this.decided(name);
     let stop: PipelineStop | undefined;
     if (this.supersededBy !== undefined && !decision) {
       stop = new PipelineStop(
@@ -203,6 +236,16 @@ export class PipelineRun {
     this.supersededBy ??= by;
   }
 
+  /** The newer pipeline a "superseded" note names, while the gate for `name` has no decision. */
+  supersedeClaim(name: string): string | undefined {
+    return this.decided(name) ? undefined : this.supersededBy;
+  }
+
+  /** A "superseded" note the lane does not confirm: forgotten. */
+  dropSupersede(): void {
+    this.supersededBy = undefined;
+  }
+
   // --- deploys ----------------------------------------------------------------------------------
 
   startDeploy(name: string): void {
@@ -225,6 +268,11 @@ export class PipelineRun {
 
   receiveOutcome(environment: string, outcome: DeployOutcome): void {
     this.outcomes.set(environment, outcome);
+  }
+
+  /** An answer the lane does not confirm: forgotten, as if it never came. */
+  dropOutcome(name: string): void {
+    this.outcomes.delete(name);
   }
 
   hasOutcome(name: string): boolean {
