@@ -3,7 +3,16 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.slipway/**', 'examples/**/node_modules/**', 'test-results/**', 'bench/results/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '.slipway/**',
+      'dist/**',
+      'examples/**/node_modules/**',
+      'test-results/**',
+      'bench/results/**',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     // The example services are plain CommonJS Node programs, as the teams we serve write them.

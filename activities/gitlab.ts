@@ -4,10 +4,7 @@
 // no-op returning null when GITLAB_URL / GITLAB_TOKEN are not set. The token travels only in the
 // PRIVATE-TOKEN header: never in arguments, results or error messages.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { NonRetryable } from '../common/errors';
-import { stateDir } from '../common/paths';
 
 export type CommitState = 'pending' | 'running' | 'success' | 'failed' | 'canceled';
 export type DeploymentState = 'running' | 'success' | 'failed' | 'canceled';
@@ -19,7 +16,7 @@ export interface CommitStatusInput {
   ref?: string;
   state: CommitState;
   description?: string;
-  /** Default: the pipeline's page in the Temporal UI when SLIPWAY_TEMPORAL_UI_URL (or `slipway up`) names it. */
+  /** Default: the pipeline's page in the Temporal UI when SLIPWAY_TEMPORAL_UI_URL names it (`slipway up` sets it). */
   targetUrl?: string;
   name?: string;
 }
@@ -50,20 +47,10 @@ interface Response {
 /** GitLab limits these fields to 255 characters and answers 400 beyond. */
 const clip = (text: string | undefined) => (text && text.length > 255 ? `${text.slice(0, 252)}...` : text);
 
-function uiBase(): string | undefined {
-  if (process.env.SLIPWAY_TEMPORAL_UI_URL) return process.env.SLIPWAY_TEMPORAL_UI_URL;
-  const file = path.join(stateDir, 'endpoints.json');
-  if (!existsSync(file)) return undefined;
-  try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as { temporalUi?: string }).temporalUi;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The pipeline's page in the Temporal UI, when running inside an activity and the UI is known. */
 function pipelineUrl(): string | undefined {
-  const base = uiBase();
+  // Configuration only: a worker never reads the dev stack's files (`slipway up` sets the variable).
+  const base = process.env.SLIPWAY_TEMPORAL_UI_URL || undefined;
   if (!base) return undefined;
   try {
     const info = Context.current().info;

@@ -1,7 +1,7 @@
 // The Marathon REST client (axios) for Marathon 1.4 and 1.5+. It owns the HTTP details the
 // activities should not care about: credentials from the worker's environment, following a
 // non-leader's redirect, and turning every answer into either data or an error whose
-// retryability is decided here (STYLE habit 4):
+// retryability is decided here, where the error is born:
 //   422/400 -> non-retryable MarathonRejected, with Marathon's message and `details`;
 //   401/403 -> non-retryable Unauthorized, naming the variable to set;
 //   409 with a `deployments` key -> MarathonLockedError (the activities adopt or wait);

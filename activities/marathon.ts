@@ -1,6 +1,6 @@
 // Marathon deploy activities: deploy a rendered app, wait until it is healthy, roll back, read.
 // Marathon decides nothing for us here: it never fails a stuck deployment and keeps an app locked
-// while one runs (notes/marathon.md §7), so the timeout, the lock handling and the idempotency
+// while one runs (409 with the blocking `deployments`), so the timeout, the lock handling and the idempotency
 // across retries and worker crashes are Slipway's:
 // - every deployed definition carries the labels SLIPWAY_PIPELINE_ID and SLIPWAY_ENVIRONMENT, so a
 //   retried attempt recognises "already sent by us" on the app itself and never deploys twice;

@@ -1,6 +1,7 @@
 // What the CLI commands share: a Temporal client that is closed when the command ends, JSON or
 // table output, and the endpoints `slipway up` wrote (.slipway/endpoints.json).
 import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { loadDeployConfig, type DeployConfig } from '../common/config';
@@ -94,4 +95,16 @@ export function loadClientConfig(dir?: string): DeployConfig {
   const configDir = dir ?? process.env.SLIPWAY_CONFIG_DIR ?? endpoints?.configDir ?? defaultConfigDir;
   const marathon = process.env.MARATHON_URL ?? endpoints?.marathon ?? 'http://marathon.invalid';
   return loadDeployConfig(configDir, { env: { ...process.env, MARATHON_URL: marathon } });
+}
+
+/**
+ * Who runs the command, for --as defaults. A container's numeric user has no passwd entry, where
+ * os.userInfo() throws; every command registers its defaults at start, so this must not.
+ */
+export function currentUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return process.env.USER ?? `uid-${process.getuid?.() ?? 'unknown'}`;
+  }
 }

@@ -1,12 +1,8 @@
+#!/usr/bin/env node
 // The `slipway` command line. Each subcommand lives in client/commands/<name>.ts and exports
-// `register(program)`; this file only assembles them, so adding a command touches one new file.
+// `register(program)`; commands/index.ts lists them and this file only assembles them.
 import { Command } from 'commander';
-import { readdirSync } from 'node:fs';
-import path from 'node:path';
-
-export interface CommandModule {
-  register(program: Command): void;
-}
+import { commands } from './commands';
 
 async function main(): Promise<void> {
   const program = new Command('slipway')
@@ -15,13 +11,7 @@ async function main(): Promise<void> {
     )
     .showHelpAfterError()
     .enablePositionalOptions();
-  const dir = path.join(__dirname, 'commands');
-  for (const file of readdirSync(dir)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
-    .sort()) {
-    const mod = (await import(path.join(dir, file))) as CommandModule;
-    mod.register(program);
-  }
+  for (const command of commands) command.register(program);
   await program.parseAsync(process.argv);
 }
 

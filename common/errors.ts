@@ -1,4 +1,4 @@
-// Error names that decide retryability where the error is born (STYLE.md habit 4). Activities throw
+// Error names that decide retryability where the error is born, not where it is caught. Activities throw
 // ApplicationFailure.nonRetryable(message, <one of these>) for what retrying cannot fix; the
 // workflow lists them in nonRetryableErrorTypes as a second guard.
 

@@ -22,9 +22,16 @@ function serialise(value: unknown): unknown {
   return value;
 }
 
+/** Fields of the surrounding work (a worker sets the activity's workflow and run IDs). */
+let ambientFields: () => LogFields = () => ({});
+
+export function setAmbientLogFields(provider: () => LogFields): void {
+  ambientFields = provider;
+}
+
 function write(level: LogLevel, component: string, message: string, fields: LogFields): void {
   if (order[level] < threshold) return;
-  const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
+  const entries = Object.entries({ ...ambientFields(), ...fields }).filter(([, v]) => v !== undefined);
   if (pretty) {
     const time = new Date().toISOString().slice(11, 23);
     const extra = entries.map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(serialise(v))}`).join(' ');

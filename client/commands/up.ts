@@ -1,5 +1,6 @@
 // `slipway up` (what `npm start` runs): the local stack with embedded defaults.
 import type { Command } from 'commander';
+import { up } from '../up';
 
 export function register(program: Command): void {
   program
@@ -12,7 +13,6 @@ export function register(program: Command): void {
       '\nEach part is skipped when the environment names an existing one: TEMPORAL_ADDRESS, SLIPWAY_REGISTRY, MARATHON_URL.\nExample:\n  npm start            # runs dev/setup.sh, then slipway up\n',
     )
     .action(async () => {
-      const { up } = await import('../../dev/up');
       await up();
     });
 }

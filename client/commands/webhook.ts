@@ -5,7 +5,7 @@ import { startWebhookServer } from '../webhook';
 export function register(program: Command): void {
   program
     .command('webhook')
-    .description('Serve POST /webhooks/gitlab, GET /pipelines[/<id>], approvals and GET /healthz')
+    .description('Serve POST /webhooks/gitlab, GET /pipelines[/<id>], approvals, GET /healthz and GET /metrics')
     .option('--port <port>', 'port to listen on', '8787')
     .option(
       '--host <host>',

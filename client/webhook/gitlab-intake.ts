@@ -1,7 +1,7 @@
 // From a GitLab webhook delivery to the pipelines it should start: which event it is, whether
 // the payload has what we need, which configured services it concerns (project path +
 // branch/tag rules), and the PipelineInput for each. Pure: no I/O, so every rule is unit-tested
-// on GitLab's documented payloads. Rules from shared/notes/gitlab.md: deploy `checkout_sha`
+// on GitLab's documented payloads (docs.gitlab.com, webhook events): deploy `checkout_sha`
 // (never `after`), an all-zero `after` is a deletion, unsupported events are ignored with 2xx.
 import { z } from 'zod';
 import type { DeployConfig } from '../../common/config';

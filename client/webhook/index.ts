@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import { loadDeployConfig, type DeployConfig } from '../../common/config';
 import { createLogger } from '../../common/log';
 import { defaultConfigDir } from '../../common/paths';
+import { metricsContentType, metricsText, observeDeliveries } from '../../common/prometheus';
 import { connectClient } from '../../common/temporal-connection';
 import { approverDirectory } from './auth';
 import { HttpError, sendJson } from './http';
@@ -79,6 +80,7 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
   const config = configSource(opts.configDir ?? env.SLIPWAY_CONFIG_DIR ?? defaultConfigDir, log);
   const ownClient = !opts.client;
   const client = opts.client ?? (await connectClient());
+  observeDeliveries(client);
 
   const intake = createIntakeRoute({ client, token, signingSecret, bodyLimitBytes, config, log });
   const pipelines = createPipelineRoutes({
@@ -115,12 +117,18 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
         throw new HttpError(405, 'expected GET', {}, { Allow: 'GET, HEAD' });
       return await healthz(res);
     }
+    if (rawPath === '/metrics') {
+      if (req.method !== 'GET') throw new HttpError(405, 'expected GET', {}, { Allow: 'GET' });
+      const text = await metricsText();
+      res.writeHead(200, { 'Content-Type': metricsContentType, 'Content-Length': Buffer.byteLength(text) });
+      return void res.end(text);
+    }
     if (rawPath === '/pipelines' || rawPath.startsWith('/pipelines/')) {
       if (await pipelines(req, res, url, rawPath)) return;
     }
     throw new HttpError(
       404,
-      `no route for ${req.method} ${rawPath}: try POST /webhooks/gitlab, GET /pipelines, GET /healthz`,
+      `no route for ${req.method} ${rawPath}: try POST /webhooks/gitlab, GET /pipelines, GET /healthz, GET /metrics`,
     );
   }
 

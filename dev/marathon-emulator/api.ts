@@ -1,5 +1,5 @@
 // The Marathon REST endpoints the emulator serves, with Marathon's documented status codes and
-// bodies (raml/v2/apps.raml, deployments.raml, traits.raml; notes/marathon.md §4-5):
+// bodies (Marathon's REST API description: raml/v2/apps.raml, deployments.raml, traits.raml):
 // POST /v2/apps -> 201 + app body; PUT /v2/apps/{id} -> 200 (201 when created) {version, deploymentId}
 // + Marathon-Deployment-Id; 409 locked with `deployments`; 422 {message, details: [{path, errors}]};
 // 404 {"message": "App '/x' does not exist"}; DELETE /v2/deployments/{id} reverts (200) or, with

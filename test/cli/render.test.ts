@@ -54,3 +54,36 @@ test('render names an unknown service or environment and what was expected', asy
     return true;
   });
 });
+
+test("deploy/, Slipway's own deploy config, renders its three roles as Marathon apps on Node 20", async () => {
+  const deployEnv = {
+    ...env,
+    SLIPWAY_CONFIG_DIR: path.join(projectRoot, 'deploy'),
+    MARATHON_URL: 'http://marathon.invalid',
+  };
+  const render = (service: string) =>
+    run(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), 'render', service], {
+      env: deployEnv,
+      cwd: projectRoot,
+    });
+  const roles = {
+    'slipway-deploy-worker': /worker --queues deploy --metrics-host 0\.0\.0\.0 --metrics-port/,
+    'slipway-build-worker': /worker --queues build --metrics-host 0\.0\.0\.0 --metrics-port/,
+    'slipway-webhook': /webhook --host 0\.0\.0\.0 --port/,
+  };
+  for (const [service, command] of Object.entries(roles)) {
+    const { stdout } = await render(service);
+    assert.match(stdout, /^FROM local\/node:20 AS build$/m);
+    assert.match(stdout, /^RUN npm run build/m);
+    assert.match(stdout, command);
+    const app = appSection(stdout, 'production') as {
+      healthChecks: { path: string }[];
+      networks: { mode: string }[];
+      container: { volumes?: { hostPath: string }[] };
+    };
+    assert.equal(app.healthChecks[0]?.path, '/healthz', service);
+    assert.equal(app.networks[0]?.mode, 'host', service);
+    const socket = app.container.volumes?.some((v) => v.hostPath === '/var/run/docker.sock') ?? false;
+    assert.equal(socket, service === 'slipway-build-worker', `${service}: the Docker socket only for build workers`);
+  }
+});

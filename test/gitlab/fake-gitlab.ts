@@ -3,7 +3,7 @@
 // missing"}), enumerated values, 255-character limits, commit status transitions (same state
 // again -> 400 "Cannot transition status via :<event> from :<state>"), deployment status
 // transitions and unknown refs. Sources: docs.gitlab.com api/commits ("Set the pipeline status
-// of a commit"), api/deployments, api/rest/authentication; team notes shared/notes/gitlab.md §4.
+// of a commit"), api/deployments, api/rest/authentication.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 

@@ -48,8 +48,8 @@ export interface Stack {
   emulator: MarathonEmulator;
   client: Client;
   workerEnv: NodeJS.ProcessEnv;
-  /** Starts a `slipway worker` process for the given roles. */
-  startWorker(roles: 'deploy' | 'build' | 'deploy,build'): ChildProcess;
+  /** Starts a `slipway worker` process for the given roles, with `env` over the stack's workerEnv. */
+  startWorker(roles: 'deploy' | 'build' | 'deploy,build', env?: NodeJS.ProcessEnv): ChildProcess;
   killWorkers(signal?: NodeJS.Signals): Promise<void>;
   /** Commits a change to the example and returns the new SHA. */
   commit(message: string, edit?: (dir: string) => void): string;
@@ -163,7 +163,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     emulator,
     client,
     workerEnv,
-    startWorker(roles) {
+    startWorker(roles, env = {}) {
       const log = path.join(logDir, `e2e-worker-${suffix}-${roles.replace(',', '+')}.log`);
       const child = spawn(
         process.execPath,
@@ -174,8 +174,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
             ? {
                 ...workerEnv,
                 NODE_OPTIONS: `${workerEnv.NODE_OPTIONS ?? ''} ${recommendedDeployWorkerNodeOptions}`.trim(),
+                ...env,
               }
-            : workerEnv,
+            : { ...workerEnv, ...env },
           stdio: ['ignore', 'ignore', 'pipe'],
           cwd: projectRoot,
         },

@@ -11,11 +11,11 @@ import { defaultConfigDir, stateDir } from '../common/paths';
 import { connectClient, temporalSettingsFromEnv } from '../common/temporal-connection';
 import { createWorkers } from '../worker';
 import { installRuntimeLogging } from '../worker/runtime';
-import { startMarathonEmulator } from './marathon-emulator';
-import { startRegistry } from './registry';
-import { startTemporalDevServer } from './temporal';
-import { startWebhookServer } from '../client/webhook';
-import { pushDemo } from '../client/commands/demo';
+import { startMarathonEmulator } from '../dev/marathon-emulator';
+import { startRegistry } from '../dev/registry';
+import { startTemporalDevServer } from '../dev/temporal';
+import { startWebhookServer } from './webhook';
+import { pushDemo } from './commands/demo';
 
 export interface Endpoints {
   temporalAddress: string;
@@ -132,6 +132,8 @@ export async function up(): Promise<void> {
       temporalAddress = server.address;
       temporalUi = server.uiUrl;
       process.env.TEMPORAL_ADDRESS = temporalAddress;
+      // The workers below learn the UI (GitLab commit status links) through configuration.
+      process.env.SLIPWAY_TEMPORAL_UI_URL ??= temporalUi;
     }
 
     // Registry
