@@ -145,7 +145,18 @@ function describeSteps(result: BuildImageResult): string {
   return `${result.cachedSteps}/${result.steps} steps cached`;
 }
 
-const examples: { example: string; type: Type; file: string; from: string; to: string; dependencyStep: RegExp }[] = [
+interface ExampleBuild {
+  example: string;
+  type: Type;
+  file: string;
+  from: string;
+  to: string;
+  dependencyStep: RegExp;
+  /** The build settings of its service file (examples/deploy-config/services). */
+  settings?: { buildCommand?: string; startCommand?: string };
+}
+
+const examples: ExampleBuild[] = [
   {
     example: 'hello-node',
     type: 'node',
@@ -171,9 +182,36 @@ const examples: { example: string; type: Type; file: string; from: string; to: s
     to: 'VERSION = "1.0.1"',
     dependencyStep: /^RUN cat \/etc\/ssl/,
   },
+  // Real dependencies, fetched from Maven Central, PyPI and the npm registry through the build-only CA.
+  {
+    example: 'hello-maven',
+    type: 'java',
+    file: 'src/main/java/hello/maven/Main.java',
+    from: 'VERSION = "1.0.0"',
+    to: 'VERSION = "1.0.1"',
+    dependencyStep: /go-offline/,
+  },
+  {
+    example: 'hello-pyproject',
+    type: 'python',
+    file: 'src/hello_pyproject/app.py',
+    from: 'VERSION = "1.0.0"',
+    to: 'VERSION = "1.0.1"',
+    dependencyStep: /tomllib/,
+    settings: { startCommand: 'hello-pyproject' },
+  },
+  {
+    example: 'hello-pnpm',
+    type: 'node',
+    file: 'src/server.ts',
+    from: "const VERSION = '1.0.0';",
+    to: "const VERSION = '1.0.1';",
+    dependencyStep: /^RUN pnpm install --frozen-lockfile/,
+    settings: { buildCommand: 'pnpm run build' },
+  },
 ];
 
-for (const { example, type, file, from, to, dependencyStep } of examples) {
+for (const { example, type, file, from, to, dependencyStep, settings } of examples) {
   test(`${example}: builds from its template, pushes once, serves /health; a one-line edit reuses the dependency layers`, async () => {
     const repo = exampleRepo(example);
     const repository = `${registry}/slipway-test/${example}-${run}`;
@@ -185,6 +223,7 @@ for (const { example, type, file, from, to, dependencyStep } of examples) {
       port: 8080,
       // A build arg unique to this run makes the first build really cold, whatever earlier runs cached.
       buildArgs: { SLIPWAY_TEST_RUN: run },
+      ...settings,
     };
 
     const src1 = await checkoutSource({
