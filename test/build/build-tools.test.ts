@@ -8,8 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
 import { renderDockerfile, type DockerfileInput } from '../../activities/dockerfile';
+import { failure } from '../helpers/failure';
 import { checkDockerfileSyntax, parseDockerfile, type DockerfileInstruction } from '../../activities/dockerfile-syntax';
 
 const base = {
@@ -40,16 +40,6 @@ function render(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function failure(fn: () => unknown): ApplicationFailure {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected an error');
 }
 
 /** Index of the first instruction whose text matches. */
