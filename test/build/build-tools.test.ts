@@ -94,7 +94,7 @@ test('maven: skipTests and a module of a multi-module build; an unknown module n
 
 test('java without a pom.xml keeps the plain JDK build; Gradle alone is refused with what to do', () => {
   const { text } = render('java', { 'src/main/java/A.java': 'class A { public static void main(String[] a) {} }' });
-  assert.match(text, /javac -encoding UTF-8/);
+  assert.match(text, /javac \$JVM_FAST -encoding UTF-8/);
   assert.doesNotMatch(text, /mvn|update-ca-certificates/);
   assert.match(text, /-jar app\.jar/);
   const err = failure(() => render('java', { 'build.gradle.kts': '', 'src/main/java/A.java': '' }));
