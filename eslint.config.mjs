@@ -18,7 +18,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     // The example services are plain CommonJS Node programs, as the teams we serve write them.
-    files: ['examples/**/*.js'],
+    files: ['examples/**/*.js', 'test/fixtures/builds/**/*.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {

@@ -15,7 +15,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createDockerActivities, type BuildImageInput, type BuildImageResult } from '../../activities/docker';
 import { checkoutSource, removeWorkdir } from '../../activities/source';
-import { examplesDir } from '../../common/paths';
+import { examplesDir, projectRoot } from '../../common/paths';
 import { registryAddress } from '../helpers/env';
 
 const docker = new Dockerode();
@@ -410,6 +410,50 @@ test("a service's own Dockerfile is built as is, without Slipway's CA file", asy
   assert.doesNotMatch(logs, /secret\.env/, '.dockerignore is honoured');
   assert.doesNotMatch(logs, /ca\.crt|slipway-build/);
 });
+
+// The package managers the examples do not use, from fixtures with real lock files (README there).
+const lockFileFixtures: { name: string; type: Type; install: RegExp; settings?: { startCommand: string } }[] = [
+  {
+    name: 'yarn-classic',
+    type: 'node',
+    install: /^RUN yarn install --frozen-lockfile --non-interactive --production$/,
+  },
+  { name: 'yarn-berry', type: 'node', install: /^RUN yarn install --immutable$/ },
+  {
+    name: 'poetry',
+    type: 'python',
+    install: /poetry install --no-root --only main/,
+    settings: { startCommand: 'fixture-poetry' },
+  },
+];
+
+for (const { name, type, install, settings } of lockFileFixtures) {
+  test(`${name}: the lock file installs for real and the image serves`, async () => {
+    const dir = path.join(scratch, `fixture-${name}`);
+    cpSync(path.join(projectRoot, 'test', 'fixtures', 'builds', name), dir, { recursive: true });
+    const commit = 'f'.repeat(40);
+    const { result } = await build({
+      buildId: `${run}-${name}`,
+      workdir: dir,
+      service: name,
+      type,
+      pipelineId: `pipeline/${name}/${commit}`,
+      commit,
+      repository: `${registry}/slipway-test/${name}-${run}`,
+      tag: 'v1',
+      baseImages: baseImages[type],
+      port: 8080,
+      ...settings,
+    });
+    assert.ok(
+      result.stepDetails?.some((s) => install.test(s.instruction)),
+      `the build ran ${install}: ${result.stepDetails?.map((s) => s.instruction).join(' | ')}`,
+    );
+    const served = await serve(result.image);
+    assert.deepEqual(served.health, { status: 'ok' });
+    assert.equal(served.version.commit, commit);
+  });
+}
 
 test('tagImageInRegistry points another tag at the same manifest without a rebuild', async () => {
   const dir = path.join(scratch, 'tiny');
