@@ -172,7 +172,7 @@ test('node: npm, yarn classic, yarn berry and pnpm lock files each get their own
   );
 });
 
-test('node: a build command (TypeScript) gets all dependencies and prunes the dev ones after the build', () => {
+test('node: a build command (TypeScript) gets all dependencies; the runtime gets the production ones, installed apart', () => {
   const { text } = render(
     'node',
     { 'package.json': '{}', 'pnpm-lock.yaml': "lockfileVersion: '9.0'\n" },
