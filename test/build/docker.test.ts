@@ -430,7 +430,13 @@ const lockFileFixtures: { name: string; type: Type; install: RegExp; settings?: 
 for (const { name, type, install, settings } of lockFileFixtures) {
   test(`${name}: the lock file installs for real and the image serves`, async () => {
     const dir = path.join(scratch, `fixture-${name}`);
-    cpSync(path.join(projectRoot, 'test', 'fixtures', 'builds', name), dir, { recursive: true });
+    const fixtures = path.join(projectRoot, 'test', 'fixtures', 'builds');
+    cpSync(path.join(fixtures, name), dir, { recursive: true });
+    // The node fixtures share one server, kept once beside them.
+    if (type === 'node') {
+      mkdirSync(path.join(dir, 'src'));
+      cpSync(path.join(fixtures, 'node-server.js'), path.join(dir, 'src', 'server.js'));
+    }
     const commit = 'f'.repeat(40);
     const { result } = await build({
       buildId: `${run}-${name}`,
