@@ -434,7 +434,7 @@ for (const { name, type, install, settings } of lockFileFixtures) {
     cpSync(path.join(fixtures, name), dir, { recursive: true });
     // The node fixtures share one server, kept once beside them.
     if (type === 'node') {
-      mkdirSync(path.join(dir, 'src'));
+      mkdirSync(path.join(dir, 'src'), { recursive: true });
       cpSync(path.join(fixtures, 'node-server.js'), path.join(dir, 'src', 'server.js'));
     }
     const commit = 'f'.repeat(40);
