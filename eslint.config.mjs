@@ -4,11 +4,14 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
+    // examples/hello-pnpm is a team's TypeScript service with its own tsconfig and dependencies
+    // (installed only inside its image build): its own build checks it.
     ignores: [
       'node_modules/**',
       '.slipway/**',
       'dist/**',
       'examples/**/node_modules/**',
+      'examples/hello-pnpm/**',
       'test-results/**',
       'bench/results/**',
     ],
@@ -16,7 +19,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     // The example services are plain CommonJS Node programs, as the teams we serve write them.
-    files: ['examples/**/*.js'],
+    files: ['examples/**/*.js', 'test/fixtures/builds/**/*.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {

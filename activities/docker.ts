@@ -34,6 +34,9 @@ export interface BuildImageInput {
   buildCommand?: string;
   startCommand?: string;
   buildArgs?: Record<string, string>;
+  /** java (Maven): the module to ship, and whether to skip the tests. */
+  module?: string;
+  skipTests?: boolean;
   /** Repository-relative path of the service's own Dockerfile. */
   dockerfile?: string;
   /** Repository-relative path of the service's own Handlebars Dockerfile template. */

@@ -1,13 +1,14 @@
 // The Dockerfile of a build: Slipway's template for the service type (templates/dockerfile/), the
 // service's own Handlebars template, or the service's own Dockerfile used as is. Rendering looks
-// at the build context only to find the dependency manifests (package.json + lock, requirements.txt,
-// *.csproj) that the templates copy before the source, so dependency layers survive source edits.
+// at the build context only to find the dependency manifests and build tool (build-tools.ts) that
+// the templates copy and run before the source, so dependency layers survive source edits.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { serviceTypes, type ServiceType } from '../common/config';
 import { NonRetryable } from '../common/errors';
 import { templatesDir } from '../common/paths';
+import { mavenVars, nodeVars, pythonInstaller, poetryVersion, refuseGradle } from './build-tools';
 import { checkDockerfileSyntax } from './dockerfile-syntax';
 import { renderTemplate } from './render';
 
@@ -33,6 +34,10 @@ export interface DockerfileInput {
   buildCommand?: string;
   startCommand?: string;
   buildArgs?: Record<string, string>;
+  /** java (Maven): the module of a multi-module build to ship. */
+  module?: string;
+  /** java (Maven): package without running the tests. */
+  skipTests?: boolean;
   /** Context-relative path of an extra CA bundle placed in the context; used by the build stage only. */
   caFile?: string;
   /** The checkout. Needed for a service's own template or Dockerfile and to find dependency manifests. */
@@ -76,41 +81,55 @@ function listFiles(dir: string | undefined): string[] {
   return readdirSync(dir).filter((f) => statSync(path.join(dir, f)).isFile());
 }
 
-/** Dependency manifests at the context root, in the order the template copies them. */
-function findManifests(type: ServiceType, files: string[]): string[] {
-  const has = (f: string) => files.includes(f);
+/** .NET: the project files `dotnet restore` needs, at the context root. */
+function dotnetManifests(files: string[]): string[] {
+  const restoreFiles = [
+    'nuget.config',
+    'NuGet.Config',
+    'Directory.Build.props',
+    'Directory.Packages.props',
+    'packages.lock.json',
+  ];
+  return files.filter((f) => /\.(csproj|fsproj|sln)$/.test(f) || restoreFiles.includes(f)).sort();
+}
+
+/** The per-type variables: dependency manifests in copy order, and how each build tool is driven. */
+function buildToolVars(type: ServiceType, contextDir: string | undefined, files: string[], input: DockerfileInput) {
+  const none = { manifests: [] as string[], maven: null, python: null, node: null };
   switch (type) {
-    case 'node':
-      return has('package.json') ? ['package.json', 'package-lock.json', 'npm-shrinkwrap.json'].filter(has) : [];
-    case 'python':
-      return ['requirements.txt'].filter(has);
+    case 'node': {
+      const node = nodeVars(contextDir, files, Boolean(input.buildCommand));
+      return { ...none, manifests: node.manifests, node };
+    }
+    case 'python': {
+      const { installer, manifests } = pythonInstaller(files);
+      const python = installer && {
+        requirements: installer === 'requirements',
+        pyproject: installer === 'pyproject',
+        poetry: installer === 'poetry',
+        installsProject: installer === 'pyproject' || installer === 'poetry',
+        poetryVersion,
+      };
+      return { ...none, manifests, python };
+    }
     case 'java':
-      return [];
+      refuseGradle(files, Boolean(input.buildCommand));
+      return { ...none, maven: mavenVars(contextDir, input) };
     case 'dotnet':
-      return files
-        .filter(
-          (f) =>
-            /\.(csproj|fsproj|sln)$/.test(f) ||
-            [
-              'nuget.config',
-              'NuGet.Config',
-              'Directory.Build.props',
-              'Directory.Packages.props',
-              'packages.lock.json',
-            ].includes(f),
-        )
-        .sort();
+      return { ...none, manifests: dotnetManifests(files) };
   }
 }
 
-function defaultStartCommand(type: ServiceType, files: string[]): string {
+function defaultStartCommand(type: ServiceType, files: string[], tools: ReturnType<typeof buildToolVars>): string {
   switch (type) {
     case 'node':
-      return 'node .'; // package.json "main", else index.js
+      // package.json "main", else index.js; yarn berry's Plug'n'Play resolves modules through .pnp.cjs.
+      return tools.node?.pnp ? 'node --require ./.pnp.cjs .' : 'node .';
     case 'python':
       return 'python3 app.py';
     case 'java':
-      return 'java -XX:MaxRAMPercentage=75 -XX:+ExitOnOutOfMemoryError -jar app.jar';
+      // Maven builds write app.args: "-jar app.jar" or "-cp app.jar:lib/* <Main-Class>".
+      return `java -XX:MaxRAMPercentage=75 -XX:+ExitOnOutOfMemoryError ${tools.maven ? '@app.args' : '-jar app.jar'}`;
     case 'dotnet': {
       const projects = files.filter((f) => /\.(csproj|fsproj)$/.test(f));
       if (projects.length !== 1) {
@@ -128,7 +147,8 @@ function defaultStartCommand(type: ServiceType, files: string[]): string {
 export function dockerfileVars(input: DockerfileInput, type: ServiceType): Record<string, unknown> {
   const contextDir = input.workdir ? insideCheckout(input.workdir, input.context ?? '.', 'build context') : undefined;
   const files = listFiles(contextDir);
-  const manifests = findManifests(type, files);
+  const tools = buildToolVars(type, contextDir, files, input);
+  const manifests = tools.manifests;
   const buildArgNames = Object.keys(input.buildArgs ?? {});
   for (const name of buildArgNames) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
@@ -143,11 +163,14 @@ export function dockerfileVars(input: DockerfileInput, type: ServiceType): Recor
     runtimeImage: input.baseImages.runtime,
     port: input.port,
     buildCommand: input.buildCommand ?? null,
-    startCommand: input.startCommand ?? defaultStartCommand(type, files),
+    startCommand: input.startCommand ?? defaultStartCommand(type, files, tools),
     buildArgNames,
     caFile: input.caFile ?? null,
     manifests,
     lockfile: manifests.includes('package-lock.json') || manifests.includes('npm-shrinkwrap.json'),
+    maven: tools.maven,
+    python: tools.python,
+    node: tools.node,
     generatedDir,
     sourceDir,
     user: runtimeUser,

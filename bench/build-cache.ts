@@ -9,18 +9,23 @@ import { cpSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createDockerActivities, type BuildImageInput } from '../activities/docker';
-import { loadDeployConfig } from '../common/config';
+import { loadDeployConfig, type ServiceType } from '../common/config';
 import { examplesDir } from '../common/paths';
 import { benchTempDir, editOneLine, randomSha, writeDeployConfig } from './fixtures';
 import { atMost, info, seconds } from './stats';
 import type { BenchContext, BenchResult } from './types';
 
 const section = 'build-cache';
-const examples = [
+// The toy examples have no dependencies; the others fetch theirs (npm registry, PyPI, Maven
+// Central) in the cold build, as a team's first build does. Build settings as in their service files.
+const examples: { example: string; type: ServiceType; build?: Partial<BuildImageInput> }[] = [
   { example: 'hello-node', type: 'node' },
   { example: 'hello-python', type: 'python' },
   { example: 'hello-java', type: 'java' },
-] as const;
+  { example: 'hello-maven', type: 'java' },
+  { example: 'hello-pyproject', type: 'python', build: { startCommand: 'hello-pyproject' } },
+  { example: 'hello-pnpm', type: 'node', build: { buildCommand: 'pnpm run build' } },
+];
 
 export default async function buildCache(ctx: BenchContext): Promise<BenchResult[]> {
   const work = benchTempDir(section);
@@ -36,7 +41,7 @@ export default async function buildCache(ctx: BenchContext): Promise<BenchResult
   const results: BenchResult[] = [];
   const images: string[] = [];
   try {
-    for (const { example, type } of examples) {
+    for (const { example, type, build: settings } of examples) {
       const workdir = path.join(work, example);
       cpSync(path.join(examplesDir, example), workdir, {
         recursive: true,
@@ -56,6 +61,7 @@ export default async function buildCache(ctx: BenchContext): Promise<BenchResult
           tag: commit.slice(0, 12),
           baseImages: config.baseImages[type],
           port: 8080,
+          ...settings,
           buildArgs: { SLIPWAY_BENCH_COLD: cold },
         };
         const built = await buildImage(input);

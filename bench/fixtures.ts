@@ -140,12 +140,15 @@ export const mainSource: Record<string, string> = {
   'hello-node': 'src/server.js',
   'hello-python': 'app.py',
   'hello-java': 'src/main/java/hello/Main.java',
+  'hello-maven': 'src/main/java/hello/maven/Main.java',
+  'hello-pyproject': 'src/hello_pyproject/app.py',
+  'hello-pnpm': 'src/server.ts',
 };
 
 /** Appends one comment line to the example's main source file (a real change for the layer cache). */
 export function editOneLine(repo: string, example: string, note: string): void {
   const file = path.join(repo, mainSource[example] as string);
-  const comment = example === 'hello-python' ? '#' : '//';
+  const comment = file.endsWith('.py') ? '#' : '//';
   writeFileSync(file, `${comment} bench edit ${note}\n`, { flag: 'a' });
 }
 

@@ -1,8 +1,11 @@
 // `slipway up`: the whole local stack in one process tree — Temporal dev server (persistent db,
 // Web UI, search attributes), registry, Marathon emulator, deploy and build workers, the webhook
 // and status server — each started only where the environment does not already name one. Prints
-// every URL, writes them to .slipway/endpoints.json once all answer, and on Ctrl-C/SIGTERM stops
-// everything it started. A lock file makes a second `up` say so instead of failing on a port.
+// every URL, writes them to .slipway/endpoints.json once all answer, and stops everything it
+// started whatever ends it: SIGINT, SIGTERM, SIGHUP, a closed stdout/stderr (`npm start | tee`
+// after Ctrl-C killed tee), an uncaught error. What no handler can catch (SIGKILL) is cleaned up by
+// the next `up`, from the PIDs recorded in .slipway/up-processes.json. A lock file makes a second
+// `up` say so instead of failing on a port.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +16,7 @@ import { createWorkers } from '../worker';
 import { installRuntimeLogging } from '../worker/runtime';
 import { startMarathonEmulator } from '../dev/marathon-emulator';
 import { startRegistry } from '../dev/registry';
+import { processStartTime, StackRecord, stopLeftovers } from '../dev/stack-record';
 import { startTemporalDevServer } from '../dev/temporal';
 import { startWebhookServer } from './webhook';
 import { pushDemo } from './commands/demo';
@@ -27,17 +31,43 @@ export interface Endpoints {
 }
 
 export const endpointsFile = path.join(stateDir, 'endpoints.json');
+/** "<pid> <start time>" of the running `up`: the start time tells it from a process that got its PID later. */
 const lockFile = path.join(stateDir, 'up.pid');
+const stackRecord = new StackRecord(path.join(stateDir, 'up-processes.json'));
 
 function runningUp(): number | undefined {
   if (!existsSync(lockFile)) return undefined;
-  const pid = Number(readFileSync(lockFile, 'utf8'));
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
+  const [pid, startTime] = readFileSync(lockFile, 'utf8').trim().split(/\s+/);
+  const current = processStartTime(Number(pid));
+  return current !== undefined && (startTime === undefined || current === startTime) ? Number(pid) : undefined;
+}
+
+/**
+ * Runs `stop` once, then exits, on every way `up` can end that a handler can see. Ctrl-C reaches
+ * `up` alone (the servers run in sessions of their own), a closed terminal sends SIGHUP, and when
+ * `up` runs under `| tee`, Ctrl-C kills tee too: the next write to stdout or stderr fails with
+ * EPIPE, which without a handler would end `up` on the spot and leave the servers running.
+ */
+function stopOnEveryExit(stop: () => Promise<void>, log: ReturnType<typeof createLogger>): void {
+  let ending = false;
+  const end = (reason: string, code: number, err?: unknown) => {
+    if (ending) return;
+    ending = true;
+    // Logging to a broken pipe would only raise the same error again.
+    if (!reason.startsWith('broken')) log.info(`${reason}: stopping the stack`, err ? { error: err } : {});
+    void stop().finally(() => process.exit(code));
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => end(signal, 0));
+  for (const [name, stream] of [
+    ['stdout', process.stdout],
+    ['stderr', process.stderr],
+  ] as const) {
+    stream.on('error', (err: NodeJS.ErrnoException) => end(`broken ${name} (${err.code ?? err.message})`, 1));
   }
+  process.on('uncaughtException', (err) => {
+    if (!ending) process.stderr.write(`slipway up: ${err.stack ?? err.message}\n`);
+    end('uncaught error', 1, err);
+  });
 }
 
 /** A secret kept in the state folder so the dev stack works with no configuration. */
@@ -91,7 +121,11 @@ export async function up(): Promise<void> {
     process.stdout.write(`slipway up is already running (pid ${other}); its endpoints:\n${endpoints}\n`);
     return;
   }
-  writeFileSync(lockFile, String(process.pid));
+  writeFileSync(lockFile, `${process.pid} ${processStartTime(process.pid) ?? ''}`);
+  for (const left of await stopLeftovers(stackRecord)) {
+    process.stdout.write(`stopped the ${left.name} (pid ${left.pid}) that an earlier slipway up left running\n`);
+  }
+  rmSync(endpointsFile, { force: true });
   installRuntimeLogging();
 
   const stops: { name: string; stop: () => Promise<unknown> }[] = [];
@@ -105,19 +139,12 @@ export async function up(): Promise<void> {
           log.warn(`stopping ${name} failed`, { error: (err as Error).message });
         }
       }
+      // Also what was still starting when the end came (recorded at spawn, not yet in `stops`).
+      await stopLeftovers(stackRecord, 5_000);
       rmSync(lockFile, { force: true });
       rmSync(endpointsFile, { force: true });
     })());
-  let signalled = false;
-  const onSignal = (signal: string) => {
-    if (signalled) return;
-    signalled = true;
-    log.info(`${signal}: stopping the stack`);
-    void stopAll().then(() => process.exit(0));
-  };
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-
+  stopOnEveryExit(stopAll, log);
   try {
     // Temporal
     let temporalAddress = process.env.TEMPORAL_ADDRESS;
@@ -127,6 +154,7 @@ export async function up(): Promise<void> {
         port: Number(process.env.TEMPORAL_PORT ?? 7233),
         uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
         dbFile: path.join(stateDir, 'temporal.db'),
+        onSpawn: (pid) => stackRecord.add('Temporal dev server', pid),
       });
       stops.push({ name: 'Temporal dev server', stop: () => server.process.stop() });
       temporalAddress = server.address;
@@ -139,7 +167,9 @@ export async function up(): Promise<void> {
     // Registry
     let registry = process.env.SLIPWAY_REGISTRY;
     if (!registry) {
-      const started = await startRegistry(Number(process.env.SLIPWAY_REGISTRY_PORT ?? 5000));
+      const started = await startRegistry(Number(process.env.SLIPWAY_REGISTRY_PORT ?? 5000), 'registry', (pid) =>
+        stackRecord.add('registry', pid),
+      );
       if (started.process) stops.push({ name: 'registry', stop: () => started.process!.stop() });
       registry = started.address;
       process.env.SLIPWAY_REGISTRY = registry;

@@ -61,6 +61,14 @@ const build = z.strictObject({
   buildCommand: z.string().optional(),
   startCommand: z.string().optional(),
   buildArgs: z.record(z.string(), z.string()).default({}),
+  /** java (Maven): the module of a multi-module build to ship, e.g. "service-api". */
+  module: z
+    .string()
+    .regex(/^[\w.-]+(\/[\w.-]+)*\/?$/, 'expected a module directory inside the repository, like "server"')
+    .refine((v) => !v.split('/').includes('..'), { message: 'expected a path inside the repository' })
+    .optional(),
+  /** java (Maven): `mvn package -DskipTests`. */
+  skipTests: z.boolean().optional(),
 });
 
 const serviceSchema = z.strictObject({

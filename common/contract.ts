@@ -207,6 +207,9 @@ export interface PipelinePlan {
     buildCommand?: string;
     startCommand?: string;
     buildArgs: Record<string, string>;
+    /** java (Maven): the module of a multi-module build to ship, and whether to skip its tests. */
+    module?: string;
+    skipTests?: boolean;
   };
   environments: EnvironmentPlan[];
 }

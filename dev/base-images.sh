@@ -51,11 +51,21 @@ node20_context() {
   echo "$ctx"
 }
 
+# An image built from an older Dockerfile lacks what a "# check: <command>" line of the current
+# one names (e.g. Maven in the JDK image): such an image is rebuilt, not kept.
+passes_check() {
+  local check
+  check=$(sed -n 's/^# check: //p' "$2")
+  [ -z "$check" ] || docker run --rm --entrypoint /bin/sh "$1" -c "$check" >/dev/null 2>&1
+}
+
 # name:tag  Dockerfile (in dev/base-images)
 IMAGES="node:18 node:18-slim node:20 node:20-slim jdk:17 jre:17 python:3.11 python:3.11-slim"
+REBUILT=""
 for img in $IMAGES; do
   file="$ROOT/dev/base-images/${img/:/-}.Dockerfile"
-  if ! have "local/$img"; then
+  if ! have "local/$img" || ! passes_check "local/$img" "$file"; then
+    REBUILT="$REBUILT $img"
     say "building local/$img"
     start=$(date +%s)
     context="$ROOT/dev/base-images"
@@ -83,7 +93,7 @@ REG="${SLIPWAY_REGISTRY:-127.0.0.1:5000}"
 if curl -fsS -m 2 "http://$REG/v2/" >/dev/null 2>&1; then
   for img in debian:bookworm $IMAGES busybox:httpd; do
     name=${img%%:*}; tag=${img#*:}
-    if ! curl -fsS -m 5 -o /dev/null -I -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    if [[ " $REBUILT " == *" $img "* ]] || ! curl -fsS -m 5 -o /dev/null -I -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
         "http://$REG/v2/base/$name/manifests/$tag" 2>/dev/null; then
       say "pushing $REG/base/$img"
       docker tag "local/$img" "$REG/base/$img" && docker push -q "$REG/base/$img" >>"$LOGS/base-push.log" 2>&1 \

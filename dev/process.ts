@@ -2,7 +2,7 @@
 // stack (Ctrl-C, SIGTERM, a test harness ending) takes their grandchildren down too, and a
 // readiness probe so "started" means "answers", not "forked".
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -22,20 +22,28 @@ export interface StartOptions {
   logDir: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Told the moment the process exists, before it answers (`slipway up` records its PID). */
+  onSpawn?: (pid: number) => void;
 }
 
 export function startProcess(opts: StartOptions): ManagedProcess {
   mkdirSync(opts.logDir, { recursive: true });
   const logFile = path.join(opts.logDir, `${opts.name}.log`);
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(opts.command, opts.args, {
-    cwd: opts.cwd,
-    env: opts.env ?? process.env,
-    detached: true, // own process group: kill(-pid) reaches grandchildren
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  // The log file itself, not a pipe through us: a server that outlives a killed `up` must not
+  // die of SIGPIPE before the next `up` stops it (or go on writing into nothing).
+  const log = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(opts.command, opts.args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      detached: true, // own process group: kill(-pid) reaches grandchildren
+      stdio: ['ignore', log, log],
+    });
+  } finally {
+    closeSync(log);
+  }
+  if (child.pid !== undefined) opts.onSpawn?.(child.pid);
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => resolve(code));
     child.once('error', () => resolve(-1));

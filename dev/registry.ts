@@ -15,7 +15,11 @@ export async function registryAnswers(address: string): Promise<boolean> {
   return httpOk(`http://${address}/v2/`).catch(() => false);
 }
 
-export async function startRegistry(port = 5000, name = 'registry'): Promise<Registry> {
+export async function startRegistry(
+  port = 5000,
+  name = 'registry',
+  onSpawn?: (pid: number) => void,
+): Promise<Registry> {
   const address = `127.0.0.1:${port}`;
   if (await registryAnswers(address)) return { address };
   if (await isPortOpen(port)) {
@@ -36,7 +40,7 @@ export async function startRegistry(port = 5000, name = 'registry'): Promise<Reg
       '',
     ].join('\n'),
   );
-  const proc = startProcess({ name, command: 'docker-registry', args: ['serve', config], logDir });
+  const proc = startProcess({ name, command: 'docker-registry', args: ['serve', config], logDir, onSpawn });
   try {
     await waitUntil(`the registry on ${address}`, () => registryAnswers(address), { timeoutMs: 15_000, process: proc });
   } catch (err) {

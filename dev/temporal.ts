@@ -49,6 +49,7 @@ export interface DevServerOptions {
   /** SQLite file; undefined = in-memory (tests). */
   dbFile?: string;
   name?: string;
+  onSpawn?: (pid: number) => void;
 }
 
 export interface DevServer {
@@ -92,7 +93,14 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
       'synchronous=normal',
     );
   for (const key of slipwaySearchAttributes) args.push('--search-attribute', `${key.name}=Keyword`);
-  const proc = startProcess({ name: opts.name ?? 'temporal', command: cli, args, logDir, cwd: stateDir });
+  const proc = startProcess({
+    name: opts.name ?? 'temporal',
+    command: cli,
+    args,
+    logDir,
+    cwd: stateDir,
+    onSpawn: opts.onSpawn,
+  });
   try {
     await waitUntil(`the Temporal dev server (${cli})`, () => isPortOpen(opts.port), {
       timeoutMs: 30_000,

@@ -15,7 +15,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createDockerActivities, type BuildImageInput, type BuildImageResult } from '../../activities/docker';
 import { checkoutSource, removeWorkdir } from '../../activities/source';
-import { examplesDir } from '../../common/paths';
+import { examplesDir, projectRoot } from '../../common/paths';
 import { registryAddress } from '../helpers/env';
 
 const docker = new Dockerode();
@@ -145,7 +145,18 @@ function describeSteps(result: BuildImageResult): string {
   return `${result.cachedSteps}/${result.steps} steps cached`;
 }
 
-const examples: { example: string; type: Type; file: string; from: string; to: string; dependencyStep: RegExp }[] = [
+interface ExampleBuild {
+  example: string;
+  type: Type;
+  file: string;
+  from: string;
+  to: string;
+  dependencyStep: RegExp;
+  /** The build settings of its service file (examples/deploy-config/services). */
+  settings?: { buildCommand?: string; startCommand?: string };
+}
+
+const examples: ExampleBuild[] = [
   {
     example: 'hello-node',
     type: 'node',
@@ -171,9 +182,36 @@ const examples: { example: string; type: Type; file: string; from: string; to: s
     to: 'VERSION = "1.0.1"',
     dependencyStep: /^RUN cat \/etc\/ssl/,
   },
+  // Real dependencies, fetched from Maven Central, PyPI and the npm registry through the build-only CA.
+  {
+    example: 'hello-maven',
+    type: 'java',
+    file: 'src/main/java/hello/maven/Main.java',
+    from: 'VERSION = "1.0.0"',
+    to: 'VERSION = "1.0.1"',
+    dependencyStep: /go-offline/,
+  },
+  {
+    example: 'hello-pyproject',
+    type: 'python',
+    file: 'src/hello_pyproject/app.py',
+    from: 'VERSION = "1.0.0"',
+    to: 'VERSION = "1.0.1"',
+    dependencyStep: /tomllib/,
+    settings: { startCommand: 'hello-pyproject' },
+  },
+  {
+    example: 'hello-pnpm',
+    type: 'node',
+    file: 'src/server.ts',
+    from: "const VERSION = '1.0.0';",
+    to: "const VERSION = '1.0.1';",
+    dependencyStep: /^RUN pnpm install --frozen-lockfile/,
+    settings: { buildCommand: 'pnpm run build' },
+  },
 ];
 
-for (const { example, type, file, from, to, dependencyStep } of examples) {
+for (const { example, type, file, from, to, dependencyStep, settings } of examples) {
   test(`${example}: builds from its template, pushes once, serves /health; a one-line edit reuses the dependency layers`, async () => {
     const repo = exampleRepo(example);
     const repository = `${registry}/slipway-test/${example}-${run}`;
@@ -185,6 +223,7 @@ for (const { example, type, file, from, to, dependencyStep } of examples) {
       port: 8080,
       // A build arg unique to this run makes the first build really cold, whatever earlier runs cached.
       buildArgs: { SLIPWAY_TEST_RUN: run },
+      ...settings,
     };
 
     const src1 = await checkoutSource({
@@ -371,6 +410,56 @@ test("a service's own Dockerfile is built as is, without Slipway's CA file", asy
   assert.doesNotMatch(logs, /secret\.env/, '.dockerignore is honoured');
   assert.doesNotMatch(logs, /ca\.crt|slipway-build/);
 });
+
+// The package managers the examples do not use, from fixtures with real lock files (README there).
+const lockFileFixtures: { name: string; type: Type; install: RegExp; settings?: { startCommand: string } }[] = [
+  {
+    name: 'yarn-classic',
+    type: 'node',
+    install: /^RUN yarn install --frozen-lockfile --non-interactive --production$/,
+  },
+  { name: 'yarn-berry', type: 'node', install: /^RUN yarn install --immutable$/ },
+  {
+    name: 'poetry',
+    type: 'python',
+    install: /poetry install --no-root --only main/,
+    settings: { startCommand: 'fixture-poetry' },
+  },
+];
+
+for (const { name, type, install, settings } of lockFileFixtures) {
+  test(`${name}: the lock file installs for real and the image serves`, async () => {
+    const dir = path.join(scratch, `fixture-${name}`);
+    const fixtures = path.join(projectRoot, 'test', 'fixtures', 'builds');
+    cpSync(path.join(fixtures, name), dir, { recursive: true });
+    // The node fixtures share one server, kept once beside them.
+    if (type === 'node') {
+      mkdirSync(path.join(dir, 'src'), { recursive: true });
+      cpSync(path.join(fixtures, 'node-server.js'), path.join(dir, 'src', 'server.js'));
+    }
+    const commit = 'f'.repeat(40);
+    const { result } = await build({
+      buildId: `${run}-${name}`,
+      workdir: dir,
+      service: name,
+      type,
+      pipelineId: `pipeline/${name}/${commit}`,
+      commit,
+      repository: `${registry}/slipway-test/${name}-${run}`,
+      tag: 'v1',
+      baseImages: baseImages[type],
+      port: 8080,
+      ...settings,
+    });
+    assert.ok(
+      result.stepDetails?.some((s) => install.test(s.instruction)),
+      `the build ran ${install}: ${result.stepDetails?.map((s) => s.instruction).join(' | ')}`,
+    );
+    const served = await serve(result.image);
+    assert.deepEqual(served.health, { status: 'ok' });
+    assert.equal(served.version.commit, commit);
+  });
+}
 
 test('tagImageInRegistry points another tag at the same manifest without a rebuild', async () => {
   const dir = path.join(scratch, 'tiny');

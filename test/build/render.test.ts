@@ -6,20 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { renderTemplate } from '../../activities/render';
 import { renderDockerfile, type DockerfileInput } from '../../activities/dockerfile';
+import { failure } from '../helpers/failure';
 import { checkDockerfileSyntax, parseDockerfile } from '../../activities/dockerfile-syntax';
-
-function failure(fn: () => unknown): ApplicationFailure {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected an error');
-}
 
 const base: Omit<DockerfileInput, 'type'> = {
   service: 'hello',

@@ -46,7 +46,10 @@ test('render --env and --no-dockerfile narrow the output', async () => {
 test('render names an unknown service or environment and what was expected', async () => {
   await assert.rejects(cli('nope'), (err: { code: number; stderr: string }) => {
     assert.equal(err.code, 1);
-    assert.match(err.stderr, /unknown service "nope": expected one of hello-java, hello-node, hello-python/);
+    assert.match(
+      err.stderr,
+      /unknown service "nope": expected one of hello-java, hello-maven, hello-node, hello-pnpm, hello-pyproject, hello-python/,
+    );
     return true;
   });
   await assert.rejects(cli('hello-node', '--env', 'staging'), (err: { stderr: string }) => {

@@ -69,6 +69,14 @@ test('errors name the file, the field, the value and what was expected', () => {
     /field "environments\.0\.healthTimeout" is "soon": expected a duration like "90s"/,
   );
   rejects(
+    configDir('environments:\n  - name: test\n', { 'a.yaml': 'name: a\ntype: java\nbuild: { module: ../up }\n' }),
+    /services\/a\.yaml: field "build\.module" is "\.\.\/up": expected a path inside the repository/,
+  );
+  rejects(
+    configDir('environments:\n  - name: test\n', { 'a.yaml': 'name: a\ntype: java\nbuild: { skipTests: "yes" }\n' }),
+    /services\/a\.yaml: field "build\.skipTests" is "yes": /,
+  );
+  rejects(
     configDir('environments:\n  - name: test\n', { 'a.yaml': 'name: a\ntype: cobol\n' }),
     /services\/a\.yaml: field "type" is "cobol": .*node.*java.*python.*dotnet/,
   );

@@ -4,93 +4,13 @@
 // one clear line and leave nothing behind. Each run gets its own state folder and free ports, and
 // uses the harness's registry.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { after, test } from 'node:test';
-import { projectRoot } from '../../common/paths';
-import { freePort, isPortOpen } from '../../dev/process';
+import { test } from 'node:test';
+import { isPortOpen } from '../../dev/process';
 import { registryAddress } from '../helpers/env';
-
-interface UpRun {
-  child: ChildProcess;
-  stateDir: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-const stateDirs: string[] = [];
-after(() => {
-  for (const dir of stateDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-async function ports() {
-  return {
-    TEMPORAL_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    SLIPWAY_MARATHON_PORT: String(await freePort()),
-    SLIPWAY_WEBHOOK_PORT: String(await freePort()),
-  };
-}
-
-function startUp(env: NodeJS.ProcessEnv, stateDir?: string): UpRun {
-  const dir = stateDir ?? mkdtempSync(path.join(os.tmpdir(), 'slipway-up-'));
-  if (!stateDir) stateDirs.push(dir);
-  const clean = { ...process.env };
-  for (const name of ['TEMPORAL_ADDRESS', 'MARATHON_URL', 'SLIPWAY_CONFIG_DIR']) delete clean[name];
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), 'up'], {
-    env: {
-      ...clean,
-      SLIPWAY_STATE_DIR: dir,
-      SLIPWAY_REGISTRY: registryAddress(),
-      SLIPWAY_MARATHON_MODE: 'simulated',
-      SLIPWAY_LOG_LEVEL: 'warn',
-      ...env,
-    },
-    cwd: projectRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stateDir: dir, output: () => out, exited };
-}
-
-/** Every process below `pid` (from /proc), so the test can check that none outlives `up`. */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  const found: number[] = [];
-  const walk = (p: number) => {
-    for (const c of children.get(p) ?? []) {
-      found.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return found;
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { descendants, running, startUp, upPorts as ports } from '../helpers/up-process';
 
 async function waitFor(what: string, ms: number, probe: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + ms;
@@ -131,7 +51,7 @@ test('up starts the stack, writes endpoints.json, refuses a second copy, and SIG
     const status = await fetch(endpoints.webhook.replace('/webhooks/gitlab', `/pipelines/${demo[1]}`));
     assert.equal(status.status, 200, 'the demo pipeline exists');
 
-    const second = startUp(await ports(), run.stateDir);
+    const second = startUp(await ports(), { stateDir: run.stateDir });
     assert.equal(await second.exited, 0);
     assert.match(second.output(), new RegExp(`slipway up is already running \\(pid ${run.child.pid}\\)`));
     assert.ok(second.output().includes(endpoints.webhook), 'the second up shows the running one’s endpoints');
@@ -140,7 +60,7 @@ test('up starts the stack, writes endpoints.json, refuses a second copy, and SIG
     assert.ok(tree.length >= 1, 'up runs the Temporal dev server as a child');
     run.child.kill('SIGTERM');
     assert.equal(await run.exited, 0);
-    await waitFor('every process up started to end', 15_000, () => tree.every((p) => !alive(p)));
+    await waitFor('every process up started to end', 15_000, () => tree.every((p) => !running(p)));
     for (const port of Object.values(env)) assert.ok(!(await isPortOpen(Number(port))), `port ${port} is free again`);
     assert.ok(!existsSync(endpointsFile), 'endpoints.json is removed');
     assert.ok(!existsSync(path.join(run.stateDir, 'up.pid')), 'the lock file is removed');

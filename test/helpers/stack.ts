@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import type { ServiceType } from '../../common/config';
 import { projectRoot, examplesDir, logDir } from '../../common/paths';
 import {
   startMarathonEmulator,
@@ -32,8 +33,12 @@ export interface StackOptions {
   registry?: string;
   /** Extra emulator options (faults, timeScale, ...). */
   emulator?: Omit<MarathonEmulatorOptions, 'port' | 'mode'>;
+  /** Service type; default from the example's name (hello-node -> node). */
+  type?: ServiceType;
   /** Build command of the service (build.buildCommand), e.g. to make a build last a while. */
   buildCommand?: string;
+  /** Start command of the service (build.startCommand). */
+  startCommand?: string;
   /** More services from the same repository (`<service>-2`, `<service>-3`, ...): independent lanes. */
   extraServices?: number;
 }
@@ -94,7 +99,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   git(repoDir, 'commit', '-q', '-m', 'initial');
 
   const emulator = await startMarathonEmulator({ ...opts.emulator, port: 0, mode: opts.marathonMode });
-  const type = opts.example.replace(/^hello-/, '');
+  const type = opts.type ?? opts.example.replace(/^hello-/, '');
+  const build = {
+    ...(opts.buildCommand ? { buildCommand: opts.buildCommand } : {}),
+    ...(opts.startCommand ? { startCommand: opts.startCommand } : {}),
+  };
   const configDir = path.join(work, 'config');
   mkdirSync(path.join(configDir, 'services'), { recursive: true });
   const approvers = opts.approvers ?? ['alice', 'bob'];
@@ -128,7 +137,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         `type: ${type}`,
         `repository: ${repoDir}`,
         `gitlab: { project: e2e/${name}, branches: [main] }`,
-        ...(opts.buildCommand ? [`build: { buildCommand: ${JSON.stringify(opts.buildCommand)} }`] : []),
+        ...(Object.keys(build).length ? [`build: ${JSON.stringify(build)}`] : []),
         'app:',
         '  instances: 1',
         '  mem: 128',

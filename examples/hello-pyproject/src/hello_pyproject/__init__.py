@@ -1,0 +1,1 @@
+"""Slipway example service packaged with pyproject.toml."""
