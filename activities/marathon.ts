@@ -20,6 +20,7 @@ import {
   type MarathonApp,
   type MarathonAppView,
 } from './marathon-app';
+import { fieldsIgnoredBy, marathonVersionOf } from './marathon-version';
 
 export type { MarathonApp } from './marathon-app';
 
@@ -325,10 +326,13 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
     const { pipelineId, environment } = input;
     const client = clientFor(input.marathonUrl, environment);
     const appId = absoluteAppId(String(input.app.id ?? ''));
-    const problems = validateMarathonApp(input.app);
+    // The shape was chosen at render time; the target may have changed since (a Marathon
+    // downgraded, an environment pointed elsewhere): what it would ignore is never sent.
+    const target = await marathonVersionOf(client);
+    const problems = [...validateMarathonApp(input.app), ...fieldsIgnoredBy(input.app, target)];
     if (problems.length > 0) {
       throw ApplicationFailure.nonRetryable(
-        `app definition ${appId} for ${environment} is invalid, not sent to ${client.baseUrl}: ${problems.join('; ')}`,
+        `app definition ${appId} for ${environment} is invalid, not sent to ${client.baseUrl} (Marathon ${target.version}): ${problems.join('; ')}`,
         NonRetryable.MarathonRejected,
       );
     }

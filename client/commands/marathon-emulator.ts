@@ -54,7 +54,10 @@ export function register(program: Command): void {
       1000,
     )
     .addOption(
-      new Option('--api-shape <version>', 'response shape of GET calls: Marathon 1.5+ or legacy 1.4 networking fields')
+      new Option(
+        '--api-shape <version>',
+        'Marathon to behave as: 1.5 (networks, container.portMappings) or 1.4 (legacy networking fields only; 1.5 fields in requests are dropped as 1.4 drops them)',
+      )
         .choices(['1.4', '1.5'])
         .default('1.5'),
     )

@@ -6,7 +6,16 @@
 // force, only cancels (202, no body).
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { absoluteId, normalise, renderLegacy, sameConfig, typeErrors, validate, type AppDef } from './app-spec';
+import {
+  absoluteId,
+  dropUnknownTo14,
+  normalise,
+  renderLegacy,
+  sameConfig,
+  typeErrors,
+  validate,
+  type AppDef,
+} from './app-spec';
 import type { Engine, Task } from './engine';
 import type { EventBus } from './events';
 import { isTrue, parseJson, Router, type Reply, type Request } from './http';
@@ -160,12 +169,19 @@ export function createApi(ctx: ApiContext): Router {
     };
   }
 
+  const legacy = ctx.apiShape === '1.4';
+
   function parseApp(req: Request): { ok: true; body: Record<string, unknown> } | { ok: false; reply: Reply } {
     const parsed = parseJson(req.body);
     if (!parsed.ok) return parsed;
     const types = typeErrors(parsed.value);
-    if (types.length > 0) return { ok: false, reply: invalid(types, 'Invalid JSON') };
-    return { ok: true, body: parsed.value as Record<string, unknown> };
+    if (types.length > 0) {
+      // JSON type errors: 400 on 1.4, 422 on 1.5+ (same body).
+      const reply = invalid(types, 'Invalid JSON');
+      return { ok: false, reply: legacy ? { ...reply, status: 400 } : reply };
+    }
+    const body = parsed.value as Record<string, unknown>;
+    return { ok: true, body: legacy ? dropUnknownTo14(body) : body };
   }
 
   const router = new Router();

@@ -1,4 +1,5 @@
-// App definitions as the emulator (standing in for Marathon 1.5+) accepts and stores them:
+// App definitions as the emulator accepts and stores them (in the 1.5 shape, whichever Marathon it
+// plays; a 1.4 emulator first drops what 1.4 would not read, see dropUnknownTo14):
 // validation with Marathon's 422 shape `{message, details: [{path, errors}]}` (AppValidation.scala,
 // raml/v2/types/app.raml), the documented defaults filled in, and the 1.4 networking fields
 // (`container.docker.network`, `container.docker.portMappings`, `ports`) migrated to the 1.5 ones,
@@ -248,6 +249,18 @@ export function normalise(input: AppDef, nextServicePort: () => number): AppDef 
     ...(isObject(hc) ? hc : {}),
   }));
   return app;
+}
+
+/**
+ * What Marathon 1.4 makes of a request body: it knows nothing of the 1.5 networking fields and
+ * drops them without a word (`networks`, `container.portMappings`), so a 1.5-shaped bridge app
+ * runs with HOST networking and no port mappings. Returns a copy without them.
+ */
+export function dropUnknownTo14(body: AppDef): AppDef {
+  const out: AppDef = structuredClone(body);
+  delete out.networks;
+  if (isObject(out.container)) delete out.container.portMappings;
+  return out;
 }
 
 /** Fields that are not configuration: a change only there is no reason to restart tasks. */

@@ -38,7 +38,11 @@ export interface MarathonEmulatorOptions {
   simulatedHealthyAfterMs?: number;
   /** Simulated mode: time from launch to TASK_RUNNING. */
   simulatedLaunchMs?: number;
-  /** Response shape of GET calls: "1.5" (default) or the legacy "1.4" networking fields. */
+  /**
+   * Which Marathon to behave as: "1.5" (default; /v2/info says 1.5.0) or "1.4" (1.4.12): GET
+   * answers carry the legacy networking fields, request bodies lose the 1.5-only fields
+   * (`networks`, `container.portMappings`) as 1.4 drops them, JSON type errors answer 400.
+   */
   apiShape?: '1.4' | '1.5';
   /** Containers mode: a dockerode client (default: from DOCKER_HOST or the local socket). */
   docker?: Docker;

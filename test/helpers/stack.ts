@@ -32,6 +32,12 @@ export interface StackOptions {
   registry?: string;
   /** Extra emulator options (faults, timeScale, ...). */
   emulator?: Omit<MarathonEmulatorOptions, 'port' | 'mode'>;
+  /**
+   * Environments deployed to a second emulator that behaves as Marathon 1.4 (legacy networking
+   * fields): one delivery then crosses both API shapes, each environment's version learnt from its
+   * own /v2/info.
+   */
+  marathon14For?: string[];
   /** Build command of the service (build.buildCommand), e.g. to make a build last a while. */
   buildCommand?: string;
   /** More services from the same repository (`<service>-2`, `<service>-3`, ...): independent lanes. */
@@ -46,6 +52,8 @@ export interface Stack {
   configDir: string;
   marathonUrl: string;
   emulator: MarathonEmulator;
+  /** The emulator an environment deploys to (the 1.4 one for `marathon14For`). */
+  emulatorFor(environment: string): MarathonEmulator;
   client: Client;
   workerEnv: NodeJS.ProcessEnv;
   /** Starts a `slipway worker` process for the given roles. */
@@ -94,6 +102,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   git(repoDir, 'commit', '-q', '-m', 'initial');
 
   const emulator = await startMarathonEmulator({ ...opts.emulator, port: 0, mode: opts.marathonMode });
+  const emulator14 =
+    (opts.marathon14For ?? []).length > 0
+      ? await startMarathonEmulator({ ...opts.emulator, port: 0, mode: opts.marathonMode, apiShape: '1.4' })
+      : undefined;
+  const emulatorFor = (environment: string) =>
+    emulator14 && opts.marathon14For?.includes(environment) ? emulator14 : emulator;
   const type = opts.example.replace(/^hello-/, '');
   const configDir = path.join(work, 'config');
   mkdirSync(path.join(configDir, 'services'), { recursive: true });
@@ -105,7 +119,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       'environments:',
       ...['test', 'integration', 'production'].flatMap((name) => [
         `  - name: ${name}`,
-        `    marathon: ${emulator.url}`,
+        `    marathon: ${emulatorFor(name).url}`,
         `    healthTimeout: ${opts.healthTimeout ?? '90s'}`,
         `    imageTag: ${name}`,
         ...(name === 'production'
@@ -161,6 +175,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     configDir,
     marathonUrl: emulator.url,
     emulator,
+    emulatorFor,
     client,
     workerEnv,
     startWorker(roles) {
@@ -200,6 +215,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       if (liveStack === service) liveStack = undefined;
       await stack.killWorkers('SIGTERM');
       await emulator.close();
+      await emulator14?.close();
       await connection.close();
       rmSync(work, { recursive: true, force: true });
     },

@@ -73,6 +73,21 @@ export function bridgeApp(id: string, image: string, extra: Record<string, unkno
   };
 }
 
+/** The same app in Marathon 1.4's shape: container.docker.network and container.docker.portMappings. */
+export function legacyBridgeApp(
+  id: string,
+  image: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const { networks: _n, ...app } = bridgeApp(id, image);
+  const container = app.container as { portMappings: unknown };
+  app.container = {
+    type: 'DOCKER',
+    docker: { image, forcePullImage: false, network: 'BRIDGE', portMappings: container.portMappings },
+  };
+  return { ...app, ...extra };
+}
+
 export const digest = (n: number) => `127.0.0.1:5000/demo/app@sha256:${String(n).repeat(64).slice(0, 64)}`;
 
 export function activitiesFor(opts: { pollIntervalMs?: number; foreignLockWaitSeconds?: number } = {}) {
