@@ -3,17 +3,24 @@
 // non-leader's redirect, and turning every answer into either data or an error whose
 // retryability is decided here (STYLE habit 4):
 //   422/400 -> non-retryable MarathonRejected, with Marathon's message and `details`;
-//   401/403 -> non-retryable Unauthorized, naming the variable to set;
+//   401/403 -> non-retryable Unauthorized, naming the variable to set (a service account first logs
+//   in again once on a 401: its token may have expired or been revoked);
+//   403 "Max number (N) of running deployments is achieved" -> MarathonBusyError, retried: that
+//   403 is Marathon's max_running_deployments limit (1.5+), not a permission problem;
 //   409 with a `deployments` key -> MarathonLockedError (the activities adopt or wait);
 //   5xx, timeouts, refused connections -> plain errors, retried by Temporal with backoff.
 // Errors carry no request config, so no credential can travel into workflow history.
+import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import { NonRetryable } from '../common/errors';
 import { absoluteAppId, type MarathonApp } from './marathon-app';
+import { dropServiceAccountToken, serviceAccountToken, type ServiceAccount } from './dcos-auth';
 
 export type MarathonCredentials =
-  { kind: 'basic'; username: string; password: string } | { kind: 'token'; token: string };
+  | { kind: 'basic'; username: string; password: string }
+  | { kind: 'token'; token: string }
+  | ({ kind: 'service-account' } & ServiceAccount);
 
 export interface CredentialsFromEnv {
   credentials?: MarathonCredentials;
@@ -27,9 +34,10 @@ export function envVarInfix(environment: string): string {
 }
 
 /**
- * Credentials from the worker's environment: MARATHON_<ENV>_TOKEN / _USERNAME+_PASSWORD for one
- * environment take precedence over MARATHON_TOKEN / MARATHON_USERNAME+MARATHON_PASSWORD.
- * A token is sent DC/OS style (`Authorization: token=...`), user and password as HTTP Basic.
+ * Credentials from the worker's environment: MARATHON_<ENV>_… for one environment take precedence
+ * over MARATHON_…. Per prefix, a DC/OS service account (SERVICE_ACCOUNT_UID with
+ * SERVICE_ACCOUNT_KEY_FILE or SERVICE_ACCOUNT_KEY, the PEM private key; optional LOGIN_URL), then
+ * a static TOKEN (sent DC/OS style, `Authorization: token=...`), then USERNAME/PASSWORD (HTTP Basic).
  */
 export function marathonCredentialsFromEnv(
   environment?: string,
@@ -37,6 +45,28 @@ export function marathonCredentialsFromEnv(
 ): CredentialsFromEnv {
   const prefixes = [...(environment ? [`MARATHON_${envVarInfix(environment)}_`] : []), 'MARATHON_'];
   for (const p of prefixes) {
+    const uid = env[`${p}SERVICE_ACCOUNT_UID`];
+    if (uid) {
+      const hint = `${p}SERVICE_ACCOUNT_UID/${p}SERVICE_ACCOUNT_KEY_FILE`;
+      const file = env[`${p}SERVICE_ACCOUNT_KEY_FILE`];
+      let privateKey = env[`${p}SERVICE_ACCOUNT_KEY`] ?? '';
+      if (file) {
+        try {
+          privateKey = readFileSync(file, 'utf8');
+        } catch (err) {
+          throw ApplicationFailure.create({
+            message: `cannot read ${p}SERVICE_ACCOUNT_KEY_FILE ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+            type: NonRetryable.Unauthorized,
+            nonRetryable: true,
+          });
+        }
+      }
+      const loginUrl = env[`${p}LOGIN_URL`];
+      return {
+        credentials: { kind: 'service-account', uid, privateKey, ...(loginUrl ? { loginUrl } : {}) },
+        hint,
+      };
+    }
     const token = env[`${p}TOKEN`];
     if (token) return { credentials: { kind: 'token', token }, hint: `${p}TOKEN` };
     const username = env[`${p}USERNAME`];
@@ -47,7 +77,9 @@ export function marathonCredentialsFromEnv(
       };
   }
   const first = prefixes[0]!;
-  return { hint: `${first}TOKEN or ${first}USERNAME/${first}PASSWORD` };
+  return {
+    hint: `${first}SERVICE_ACCOUNT_UID/${first}SERVICE_ACCOUNT_KEY_FILE, ${first}TOKEN or ${first}USERNAME/${first}PASSWORD`,
+  };
 }
 
 /** The app is locked by running deployments (409 with a `deployments` key). */
@@ -65,6 +97,16 @@ export class MarathonLockedError extends Error {
 export class MarathonUnavailableError extends Error {
   override name = 'MarathonUnavailableError';
 }
+
+/**
+ * Marathon refused a new deployment because `max_running_deployments` are running (403 with
+ * "Max number (N) of running deployments is achieved"): worth retrying once others finish.
+ */
+export class MarathonBusyError extends Error {
+  override name = 'MarathonBusyError';
+}
+
+const tooManyDeployments = /Max number \((\d+)\) of running deployments/i;
 
 export interface DeploymentResult {
   deploymentId: string | null;
@@ -162,11 +204,27 @@ export class MarathonClient {
     return new MarathonClient({ baseUrl, environment, credentials, credentialHint: hint });
   }
 
-  private authHeader(): Record<string, string> {
+  private async authHeader(): Promise<Record<string, string>> {
     const c = this.opts.credentials;
     if (!c) return {};
     if (c.kind === 'token') return { Authorization: `token=${c.token}` };
+    if (c.kind === 'service-account') {
+      const token = await serviceAccountToken(c, this.baseUrl, {
+        hint: this.credentialHint,
+        unavailable: (message) => new MarathonUnavailableError(`${this.where()}: ${message}`),
+      });
+      return { Authorization: `token=${token}` };
+    }
     return { Authorization: `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` };
+  }
+
+  /** A service account's token was refused: forget it. True when a new login is worth one more try. */
+  private dropToken(headers: Record<string, string>): boolean {
+    const c = this.opts.credentials;
+    if (c?.kind !== 'service-account') return false;
+    const token = headers.Authorization?.replace(/^token=/, '');
+    if (token) dropServiceAccountToken(c, this.baseUrl, token);
+    return true;
   }
 
   private where(): string {
@@ -183,12 +241,14 @@ export class MarathonClient {
       opts.params && Object.keys(opts.params).length > 0 ? '?' + new URLSearchParams(opts.params).toString() : '';
     let url = this.baseUrl + path + query;
     const origin = new URL(url);
+    let loggedInAgain = false;
     for (let hop = 0; ; hop++) {
       let res: AxiosResponse;
+      // Never send credentials downgraded from https to http.
+      const auth = !(origin.protocol === 'https:' && new URL(url).protocol === 'http:');
+      const headers = auth ? await this.authHeader() : {};
       try {
-        // Never send credentials downgraded from https to http.
-        const auth = !(origin.protocol === 'https:' && new URL(url).protocol === 'http:');
-        res = await this.http.request({ method, url, data: opts.data, headers: auth ? this.authHeader() : {} });
+        res = await this.http.request({ method, url, data: opts.data, headers });
       } catch (err) {
         const e = err as { code?: string; message?: string };
         throw new MarathonUnavailableError(
@@ -203,6 +263,11 @@ export class MarathonClient {
           );
         // A non-leader points at the leader; the same method and body go there (as with 307).
         url = new URL(location, url).toString();
+        continue;
+      }
+      if (res.status === 401 && auth && !loggedInAgain && this.dropToken(headers)) {
+        // The token expired or was revoked before we renewed it: log in once more and repeat.
+        loggedInAgain = true;
         continue;
       }
       return res;
@@ -224,6 +289,12 @@ export class MarathonClient {
         nonRetryable: true,
         details: [{ status, message, details: details ?? null }],
       });
+    }
+    const limit = status === 403 ? tooManyDeployments.exec(message) : null;
+    if (limit) {
+      throw new MarathonBusyError(
+        `${this.where()} refused ${what}: its limit of ${limit[1]} running deployments (max_running_deployments) is reached; retrying until some finish`,
+      );
     }
     if (status === 401 || status === 403) {
       throw ApplicationFailure.create({

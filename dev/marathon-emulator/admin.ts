@@ -4,6 +4,7 @@
 //                             writes the app id, image and SLIPWAY_PIPELINE_ID label
 //   GET/POST /_emulator/faults  {failureRate, latencyMs, stuckDeployments, failNextRequests}
 //   POST /_emulator/reset     forget all apps, tasks, deployments, requests and faults
+//   POST /_emulator/auth/revoke  (auth mode) every token issued so far is refused from now on
 import { updateFaults, type Faults } from './faults';
 import { parseJson, Router } from './http';
 
@@ -24,6 +25,8 @@ export interface AdminContext {
   getFaults(): Faults;
   setFaults(f: Faults): void;
   reset(): Promise<void>;
+  /** Auth mode only. */
+  revokeTokens?: () => void;
 }
 
 export function createAdmin(ctx: AdminContext): Router {
@@ -39,6 +42,11 @@ export function createAdmin(ctx: AdminContext): Router {
       if (typeof next === 'string') return { status: 400, body: { message: next } };
       ctx.setFaults(next);
       return { status: 200, body: next };
+    })
+    .on('POST', /^\/_emulator\/auth\/revoke\/?$/, () => {
+      if (!ctx.revokeTokens) return { status: 400, body: { message: 'the emulator runs without auth mode' } };
+      ctx.revokeTokens();
+      return { status: 200, body: { revoked: true } };
     })
     .on('POST', /^\/_emulator\/reset\/?$/, async () => {
       await ctx.reset();

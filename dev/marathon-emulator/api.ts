@@ -28,6 +28,8 @@ export interface ApiContext {
   /** '1.4' renders GET responses with the legacy networking fields, as Marathon 1.4 did. */
   apiShape: '1.4' | '1.5';
   leader: () => string;
+  /** 1.5+ (--max_running_deployments): more running deployments than this are refused with 403. */
+  maxRunningDeployments: number;
 }
 
 const notFound = (id: string): Reply => ({ status: 404, body: { message: `App '${id}' does not exist` } });
@@ -41,6 +43,16 @@ const locked = (ids: string[]): Reply => ({
     message:
       "App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.",
     deployments: ids.map((id) => ({ id })),
+  },
+});
+
+const tooManyDeployments = (max: number): Reply => ({
+  status: 403,
+  body: {
+    message:
+      `Max number (${max}) of running deployments is achieved. Wait for existing deployments to complete or cancel one` +
+      'using force=true parameter. You can increase max deployment number by using --max_running_deployments parameter ' +
+      'but be advised that this can have negative effects on the performance.',
   },
 });
 
@@ -63,6 +75,7 @@ function matchesSelector(labels: Record<string, unknown>, selector: string): boo
 
 export function createApi(ctx: ApiContext): Router {
   const { store, engine, events } = ctx;
+  const legacy = ctx.apiShape === '1.4';
 
   const taskJson = (t: Task, def: AppDef) => ({
     id: t.id,
@@ -136,6 +149,10 @@ export function createApi(ctx: ApiContext): Router {
     const existing = store.get(id);
     const locks = engine.locksOf(id);
     if (locks.length > 0 && !force) return { reply: locked(locks) };
+    if (!legacy && engine.deploymentList().length - locks.length >= ctx.maxRunningDeployments) {
+      // GroupManagerImpl: TooManyRunningDeploymentsException, mapped to 403 (MarathonExceptionMapper).
+      return { reply: tooManyDeployments(ctx.maxRunningDeployments) };
+    }
     for (const l of locks) engine.cancel(l, 'Deployment overridden by a forced change');
     const version = store.newVersion();
     const configChanged = !existing || !sameConfig(existing.def, def);
@@ -168,8 +185,6 @@ export function createApi(ctx: ApiContext): Router {
       version,
     };
   }
-
-  const legacy = ctx.apiShape === '1.4';
 
   function parseApp(req: Request): { ok: true; body: Record<string, unknown> } | { ok: false; reply: Reply } {
     const parsed = parseJson(req.body);

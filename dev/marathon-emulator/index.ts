@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import Docker from 'dockerode';
 import { createLogger } from '../../common/log';
 import { createAdmin, describeAppWrite, type RequestRecord } from './admin';
+import { EmulatorAuth, loginPath, type EmulatorAuthOptions } from './auth';
 import { createApi } from './api';
 import { Engine } from './engine';
 import { EventBus } from './events';
@@ -20,6 +21,7 @@ import { AppStore } from './store';
 
 export type { RequestRecord } from './admin';
 export type { Faults } from './faults';
+export type { EmulatorAuthOptions } from './auth';
 
 export interface MarathonEmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -44,6 +46,13 @@ export interface MarathonEmulatorOptions {
    * (`networks`, `container.portMappings`) as 1.4 drops them, JSON type errors answer 400.
    */
   apiShape?: '1.4' | '1.5';
+  /**
+   * DC/OS auth mode: every API call needs `Authorization: token=<token>` from
+   * POST /acs/api/v1/auth/login (service-account login); tokens expire. Default: no auth.
+   */
+  auth?: EmulatorAuthOptions;
+  /** 1.5 shape: a new deployment beyond this many running ones is refused with Marathon's 403 (default 100). */
+  maxRunningDeployments?: number;
   /** Containers mode: a dockerode client (default: from DOCKER_HOST or the local socket). */
   docker?: Docker;
 }
@@ -97,9 +106,18 @@ export async function startMarathonEmulator(opts: MarathonEmulatorOptions = {}):
     faults: () => faults,
     log,
   });
-  const api = createApi({ store, engine, events, apiShape: opts.apiShape ?? '1.5', leader: () => leader });
+  const api = createApi({
+    store,
+    engine,
+    events,
+    apiShape: opts.apiShape ?? '1.5',
+    leader: () => leader,
+    maxRunningDeployments: opts.maxRunningDeployments ?? 100,
+  });
+  const auth = opts.auth ? new EmulatorAuth(opts.auth) : undefined;
   const admin = createAdmin({
     requests,
+    revokeTokens: auth ? () => auth.revokeAll() : undefined,
     getFaults: () => faults,
     setFaults: (f) => (faults = f),
     reset: async () => {
@@ -131,7 +149,12 @@ export async function startMarathonEmulator(opts: MarathonEmulatorOptions = {}):
           return;
         }
         if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
-        if (shouldFail(faults)) {
+        const denied = auth && req.path !== loginPath ? auth.check(req) : undefined;
+        if (auth && req.path === loginPath && req.method === 'POST') {
+          reply = auth.login(req);
+        } else if (denied) {
+          reply = denied;
+        } else if (shouldFail(faults)) {
           reply = { status: 503, body: { message: 'Could not determine the current leader' } };
         } else {
           reply = await api.dispatch(req, res);

@@ -136,7 +136,7 @@ test('credentials come from the environment, per environment first; a token is s
   assert.equal(marathonCredentialsFromEnv('test', { MARATHON_TOKEN: 'general' }).credentials?.kind, 'token');
   assert.equal(
     marathonCredentialsFromEnv('test', {}).hint,
-    'MARATHON_TEST_TOKEN or MARATHON_TEST_USERNAME/MARATHON_TEST_PASSWORD',
+    'MARATHON_TEST_SERVICE_ACCOUNT_UID/MARATHON_TEST_SERVICE_ACCOUNT_KEY_FILE, MARATHON_TEST_TOKEN or MARATHON_TEST_USERNAME/MARATHON_TEST_PASSWORD',
   );
 
   const server = await serve(() => ({ status: 200, body: fixture('app-1.5.json') }));
