@@ -235,10 +235,12 @@ export class MarathonClient {
   async request(
     method: Method,
     path: string,
-    opts: { params?: Record<string, string>; data?: unknown } = {},
+    opts: { params?: Record<string, string | string[]>; data?: unknown } = {},
   ): Promise<AxiosResponse> {
-    const query =
-      opts.params && Object.keys(opts.params).length > 0 ? '?' + new URLSearchParams(opts.params).toString() : '';
+    const pairs = Object.entries(opts.params ?? {}).flatMap(([k, v]) =>
+      (Array.isArray(v) ? v : [v]).map((x): [string, string] => [k, x]),
+    );
+    const query = pairs.length > 0 ? '?' + new URLSearchParams(pairs).toString() : '';
     let url = this.baseUrl + path + query;
     const origin = new URL(url);
     let loggedInAgain = false;
@@ -335,9 +337,12 @@ export class MarathonClient {
     return res.data as Record<string, unknown>;
   }
 
-  /** GET /v2/apps/{id} with its tasks; null when the app does not exist. Raw body `app` (read it with viewApp). */
+  /**
+   * GET /v2/apps/{id} with its tasks and, during a deployment, its readiness results; null when the
+   * app does not exist. Raw body `app` (read it with viewApp).
+   */
   async getApp(appId: string): Promise<Record<string, unknown> | null> {
-    const res = await this.request('GET', appPath(appId), { params: { embed: 'app.tasks' } });
+    const res = await this.request('GET', appPath(appId), { params: { embed: ['app.tasks', 'app.readiness'] } });
     if (res.status === 404) return null;
     if (res.status !== 200) this.fail(res, `GET app ${absoluteAppId(appId)}`);
     const body = res.data as { app?: Record<string, unknown> };

@@ -87,6 +87,8 @@ export interface HealthProgress {
   healthy: number;
   instances: number;
   running?: number;
+  /** With a readiness check: healthy new tasks that are also ready. */
+  ready?: number;
   /** Rollback only: the version and deployment the first attempt created. */
   version?: string;
   deploymentId?: string | null;
@@ -234,6 +236,7 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
       inFlight: deploymentId !== null,
       failure: null as string | null,
       transient: '',
+      ready: null as number | null,
     };
     for (;;) {
       try {
@@ -257,17 +260,28 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
         const since = app.lastConfigChangeAt && app.lastConfigChangeAt < version ? app.lastConfigChangeAt : version;
         const ours = app.tasks.filter((t) => t.version !== null && t.version >= since);
         const running = ours.filter((t) => t.state === 'TASK_RUNNING');
-        const healthy =
+        const healthyTasks =
           app.healthCheckCount > 0
             ? running.filter(
                 (t) =>
                   t.healthCheckResults.length >= app.healthCheckCount && t.healthCheckResults.every((r) => r.alive),
-              ).length
-            : running.length;
+              )
+            : running;
+        const healthy = healthyTasks.length;
         const inFlight =
           deploymentId !== null
             ? deployments.some((d) => d.id === deploymentId) || app.deploymentIds.includes(deploymentId)
             : app.deploymentIds.length > 0;
+        // Readiness as Marathon counts it: during a deployment a new task counts once it is healthy
+        // and its readiness check passed (results live with the deployment, embed=app.readiness);
+        // the deployment ends only when every new task is ready, so afterwards healthy is ready.
+        const readyIds = new Set(app.readiness.filter((r) => r.ready).map((r) => r.taskId));
+        const ready =
+          app.readinessCheckCount === 0
+            ? null
+            : inFlight
+              ? healthyTasks.filter((t) => readyIds.has(t.id)).length
+              : healthy;
         last = {
           healthy,
           instances: app.instances,
@@ -276,8 +290,9 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
           inFlight,
           failure: app.lastTaskFailure,
           transient: '',
+          ready,
         };
-        if (!inFlight && healthy >= app.instances && last.old === 0) {
+        if (!inFlight && healthy >= app.instances && (ready ?? healthy) >= app.instances && last.old === 0) {
           return {
             appId,
             version,
@@ -298,11 +313,13 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
         healthy: last.healthy,
         instances: last.instances,
         running: last.running,
+        ...(last.ready !== null ? { ready: last.ready } : {}),
       } satisfies HealthProgress);
       const left = deadline - Date.now();
       if (left <= 0) {
         const parts = [
           `healthy ${last.healthy}/${last.instances}`,
+          last.ready !== null ? `ready ${last.ready}/${last.instances} (readiness check)` : '',
           `running ${last.running}`,
           last.old > 0 ? `${last.old} task(s) of older versions still running` : '',
           last.inFlight ? `deployment ${deploymentId ?? ''} still in progress`.replace('  ', ' ') : '',

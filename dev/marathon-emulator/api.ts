@@ -108,7 +108,7 @@ export function createApi(ctx: ApiContext): Router {
       : {}),
   });
 
-  const appJson = (app: StoredApp, withTasks: boolean): AppDef => {
+  const appJson = (app: StoredApp, withTasks: boolean, withReadiness = false): AppDef => {
     const tasks = engine.tasksOf(app.id);
     const hasChecks = (app.def.healthChecks as unknown[]).length > 0;
     const running = tasks.filter((t) => t.state === 'TASK_RUNNING');
@@ -122,6 +122,7 @@ export function createApi(ctx: ApiContext): Router {
       deployments: engine.locksOf(app.id).map((id) => ({ id })),
       ...(withTasks ? { tasks: tasks.map((t) => taskJson(t, app.def)) } : {}),
       ...(failure ? { lastTaskFailure: failure } : {}),
+      ...(withReadiness ? { readinessCheckResults: engine.readinessResults(app.id) } : {}),
     };
   };
 
@@ -290,11 +291,13 @@ export function createApi(ctx: ApiContext): Router {
       const dep = engine.deploy(id, 'restart', original, version);
       return deploymentReply(200, dep.id, version);
     })
-    .on('GET', /^\/v2\/apps(\/.+?)\/?$/, (_req, _res, [rawId]) => {
+    .on('GET', /^\/v2\/apps(\/.+?)\/?$/, (req, _res, [rawId]) => {
       const app = store.get(absoluteId(rawId!));
       if (!app) return notFound(absoluteId(rawId!));
-      // Marathon's single-app GET always carries tasks, counts, deployments and lastTaskFailure.
-      return { status: 200, body: { app: appJson(app, true) } };
+      // Marathon's single-app GET always carries tasks, counts, deployments and lastTaskFailure;
+      // readiness results only with embed=app.readiness.
+      const readiness = req.query.getAll('embed').includes('app.readiness');
+      return { status: 200, body: { app: appJson(app, true, readiness) } };
     })
     .on('PUT', /^\/v2\/apps(\/.+?)\/?$/, (req, _res, [rawId]) => {
       const id = absoluteId(rawId!);

@@ -19,6 +19,13 @@ export function absoluteId(id: string): string {
   return '/' + id.replace(/^\/+/, '').replace(/\/+$/, '');
 }
 
+/** Names of a stored definition's ports, in order (host: port definitions; otherwise port mappings). */
+export function portNamesOf(app: AppDef): (string | undefined)[] {
+  const container = isObject(app.container) ? app.container : {};
+  const list = networkMode(app) === 'host' ? app.portDefinitions : container.portMappings;
+  return (Array.isArray(list) ? list : []).map((p) => (isObject(p) && typeof p.name === 'string' ? p.name : undefined));
+}
+
 /** Network mode of a (raw or stored) definition. */
 export function networkMode(app: AppDef): 'host' | 'bridge' | 'container' {
   const networks = Array.isArray(app.networks) ? app.networks : [];
@@ -153,8 +160,43 @@ export function validate(app: AppDef): Detail[] {
       );
     }
   });
+  const portNames =
+    mode === 'host'
+      ? definitions
+        ? definitions.flatMap((d) => (isObject(d) && typeof d.name === 'string' ? [d.name] : []))
+        : ['default']
+      : (mappings ?? []).flatMap((m) => (isObject(m) && typeof m.name === 'string' ? [m.name] : []));
+  validateReadiness(details, app, portNames);
   return details;
 }
+
+/** Readiness checks (AppValidation.scala readinessCheckValidator, complyWithReadinessCheckRules). */
+function validateReadiness(details: Detail[], app: AppDef, portNames: string[]): void {
+  const checks = Array.isArray(app.readinessChecks) ? app.readinessChecks : [];
+  if (checks.length > 1) collect(details, '/readinessChecks', 'got ' + checks.length + ', expected 1 or less');
+  checks.forEach((raw, i) => {
+    if (!isObject(raw)) return collect(details, `/readinessChecks(${i})`, 'error.expected.jsobject');
+    const portName = typeof raw.portName === 'string' ? raw.portName : readinessDefaults.portName;
+    if (!portNames.includes(portName))
+      collect(details, `/readinessChecks(${i})/portName`, `No port definition reference for portName ${portName}`);
+    const interval = Number(raw.intervalSeconds ?? readinessDefaults.intervalSeconds);
+    const timeout = Number(raw.timeoutSeconds ?? readinessDefaults.timeoutSeconds);
+    if (timeout >= interval)
+      collect(details, `/readinessChecks(${i})/timeoutSeconds`, `got ${timeout}, expected less than ${interval}`);
+  });
+}
+
+/** ReadinessCheck.scala defaults. */
+const readinessDefaults = {
+  name: 'readinessCheck',
+  protocol: 'HTTP',
+  path: '/',
+  portName: 'http-api',
+  intervalSeconds: 30,
+  timeoutSeconds: 10,
+  httpStatusCodesForReady: [200],
+  preserveLastResponse: false,
+};
 
 const healthCheckDefaults = {
   protocol: 'HTTP',
@@ -247,6 +289,10 @@ export function normalise(input: AppDef, nextServicePort: () => number): AppDef 
   app.healthChecks = (Array.isArray(app.healthChecks) ? app.healthChecks : []).map((hc) => ({
     ...healthCheckDefaults,
     ...(isObject(hc) ? hc : {}),
+  }));
+  app.readinessChecks = (Array.isArray(app.readinessChecks) ? app.readinessChecks : []).map((rc) => ({
+    ...readinessDefaults,
+    ...(isObject(rc) ? rc : {}),
   }));
   return app;
 }

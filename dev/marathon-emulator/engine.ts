@@ -7,11 +7,14 @@
 // - a deployment is done when `instances` tasks of the new run are healthy and the old are gone;
 //   one whose new tasks never get healthy never finishes, exactly as Marathon: unhealthy tasks are
 //   killed after maxConsecutiveFailures and relaunched under a growing backoff, old tasks keep serving;
+// - with a readiness check, a new task counts for a deployment only once it is healthy and ready:
+//   old tasks are killed only then, and the deployment ends when every new task is ready (the
+//   check runs only during deployments, until it passes once, as ReadinessBehavior does);
 // - health check failures inside gracePeriodSeconds are ignored until the task was healthy once;
 // - without a deployment the app is kept at `instances` tasks (dead tasks are replaced).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../common/log';
-import type { AppDef } from './app-spec';
+import { portNamesOf, type AppDef } from './app-spec';
 import type { EventBus } from './events';
 import type { Faults } from './faults';
 import type { HealthCheckDef, TaskRef, TaskRunner } from './runner';
@@ -30,6 +33,14 @@ interface HealthState {
   checking: boolean;
 }
 
+interface ReadinessState {
+  name: string;
+  ready: boolean;
+  lastResponse: { status: number | null; cause: string | null } | null;
+  nextCheckAt: number;
+  checking: boolean;
+}
+
 export interface Task extends TaskRef {
   /** The definition the task was launched with: its env, labels and health checks stay those of its version. */
   def: AppDef;
@@ -37,6 +48,8 @@ export interface Task extends TaskRef {
   state: TaskState;
   stagedAt: number;
   health: HealthState[];
+  /** Null without a readiness check. */
+  readiness: ReadinessState | null;
   everHealthy: boolean;
   nextStatusAt: number;
 }
@@ -92,6 +105,20 @@ function healthChecksOf(
   }));
 }
 
+function readinessCheckOf(def: AppDef): (HealthCheckDef & { name: string; intervalSeconds: number }) | null {
+  const rc = ((def.readinessChecks ?? []) as Record<string, unknown>[])[0];
+  if (!rc) return null;
+  return {
+    name: String(rc.name ?? 'readinessCheck'),
+    protocol: String(rc.protocol ?? 'HTTP'),
+    path: String(rc.path ?? '/'),
+    portIndex: Math.max(0, portNamesOf(def).indexOf(String(rc.portName))),
+    timeoutSeconds: Number(rc.timeoutSeconds ?? 10),
+    intervalSeconds: Number(rc.intervalSeconds ?? 30),
+    okStatuses: Array.isArray(rc.httpStatusCodesForReady) ? rc.httpStatusCodesForReady.map(Number) : [200],
+  };
+}
+
 export class Engine {
   private readonly runtimes = new Map<string, AppRuntime>();
   private readonly deployments = new Map<string, Deployment>();
@@ -139,6 +166,30 @@ export class Engine {
     if (task.state !== 'TASK_RUNNING') return false;
     const checks = (task.def.healthChecks as unknown[] | undefined)?.length ?? 0;
     return checks === 0 || (task.health.length >= checks && task.health.every((h) => h.alive === true));
+  }
+
+  /** A task counts for a deployment once ready (always, without a readiness check). */
+  isReady(task: Task): boolean {
+    return task.readiness === null || task.readiness.ready;
+  }
+
+  /** The readiness results of an app's running deployment (GET /v2/deployments, embed=app.readiness). */
+  readinessResults(appId: string): Record<string, unknown>[] {
+    const runKey = this.store.get(appId)?.runKey;
+    if (!this.deploymentList().some((d) => d.appId === appId)) return [];
+    // Only the tasks this deployment launched are checked.
+    return this.tasksOf(appId).flatMap((t) =>
+      t.readiness && t.state === 'TASK_RUNNING' && t.runKey === runKey
+        ? [
+            {
+              name: t.readiness.name,
+              taskId: t.id,
+              ready: t.readiness.ready,
+              lastResponse: t.readiness.lastResponse,
+            },
+          ]
+        : [],
+    );
   }
 
   deploymentList(): Deployment[] {
@@ -200,7 +251,10 @@ export class Engine {
       affectedApps: [dep.appId],
       affectedPods: [],
       steps: dep.steps,
-      currentActions: (step?.actions ?? []).map((a) => ({ ...a, readinessCheckResults: [] })),
+      currentActions: (step?.actions ?? []).map((a) => ({
+        ...a,
+        readinessCheckResults: this.readinessResults(dep.appId),
+      })),
       currentStep: dep.currentStep,
       totalSteps: dep.steps.length,
     };
@@ -232,6 +286,7 @@ export class Engine {
     const rt = this.runtime(appId);
     this.watchTasks(rt, def, now);
     const dep = this.deploymentList().find((d) => d.appId === appId);
+    if (dep) this.checkReadiness(rt, now);
     if (dep?.kind === 'stop') {
       for (const t of rt.tasks) if (t.state !== 'TASK_KILLING') this.kill(rt, t, 'app stopped');
       if (rt.tasks.length === 0) {
@@ -274,6 +329,25 @@ export class Engine {
             this.recordHealth(rt, def, task, h, check, result.ok, result.cause);
           });
       });
+    }
+  }
+
+  /** Readiness probes of the tasks still not ready, each at its check's interval. */
+  private checkReadiness(rt: AppRuntime, now: number): void {
+    for (const task of rt.tasks) {
+      const r = task.readiness;
+      const check = readinessCheckOf(task.def);
+      if (task.state !== 'TASK_RUNNING' || !r || !check || r.ready || r.checking || now < r.nextCheckAt) continue;
+      r.checking = true;
+      void this.runner
+        .probe(task, task.def, check, Math.max(200, this.scaled(check.timeoutSeconds)))
+        .catch((err: unknown) => ({ ok: false, cause: (err as Error).message }))
+        .then((result) => {
+          r.checking = false;
+          r.nextCheckAt = Date.now() + Math.max(50, this.scaled(check.intervalSeconds));
+          r.ready = result.ok;
+          r.lastResponse = { status: result.ok ? (check.okStatuses?.[0] ?? 200) : null, cause: result.cause ?? null };
+        });
     }
   }
 
@@ -388,7 +462,7 @@ export class Engine {
     const alive = rt.tasks.filter((t) => t.state !== 'TASK_KILLING');
     const fresh = alive.filter((t) => t.runKey === runKey);
     const old = alive.filter((t) => t.runKey !== runKey);
-    const freshHealthy = fresh.filter((t) => this.isHealthy(t)).length;
+    const freshHealthy = fresh.filter((t) => this.isHealthy(t) && this.isReady(t)).length;
     // Old tasks stay only while they are needed to hold minimumHealthCapacity.
     const oldHealthy = old.filter((t) => this.isHealthy(t)).sort((a, b) => a.stagedAt - b.stagedAt);
     const keep = oldHealthy.slice(0, Math.max(0, Math.min(oldHealthy.length, minHealthy - freshHealthy)));
@@ -464,6 +538,7 @@ export class Engine {
       ports: [],
       handle: '',
       health: [],
+      readiness: null,
       everHealthy: false,
       nextStatusAt: 0,
     };
@@ -490,6 +565,10 @@ export class Engine {
           nextCheckAt: task.startedAt,
           checking: false,
         }));
+        const readiness = readinessCheckOf(def);
+        task.readiness = readiness
+          ? { name: readiness.name, ready: false, lastResponse: null, nextCheckAt: task.startedAt, checking: false }
+          : null;
         this.statusEvent(task, 'TASK_RUNNING');
       },
       (err: unknown) => {

@@ -230,6 +230,7 @@ export class ContainerRunner implements TaskRunner {
       `${scheme}://${task.host}:${port}${path}`,
       timeoutMs,
       (app.healthChecks as { ignoreHttp1xx?: boolean }[] | undefined)?.[0]?.ignoreHttp1xx === true,
+      check.okStatuses,
     );
   }
 

@@ -1,8 +1,9 @@
 // Simulated tasks: nothing runs. A task is "running" once launched and passes its health checks
 // after a configurable delay, unless its app asks to stay unhealthy with the env variable or label
-// SLIPWAY_SIMULATE_UNHEALTHY=1. Fast enough for client tests and the scale benchmark.
+// SLIPWAY_SIMULATE_UNHEALTHY=1; its readiness check passes with its health checks unless
+// SLIPWAY_SIMULATE_NOT_READY=1. Fast enough for client tests and the scale benchmark.
 import type { AppDef } from './app-spec';
-import type { LaunchedTask, ProbeResult, TaskRef, TaskRunner, TaskStatus } from './runner';
+import type { HealthCheckDef, LaunchedTask, ProbeResult, TaskRef, TaskRunner, TaskStatus } from './runner';
 
 export interface SimulatedOptions {
   /** A task passes health checks this long after it started. */
@@ -12,16 +13,12 @@ export interface SimulatedOptions {
 }
 
 const unhealthyFlag = 'SLIPWAY_SIMULATE_UNHEALTHY';
+const notReadyFlag = 'SLIPWAY_SIMULATE_NOT_READY';
 
-function wantsUnhealthy(app: AppDef): boolean {
+function flagged(app: AppDef, flag: string): boolean {
   const env = (app.env ?? {}) as Record<string, unknown>;
   const labels = (app.labels ?? {}) as Record<string, unknown>;
-  return (
-    env[unhealthyFlag] === '1' ||
-    env[unhealthyFlag] === 'true' ||
-    labels[unhealthyFlag] === '1' ||
-    labels[unhealthyFlag] === 'true'
-  );
+  return env[flag] === '1' || env[flag] === 'true' || labels[flag] === '1' || labels[flag] === 'true';
 }
 
 export class SimulatedRunner implements TaskRunner {
@@ -45,8 +42,11 @@ export class SimulatedRunner implements TaskRunner {
     return { running: true };
   }
 
-  async probe(task: TaskRef, app: AppDef): Promise<ProbeResult> {
-    if (wantsUnhealthy(app)) return { ok: false, cause: `simulated unhealthy (${unhealthyFlag}=1)` };
+  async probe(task: TaskRef, app: AppDef, check: HealthCheckDef): Promise<ProbeResult> {
+    if (check.okStatuses && flagged(app, notReadyFlag))
+      return { ok: false, cause: `simulated not ready (${notReadyFlag}=1)` };
+    if (!check.okStatuses && flagged(app, unhealthyFlag))
+      return { ok: false, cause: `simulated unhealthy (${unhealthyFlag}=1)` };
     if (Date.now() - task.startedAt < this.opts.healthyAfterMs)
       return { ok: false, cause: 'simulated: still starting' };
     return { ok: true };

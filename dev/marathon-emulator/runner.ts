@@ -30,6 +30,8 @@ export interface HealthCheckDef {
   portIndex: number;
   port?: number;
   timeoutSeconds: number;
+  /** Readiness checks: the HTTP statuses that pass (health checks pass on 200-399). */
+  okStatuses?: number[];
 }
 
 export interface ProbeResult {

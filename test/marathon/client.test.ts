@@ -149,7 +149,7 @@ test('credentials come from the environment, per environment first; a token is s
     );
     assert.equal(server.seen[0]?.headers.authorization, 'token=s3cret-token');
     assert.equal(server.seen[1]?.headers.authorization, `Basic ${Buffer.from('u:p').toString('base64')}`);
-    assert.equal(server.seen[1]?.url, '/v2/apps/test/hello-node?embed=app.tasks');
+    assert.equal(server.seen[1]?.url, '/v2/apps/test/hello-node?embed=app.tasks&embed=app.readiness');
   } finally {
     await server.close();
   }
