@@ -15,6 +15,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import { NonRetryable } from '../common/errors';
 import { absoluteAppId, type MarathonApp } from './marathon-app';
+import { viewQueue, type QueueView } from './marathon-queue';
 import { dropServiceAccountToken, serviceAccountToken, type ServiceAccount } from './dcos-auth';
 
 export type MarathonCredentials =
@@ -376,6 +377,13 @@ export class MarathonClient {
     const res = await this.request('PUT', appPath(id), { params, data: { version } });
     if (res.status !== 200 && res.status !== 201) this.fail(res, `PUT app ${id} back to version ${version}`);
     return this.deploymentResult(res);
+  }
+
+  /** GET /v2/queue: apps with tasks Marathon wants but has not launched, and why. */
+  async launchQueue(): Promise<QueueView[]> {
+    const res = await this.request('GET', '/v2/queue');
+    if (res.status !== 200) this.fail(res, 'GET /v2/queue');
+    return viewQueue(res.data);
   }
 
   async listDeployments(): Promise<DeploymentView[]> {

@@ -21,6 +21,7 @@ import {
   type MarathonAppView,
 } from './marathon-app';
 import { fieldsIgnoredBy, marathonVersionOf } from './marathon-version';
+import { waitingReason } from './marathon-queue';
 
 export type { MarathonApp } from './marathon-app';
 
@@ -89,6 +90,8 @@ export interface HealthProgress {
   running?: number;
   /** With a readiness check: healthy new tasks that are also ready. */
   ready?: number;
+  /** Marathon's launch queue on why tasks are not started (e.g. "waiting for offers: insufficient memory on all 3 agents"). */
+  waitingReason?: string;
   /** Rollback only: the version and deployment the first attempt created. */
   version?: string;
   deploymentId?: string | null;
@@ -177,6 +180,19 @@ function sameDefinition(
   return sameKeys(w.labels, c.labels) && sameKeys(w.env, c.env) && contains(c, w);
 }
 
+/**
+ * Why Marathon is not launching the app's tasks, from GET /v2/queue; '' when it does not say.
+ * Best effort: an old Marathon without the queue, or a refused read, only loses the explanation.
+ */
+async function queueReason(client: MarathonClient, appId: string): Promise<string> {
+  try {
+    const entry = (await client.launchQueue()).find((q) => q.appId === appId);
+    return (entry && waitingReason(entry)) ?? '';
+  } catch {
+    return '';
+  }
+}
+
 export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
   const clientFor = opts.clientFor ?? ((url: string, environment?: string) => MarathonClient.fromEnv(url, environment));
   const pollMs = opts.pollIntervalMs ?? 2000;
@@ -237,6 +253,7 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
       failure: null as string | null,
       transient: '',
       ready: null as number | null,
+      waiting: '',
     };
     for (;;) {
       try {
@@ -291,6 +308,7 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
           failure: app.lastTaskFailure,
           transient: '',
           ready,
+          waiting: running.length < app.instances ? await queueReason(client, appId) : '',
         };
         if (!inFlight && healthy >= app.instances && (ready ?? healthy) >= app.instances && last.old === 0) {
           return {
@@ -314,6 +332,7 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
         instances: last.instances,
         running: last.running,
         ...(last.ready !== null ? { ready: last.ready } : {}),
+        ...(last.waiting ? { waitingReason: last.waiting } : {}),
       } satisfies HealthProgress);
       const left = deadline - Date.now();
       if (left <= 0) {
@@ -323,6 +342,7 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
           `running ${last.running}`,
           last.old > 0 ? `${last.old} task(s) of older versions still running` : '',
           last.inFlight ? `deployment ${deploymentId ?? ''} still in progress`.replace('  ', ' ') : '',
+          last.waiting,
           last.failure ? `last task failure: ${last.failure}` : '',
           last.transient ? `last poll failed: ${last.transient}` : '',
         ].filter(Boolean);
@@ -331,7 +351,15 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
           type: NonRetryable.HealthTimeout,
           nonRetryable: true,
           details: [
-            { appId, version, deploymentId, healthy: last.healthy, instances: last.instances, running: last.running },
+            {
+              appId,
+              version,
+              deploymentId,
+              healthy: last.healthy,
+              instances: last.instances,
+              running: last.running,
+              ...(last.waiting ? { waitingReason: last.waiting } : {}),
+            },
           ],
         });
       }

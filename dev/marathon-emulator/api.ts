@@ -83,13 +83,13 @@ export function createApi(ctx: ApiContext): Router {
     host: t.host,
     ports: t.ports,
     servicePorts: [],
-    slaveId: 'emulator-agent',
+    slaveId: t.agentId,
     state: t.state,
     stagedAt: new Date(t.stagedAt).toISOString(),
     ...(t.startedAt ? { startedAt: new Date(t.startedAt).toISOString() } : {}),
     version: t.version,
     ipAddresses: t.host
-      ? [{ ipAddress: t.host === 'agent-1.emulator.invalid' ? '127.0.0.1' : t.host, protocol: 'IPv4' }]
+      ? [{ ipAddress: t.host.endsWith('.emulator.invalid') ? '127.0.0.1' : t.host, protocol: 'IPv4' }]
       : [],
     ...((def.healthChecks as unknown[]).length > 0
       ? {
@@ -335,6 +335,17 @@ export function createApi(ctx: ApiContext): Router {
       const version = store.newVersion();
       const dep = engine.deploy(id, 'stop', app.def, version);
       return deploymentReply(200, dep.id, version);
+    })
+    .on('GET', /^\/v2\/queue\/?$/, (req) => {
+      // The launch queue: apps with tasks wanted but not launched (offers declined or backoff).
+      const withOffers = req.query.getAll('embed').includes('lastUnusedOffers');
+      const queue = engine.queueEntries().flatMap(({ appId, entry }) => {
+        const app = store.get(appId);
+        if (!app) return [];
+        const { lastUnusedOffers, ...rest } = entry;
+        return [{ ...rest, ...(withOffers ? { lastUnusedOffers } : {}), app: appJson(app, false) }];
+      });
+      return { status: 200, body: { queue } };
     })
     .on('GET', /^\/v2\/deployments\/?$/, () => ({
       status: 200,

@@ -14,7 +14,8 @@
 // - without a deployment the app is kept at `instances` tasks (dead tasks are replaced).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../common/log';
-import { portNamesOf, type AppDef } from './app-spec';
+import { demandOf, matchAgent, reasonFunnel, type AgentSpec, type NoMatchReason, type Placed } from './agents';
+import { networkMode, portNamesOf, type AppDef } from './app-spec';
 import type { EventBus } from './events';
 import type { Faults } from './faults';
 import type { HealthCheckDef, TaskRef, TaskRunner } from './runner';
@@ -41,6 +42,20 @@ interface ReadinessState {
   checking: boolean;
 }
 
+/** The launch queue entry of an app (GET /v2/queue): tasks wanted but not launched, and why. */
+interface QueueState {
+  count: number;
+  since: number;
+  processedOffers: number;
+  unusedOffers: number;
+  lastUsedAt: number | null;
+  lastUnusedAt: number | null;
+  /** The last offer of each agent that did not fit, with every reason. */
+  lastNoMatches: { agent: AgentSpec; reasons: NoMatchReason[]; at: number }[];
+  /** First reason per declined offer since the entry appeared. */
+  launchAttempt: Map<NoMatchReason, number>;
+}
+
 export interface Task extends TaskRef {
   /** The definition the task was launched with: its env, labels and health checks stay those of its version. */
   def: AppDef;
@@ -50,6 +65,9 @@ export interface Task extends TaskRef {
   health: HealthState[];
   /** Null without a readiness check. */
   readiness: ReadinessState | null;
+  /** The agent the task was placed on, and what it holds there until it is gone. */
+  agentId: string;
+  reserved: Omit<Placed, 'agentId' | 'appId'>;
   everHealthy: boolean;
   nextStatusAt: number;
 }
@@ -59,6 +77,7 @@ interface AppRuntime {
   delayMs: number;
   nextLaunchAt: number;
   lastTaskFailure?: Record<string, unknown>;
+  queue: QueueState | null;
 }
 
 export type DeploymentKind = 'start' | 'upgrade' | 'scale' | 'restart' | 'stop';
@@ -80,6 +99,7 @@ export interface EngineOptions {
   tickMs: number;
   faults: () => Faults;
   log: Logger;
+  agents: AgentSpec[];
 }
 
 const stepsFor: Record<DeploymentKind, string[]> = {
@@ -148,7 +168,7 @@ export class Engine {
   runtime(appId: string): AppRuntime {
     let rt = this.runtimes.get(appId);
     if (!rt) {
-      rt = { tasks: [], delayMs: 0, nextLaunchAt: 0 };
+      rt = { tasks: [], delayMs: 0, nextLaunchAt: 0, queue: null };
       this.runtimes.set(appId, rt);
     }
     return rt;
@@ -406,7 +426,7 @@ export class Engine {
         version: task.version,
         reason: cause,
         host: task.host,
-        slaveId: 'emulator-agent',
+        slaveId: task.agentId,
       });
       this.events.emit('unhealthy_instance_kill_event', {
         appId: task.appId,
@@ -430,7 +450,7 @@ export class Engine {
       taskId: task.id,
       timestamp: new Date().toISOString(),
       version: task.version,
-      slaveId: 'emulator-agent',
+      slaveId: task.agentId,
     };
     // Backoff: the next launch waits, and each failure grows the wait (backoffFactor), capped.
     if (rt.delayMs <= 0) rt.delayMs = this.scaled(Number(def.backoffSeconds ?? 1));
@@ -484,8 +504,7 @@ export class Engine {
       remainingOld--;
       room++;
     }
-    if (need > 0 && room > 0 && now >= rt.nextLaunchAt)
-      for (let i = 0; i < Math.min(need, room); i++) this.launch(rt, def, runKey);
+    this.launchUpTo(rt, def, runKey, need > 0 && room > 0 ? Math.min(need, room) : 0, now);
 
     const done =
       fresh.length === n &&
@@ -498,7 +517,7 @@ export class Engine {
   private keepInstances(rt: AppRuntime, def: AppDef, runKey: string, now: number): void {
     const n = Number(def.instances ?? 1);
     const alive = rt.tasks.filter((t) => t.state !== 'TASK_KILLING');
-    if (alive.length < n && now >= rt.nextLaunchAt) for (let i = alive.length; i < n; i++) this.launch(rt, def, runKey);
+    this.launchUpTo(rt, def, runKey, Math.max(0, n - alive.length), now);
     if (alive.length > n)
       for (const t of [...alive].sort((a, b) => b.stagedAt - a.stagedAt).slice(0, alive.length - n))
         this.kill(rt, t, 'scaled down');
@@ -512,7 +531,7 @@ export class Engine {
 
   private statusEvent(task: Task, taskStatus: string, message = ''): void {
     this.events.emit('status_update_event', {
-      slaveId: 'emulator-agent',
+      slaveId: task.agentId,
       taskId: task.id,
       taskStatus,
       message,
@@ -523,8 +542,119 @@ export class Engine {
     });
   }
 
-  private launch(rt: AppRuntime, def: AppDef, runKey: string): void {
+  /**
+   * Launches up to `count` tasks where agents have room, after the backoff delay; what cannot be
+   * launched stays in the app's launch queue with the reasons the offers were declined.
+   */
+  private launchUpTo(rt: AppRuntime, def: AppDef, runKey: string, count: number, now: number): void {
+    if (count <= 0) {
+      rt.queue = null;
+      return;
+    }
+    rt.queue ??= {
+      count,
+      since: now,
+      processedOffers: 0,
+      unusedOffers: 0,
+      lastUsedAt: null,
+      lastUnusedAt: null,
+      lastNoMatches: [],
+      launchAttempt: new Map(),
+    };
+    const queue = rt.queue;
+    queue.count = count;
+    if (now < rt.nextLaunchAt) return;
+    for (let i = 0; i < count; i++) {
+      const placed = this.launch(rt, def, runKey);
+      queue.processedOffers += this.opts.agents.length;
+      if (placed === true) {
+        queue.count--;
+        queue.lastUsedAt = now;
+        continue;
+      }
+      queue.unusedOffers += placed.length;
+      queue.lastUnusedAt = now;
+      queue.lastNoMatches = placed.map((p) => ({ ...p, at: now }));
+      for (const p of placed) {
+        const first = reasonFunnel.find((r) => p.reasons.includes(r))!;
+        queue.launchAttempt.set(first, (queue.launchAttempt.get(first) ?? 0) + 1);
+      }
+      break;
+    }
+    if (queue.count === 0) rt.queue = null;
+  }
+
+  /** Every task that holds resources on an agent (until it is gone, as Mesos frees them). */
+  private placedTasks(): Placed[] {
+    return [...this.runtimes.values()].flatMap((rt) =>
+      rt.tasks.map((t) => ({ agentId: t.agentId, appId: t.appId, ...t.reserved })),
+    );
+  }
+
+  /** GET /v2/queue entries (QueueInfoConversion.scala). */
+  queueEntries(now = Date.now()): { appId: string; entry: Record<string, unknown> }[] {
+    return [...this.runtimes.entries()].flatMap(([appId, rt]) => {
+      const q = rt.queue;
+      if (!q) return [];
+      const left = Math.max(0, Math.ceil((rt.nextLaunchAt - now) / 1000));
+      const iso = (t: number | null) => (t === null ? undefined : new Date(t).toISOString());
+      const steps = (processed: number, summary: Map<NoMatchReason, number>) => {
+        let remaining = processed;
+        return reasonFunnel.map((reason) => {
+          const declined = summary.get(reason) ?? 0;
+          const step = { reason, declined, processed: remaining };
+          remaining -= declined;
+          return step;
+        });
+      };
+      const lastSummary = new Map<NoMatchReason, number>();
+      for (const m of q.lastNoMatches) {
+        const first = reasonFunnel.find((r) => m.reasons.includes(r))!;
+        lastSummary.set(first, (lastSummary.get(first) ?? 0) + 1);
+      }
+      return [
+        {
+          appId,
+          entry: {
+            count: q.count,
+            delay: { timeLeftSeconds: left, overdue: left === 0 },
+            since: new Date(q.since).toISOString(),
+            processedOffersSummary: {
+              processedOffersCount: q.processedOffers,
+              unusedOffersCount: q.unusedOffers,
+              lastUnusedOfferAt: iso(q.lastUnusedAt),
+              lastUsedOfferAt: iso(q.lastUsedAt),
+              rejectSummaryLastOffers: steps(q.lastNoMatches.length, lastSummary),
+              rejectSummaryLaunchAttempt: steps(q.unusedOffers, q.launchAttempt),
+            },
+            lastUnusedOffers: q.lastNoMatches.map((m) => ({
+              offer: {
+                id: `${m.agent.id}-offer`,
+                agentId: m.agent.id,
+                hostname: m.agent.hostname,
+                resources: [
+                  { name: 'cpus', role: '*', scalar: m.agent.cpus },
+                  { name: 'mem', role: '*', scalar: m.agent.mem },
+                  { name: 'disk', role: '*', scalar: m.agent.disk },
+                  { name: 'ports', role: '*', ranges: m.agent.ports.map(([begin, end]) => ({ begin, end })) },
+                ],
+                attributes: Object.entries(m.agent.attributes).map(([name, text]) => ({ name, text })),
+              },
+              reason: m.reasons,
+              timestamp: new Date(m.at).toISOString(),
+            })),
+          },
+        },
+      ];
+    });
+  }
+
+  /** Places and starts one task; the agents' reasons when none can take it. */
+  private launch(rt: AppRuntime, def: AppDef, runKey: string): true | { agent: AgentSpec; reasons: NoMatchReason[] }[] {
     const appId = String(def.id);
+    const demand = demandOf(def, networkMode(def) === 'host');
+    const match = matchAgent(this.opts.agents, this.placedTasks(), appId, demand);
+    if ('reasons' in match) return match.reasons;
     const task: Task = {
       id: `${appId.slice(1).replace(/\//g, '_')}.${randomUUID()}`,
       appId,
@@ -539,12 +669,14 @@ export class Engine {
       handle: '',
       health: [],
       readiness: null,
+      agentId: match.agent.id,
+      reserved: { cpus: demand.cpus, mem: demand.mem, disk: demand.disk, ports: match.ports },
       everHealthy: false,
       nextStatusAt: 0,
     };
     rt.tasks.push(task);
     this.statusEvent(task, 'TASK_STAGING');
-    this.runner.launch(def, task).then(
+    this.runner.launch(def, { ...task, agentHost: match.agent.hostname, hostPorts: match.ports }).then(
       (launched) => {
         Object.assign(task, launched);
         if (task.state === 'TASK_KILLING') {
@@ -577,6 +709,7 @@ export class Engine {
         this.opts.log.warn('task launch failed', { appId, error: (err as Error).message });
       },
     );
+    return true;
   }
 
   private kill(rt: AppRuntime, task: Task, reason: string): void {

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import Docker from 'dockerode';
 import { createLogger } from '../../common/log';
 import { createAdmin, describeAppWrite, type RequestRecord } from './admin';
+import { makeAgents, type AgentSpec, type AgentsOptions } from './agents';
 import { EmulatorAuth, loginPath, type EmulatorAuthOptions } from './auth';
 import { createApi } from './api';
 import { Engine } from './engine';
@@ -22,6 +23,7 @@ import { AppStore } from './store';
 export type { RequestRecord } from './admin';
 export type { Faults } from './faults';
 export type { EmulatorAuthOptions } from './auth';
+export type { AgentSpec, AgentsOptions } from './agents';
 
 export interface MarathonEmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -51,6 +53,12 @@ export interface MarathonEmulatorOptions {
    * POST /acs/api/v1/auth/login (service-account login); tokens expire. Default: no auth.
    */
   auth?: EmulatorAuthOptions;
+  /**
+   * The emulated Mesos agents: a count with sizes (cpus, mem, disk, port ranges, attributes per
+   * agent) or a full list. Tasks are placed only where resources, host ports and the app's
+   * constraints fit; otherwise they wait in GET /v2/queue. Default: three roomy agents.
+   */
+  agents?: AgentsOptions | AgentSpec[];
   /** 1.5 shape: a new deployment beyond this many running ones is refused with Marathon's 403 (default 100). */
   maxRunningDeployments?: number;
   /** Containers mode: a dockerode client (default: from DOCKER_HOST or the local socket). */
@@ -105,6 +113,7 @@ export async function startMarathonEmulator(opts: MarathonEmulatorOptions = {}):
     tickMs: opts.tickMs ?? 100,
     faults: () => faults,
     log,
+    agents: makeAgents(opts.agents),
   });
   const api = createApi({
     store,

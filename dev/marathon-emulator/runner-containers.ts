@@ -9,7 +9,15 @@ import type Docker from 'dockerode';
 import { freePort } from '../process';
 import { networkMode, type AppDef } from './app-spec';
 import { httpProbe, tcpProbe } from './health';
-import type { HealthCheckDef, LaunchedTask, ProbeResult, TaskRef, TaskRunner, TaskStatus } from './runner';
+import type {
+  HealthCheckDef,
+  LaunchedTask,
+  ProbeResult,
+  TaskRef,
+  TaskRunner,
+  TaskStatus,
+  TaskToLaunch,
+} from './runner';
 
 export const emulatorLabel = 'slipway.emulator';
 export const emulatorPortLabel = 'slipway.emulator.port';
@@ -74,7 +82,11 @@ export class ContainerRunner implements TaskRunner {
     await pull;
   }
 
-  async launch(app: AppDef, task: { id: string; appId: string; version: string }): Promise<LaunchedTask> {
+  /**
+   * Every emulated agent is this machine: the task runs here whatever agent the engine chose, and
+   * Docker (or a free port) gives the dynamic host ports, not the agent's bookkeeping.
+   */
+  async launch(app: AppDef, task: TaskToLaunch): Promise<LaunchedTask> {
     const container = isObject(app.container) ? app.container : {};
     const docker = isObject(container.docker) ? container.docker : {};
     const image = String(docker.image ?? '');

@@ -3,7 +3,15 @@
 // SLIPWAY_SIMULATE_UNHEALTHY=1; its readiness check passes with its health checks unless
 // SLIPWAY_SIMULATE_NOT_READY=1. Fast enough for client tests and the scale benchmark.
 import type { AppDef } from './app-spec';
-import type { HealthCheckDef, LaunchedTask, ProbeResult, TaskRef, TaskRunner, TaskStatus } from './runner';
+import type {
+  HealthCheckDef,
+  LaunchedTask,
+  ProbeResult,
+  TaskRef,
+  TaskRunner,
+  TaskStatus,
+  TaskToLaunch,
+} from './runner';
 
 export interface SimulatedOptions {
   /** A task passes health checks this long after it started. */
@@ -23,17 +31,12 @@ function flagged(app: AppDef, flag: string): boolean {
 
 export class SimulatedRunner implements TaskRunner {
   readonly mode = 'simulated' as const;
-  private nextPort = 31000;
-
   constructor(private readonly opts: SimulatedOptions) {}
 
-  async launch(app: AppDef): Promise<LaunchedTask> {
+  /** The task "runs" on the agent the engine chose, on the host ports it reserved there. */
+  async launch(_app: AppDef, task: TaskToLaunch): Promise<LaunchedTask> {
     await new Promise((r) => setTimeout(r, this.opts.launchMs));
-    const mappings = ((app.container as { portMappings?: unknown[] } | undefined)?.portMappings ??
-      (app.portDefinitions as unknown[] | undefined) ??
-      []) as unknown[];
-    const ports = mappings.map(() => (this.nextPort >= 32000 ? (this.nextPort = 31000) : this.nextPort++));
-    return { host: 'agent-1.emulator.invalid', ports, handle: 'simulated' };
+    return { host: task.agentHost, ports: task.hostPorts, handle: 'simulated' };
   }
 
   async kill(): Promise<void> {}

@@ -39,9 +39,20 @@ export interface ProbeResult {
   cause?: string;
 }
 
+/** A task to start: which app and version, and where the engine placed it. */
+export interface TaskToLaunch {
+  id: string;
+  appId: string;
+  version: string;
+  /** Hostname of the emulated agent. */
+  agentHost: string;
+  /** Host ports the agent reserved for it, one per port mapping / definition. */
+  hostPorts: number[];
+}
+
 export interface TaskRunner {
   readonly mode: 'containers' | 'simulated';
-  launch(app: AppDef, task: { id: string; appId: string; version: string }): Promise<LaunchedTask>;
+  launch(app: AppDef, task: TaskToLaunch): Promise<LaunchedTask>;
   kill(task: TaskRef, gracePeriodSeconds: number): Promise<void>;
   status(task: TaskRef): Promise<TaskStatus>;
   probe(task: TaskRef, app: AppDef, check: HealthCheckDef, timeoutMs: number): Promise<ProbeResult>;
