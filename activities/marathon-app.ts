@@ -141,12 +141,23 @@ export function labelsOf(app: Record<string, unknown>): Record<string, string> {
   return out;
 }
 
+/**
+ * A task's state. Marathon before 1.2 (and some proxies that trim answers) send no `state`: a task
+ * with `startedAt` runs, one with only `stagedAt` is staging.
+ */
+function taskState(t: Record<string, unknown>): string {
+  const state = str(t.state);
+  if (state) return state;
+  if (str(t.startedAt)) return 'TASK_RUNNING';
+  return str(t.stagedAt) ? 'TASK_STAGING' : 'TASK_UNKNOWN';
+}
+
 function taskView(raw: unknown): TaskView {
   const t = asObject(raw);
   return {
     id: str(t.id) ?? '',
     version: str(t.version),
-    state: str(t.state) ?? 'TASK_UNKNOWN',
+    state: taskState(t),
     host: str(t.host),
     ports: asArray(t.ports).filter((p): p is number => typeof p === 'number'),
     healthCheckResults: asArray(t.healthCheckResults).map((r) => {

@@ -321,7 +321,7 @@ export function createApi(ctx: ApiContext): Router {
       const merged = { ...(partial && existing ? userFields(existing.def) : {}), ...body, id };
       const details = validate(merged);
       if (details.length > 0) return invalid(details);
-      return change(id, normalise(merged, store.nextServicePort), force, req).reply;
+      return change(id, normalise(merged, store.nextServicePort, existing?.def), force, req).reply;
     })
     .on('DELETE', /^\/v2\/apps(\/.+?)\/?$/, (req, _res, [rawId]) => {
       const id = absoluteId(rawId!);
@@ -362,15 +362,14 @@ export function createApi(ctx: ApiContext): Router {
       engine.cancel(dep.id, 'Deployment canceled, reverting');
       const app = store.get(dep.appId);
       if (!app) return { status: 404, body: { message: `App '${dep.appId}' does not exist` } };
+      // The revert is a deployment like any other: its id is in the body and the header.
       if (!dep.original) {
         const version = store.newVersion();
         const stop = engine.deploy(dep.appId, 'stop', app.def, version);
-        return { status: 200, body: { deploymentId: stop.id, version } };
+        return deploymentReply(200, stop.id, version);
       }
       const result = change(dep.appId, userFields(dep.original), true, req);
-      return 'deploymentId' in result
-        ? { status: 200, body: { deploymentId: result.deploymentId, version: result.version } }
-        : result.reply;
+      return 'deploymentId' in result ? deploymentReply(200, result.deploymentId, result.version) : result.reply;
     })
     .on('GET', /^\/v2\/events\/?$/, (req, res: ServerResponse) => {
       if (!String(req.headers.accept ?? '').includes('text/event-stream')) {

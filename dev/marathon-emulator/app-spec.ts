@@ -209,8 +209,12 @@ const healthCheckDefaults = {
   ignoreHttp1xx: false,
 };
 
-/** Fills Marathon's documented defaults and migrates 1.4 networking fields; returns a new object. */
-export function normalise(input: AppDef, nextServicePort: () => number): AppDef {
+/**
+ * Fills Marathon's documented defaults and migrates 1.4 networking fields; returns a new object.
+ * Service ports asked for as 0 are assigned from the pool, except that an update keeps the ones
+ * the app already has at the same position (Marathon does, so an identical PUT changes nothing).
+ */
+export function normalise(input: AppDef, nextServicePort: () => number, previous?: AppDef): AppDef {
   const app: AppDef = structuredClone(input);
   app.id = absoluteId(String(app.id));
   const container = isObject(app.container) ? app.container : undefined;
@@ -248,23 +252,26 @@ export function normalise(input: AppDef, nextServicePort: () => number): AppDef 
   }
   app.networks ??= [{ mode: 'host' }];
   const mode = networkMode(app);
+  const before = previous && networkMode(previous) === mode ? servicePortsOf(previous) : [];
+  const servicePort = (asked: unknown, i: number) =>
+    asked === undefined || asked === 0 ? (before[i] ?? nextServicePort()) : asked;
   if (mode === 'host') {
     app.portDefinitions ??= [{ port: 0, protocol: 'tcp', name: 'default' }];
-    app.portDefinitions = (app.portDefinitions as Record<string, unknown>[]).map((d) => ({
+    app.portDefinitions = (app.portDefinitions as Record<string, unknown>[]).map((d, i) => ({
       protocol: 'tcp',
       ...d,
-      port: d.port === 0 || d.port === undefined ? nextServicePort() : d.port,
+      port: servicePort(d.port, i),
     }));
   } else {
     delete app.portDefinitions;
     if (container && Array.isArray(container.portMappings)) {
-      container.portMappings = (container.portMappings as Record<string, unknown>[]).map((m) => ({
+      container.portMappings = (container.portMappings as Record<string, unknown>[]).map((m, i) => ({
         containerPort: 0,
         hostPort: 0,
         protocol: 'tcp',
         labels: {},
         ...m,
-        servicePort: m.servicePort === undefined || m.servicePort === 0 ? nextServicePort() : m.servicePort,
+        servicePort: servicePort(m.servicePort, i),
       }));
     }
   }
@@ -307,6 +314,15 @@ export function dropUnknownTo14(body: AppDef): AppDef {
   delete out.networks;
   if (isObject(out.container)) delete out.container.portMappings;
   return out;
+}
+
+/** Service ports a stored definition was given, by position. */
+function servicePortsOf(app: AppDef): (number | undefined)[] {
+  const container = isObject(app.container) ? app.container : {};
+  const list = networkMode(app) === 'host' ? app.portDefinitions : container.portMappings;
+  return (Array.isArray(list) ? list : []).map((p) =>
+    isObject(p) ? (typeof p.port === 'number' ? p.port : (p.servicePort as number | undefined)) : undefined,
+  );
 }
 
 /** Fields that are not configuration: a change only there is no reason to restart tasks. */

@@ -419,15 +419,7 @@ export class Engine {
       });
     }
     if (!ok && check.maxConsecutiveFailures > 0 && h.consecutiveFailures >= check.maxConsecutiveFailures) {
-      this.events.emit('unhealthy_task_kill_event', {
-        appId: task.appId,
-        taskId: task.id,
-        instanceId: task.id,
-        version: task.version,
-        reason: cause,
-        host: task.host,
-        slaveId: task.agentId,
-      });
+      // Marathon 1.4 and later (1.10 too) name it per instance; unhealthy_task_kill_event is older.
       this.events.emit('unhealthy_instance_kill_event', {
         appId: task.appId,
         taskId: task.id,
@@ -530,6 +522,18 @@ export class Engine {
   }
 
   private statusEvent(task: Task, taskStatus: string, message = ''): void {
+    // 1.4+ (to 1.10): every change of an instance is also an instance_changed_event with its condition.
+    this.events.emit('instance_changed_event', {
+      instanceId: task.id,
+      condition: taskStatus
+        .replace(/^TASK_/, '')
+        .toLowerCase()
+        .replace(/^./, (c) => c.toUpperCase()),
+      runSpecId: task.appId,
+      agentId: task.agentId,
+      host: task.host,
+      runSpecVersion: task.version,
+    });
     this.events.emit('status_update_event', {
       slaveId: task.agentId,
       taskId: task.id,
