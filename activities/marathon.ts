@@ -249,6 +249,8 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
       instances: 0,
       running: 0,
       old: 0,
+      unknown: 0,
+      unreachable: 0,
       inFlight: deploymentId !== null,
       failure: null as string | null,
       transient: '',
@@ -276,6 +278,11 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
         // config). Marathon's counters mix old and new tasks, so count per task.
         const since = app.lastConfigChangeAt && app.lastConfigChangeAt < version ? app.lastConfigChangeAt : version;
         const ours = app.tasks.filter((t) => t.version !== null && t.version >= since);
+        // Tasks whose agent stopped answering (TASK_UNREACHABLE, 1.4+) or that were lost: Marathon
+        // replaces them and cannot kill them, so an old one must not hold the wait up.
+        const gone = (t: { state: string }) =>
+          /^TASK_(UNREACHABLE|LOST|GONE|GONE_BY_OPERATOR|UNKNOWN|DROPPED)$/.test(t.state);
+        const oldTasks = app.tasks.filter((t) => !ours.includes(t) && !gone(t));
         const running = ours.filter((t) => t.state === 'TASK_RUNNING');
         const healthyTasks =
           app.healthCheckCount > 0
@@ -303,7 +310,13 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
           healthy,
           instances: app.instances,
           running: running.length,
-          old: app.tasks.length - ours.length,
+          old: oldTasks.length,
+          // Running without (all) health results: unknown, as for a while after a leader change.
+          unknown:
+            app.healthCheckCount > 0
+              ? running.filter((t) => t.healthCheckResults.length < app.healthCheckCount).length
+              : 0,
+          unreachable: app.tasks.filter(gone).length,
           inFlight,
           failure: app.lastTaskFailure,
           transient: '',
@@ -341,6 +354,10 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
           last.ready !== null ? `ready ${last.ready}/${last.instances} (readiness check)` : '',
           `running ${last.running}`,
           last.old > 0 ? `${last.old} task(s) of older versions still running` : '',
+          last.unknown > 0
+            ? `health unknown for ${last.unknown} task(s) (no check results yet, as after a Marathon leader change)`
+            : '',
+          last.unreachable > 0 ? `${last.unreachable} task(s) unreachable or lost` : '',
           last.inFlight ? `deployment ${deploymentId ?? ''} still in progress`.replace('  ', ' ') : '',
           last.waiting,
           last.failure ? `last task failure: ${last.failure}` : '',

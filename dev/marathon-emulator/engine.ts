@@ -21,7 +21,7 @@ import type { Faults } from './faults';
 import type { HealthCheckDef, TaskRef, TaskRunner } from './runner';
 import type { AppStore } from './store';
 
-export type TaskState = 'TASK_STAGING' | 'TASK_RUNNING' | 'TASK_KILLING';
+export type TaskState = 'TASK_STAGING' | 'TASK_RUNNING' | 'TASK_KILLING' | 'TASK_UNREACHABLE';
 
 interface HealthState {
   alive: boolean | null;
@@ -70,6 +70,8 @@ export interface Task extends TaskRef {
   reserved: Omit<Placed, 'agentId' | 'appId'>;
   everHealthy: boolean;
   nextStatusAt: number;
+  /** When the task's agent stopped answering (TASK_UNREACHABLE). */
+  unreachableSince?: number;
 }
 
 interface AppRuntime {
@@ -110,19 +112,41 @@ const stepsFor: Record<DeploymentKind, string[]> = {
   stop: ['StopApplication'],
 };
 
-function healthChecksOf(
-  def: AppDef,
-): (HealthCheckDef & { gracePeriodSeconds: number; intervalSeconds: number; maxConsecutiveFailures: number })[] {
-  return ((def.healthChecks ?? []) as Record<string, unknown>[]).map((hc) => ({
-    protocol: String(hc.protocol ?? 'HTTP'),
-    path: String(hc.path ?? '/'),
-    portIndex: typeof hc.portIndex === 'number' ? hc.portIndex : 0,
-    port: typeof hc.port === 'number' ? hc.port : undefined,
-    timeoutSeconds: Number(hc.timeoutSeconds ?? 20),
-    gracePeriodSeconds: Number(hc.gracePeriodSeconds ?? 300),
-    intervalSeconds: Number(hc.intervalSeconds ?? 60),
-    maxConsecutiveFailures: Number(hc.maxConsecutiveFailures ?? 3),
-  }));
+/** COMMAND and MESOS_* checks run on the agent (Mesos checks), the others on the Marathon leader. */
+const onAgent = (protocol: string) => protocol === 'COMMAND' || protocol.startsWith('MESOS_');
+
+function healthChecksOf(def: AppDef): (HealthCheckDef & {
+  gracePeriodSeconds: number;
+  intervalSeconds: number;
+  maxConsecutiveFailures: number;
+  delaySeconds: number;
+})[] {
+  return ((def.healthChecks ?? []) as Record<string, unknown>[]).map((hc) => {
+    const protocol = String(hc.protocol ?? 'HTTP');
+    const command = hc.command as { value?: unknown } | undefined;
+    return {
+      protocol,
+      path: String(hc.path ?? '/'),
+      portIndex: typeof hc.portIndex === 'number' ? hc.portIndex : 0,
+      port: typeof hc.port === 'number' ? hc.port : undefined,
+      timeoutSeconds: Number(hc.timeoutSeconds ?? 20),
+      gracePeriodSeconds: Number(hc.gracePeriodSeconds ?? 300),
+      intervalSeconds: Number(hc.intervalSeconds ?? 60),
+      // Mesos checks: 0 kills on the first failure; Marathon checks: 0 never kills.
+      maxConsecutiveFailures: Number(hc.maxConsecutiveFailures ?? 3) || (onAgent(protocol) ? 1 : 0),
+      // Mesos checks start after delaySeconds (default 15); Marathon's at once.
+      delaySeconds: onAgent(protocol) ? Number(hc.delaySeconds ?? 15) : 0,
+      ...(typeof command?.value === 'string' ? { command: command.value } : {}),
+    };
+  });
+}
+
+/** Tasks that count as instances: not being killed, not unreachable past inactiveAfterSeconds. */
+function isActive(task: Task, def: AppDef, now: number, scaled: (s: number) => number): boolean {
+  if (task.state === 'TASK_KILLING') return false;
+  if (task.state !== 'TASK_UNREACHABLE') return true;
+  const strategy = (def.unreachableStrategy ?? {}) as { inactiveAfterSeconds?: number };
+  return now - (task.unreachableSince ?? now) < scaled(Number(strategy.inactiveAfterSeconds ?? 0));
 }
 
 function readinessCheckOf(def: AppDef): (HealthCheckDef & { name: string; intervalSeconds: number }) | null {
@@ -304,6 +328,7 @@ export class Engine {
 
   private reconcile(appId: string, def: AppDef, runKey: string, now: number): void {
     const rt = this.runtime(appId);
+    this.expungeUnreachable(rt, def, now);
     this.watchTasks(rt, def, now);
     const dep = this.deploymentList().find((d) => d.appId === appId);
     if (dep) this.checkReadiness(rt, now);
@@ -471,7 +496,7 @@ export class Engine {
     const minHealthy = Math.ceil(n * (strategy.minimumHealthCapacity ?? 1) - 1e-9);
     const maxCapacity = Math.max(n, Math.floor(n * (1 + (strategy.maximumOverCapacity ?? 1)) + 1e-9));
 
-    const alive = rt.tasks.filter((t) => t.state !== 'TASK_KILLING');
+    const alive = rt.tasks.filter((t) => isActive(t, def, now, (x) => this.scaled(x)));
     const fresh = alive.filter((t) => t.runKey === runKey);
     const old = alive.filter((t) => t.runKey !== runKey);
     const freshHealthy = fresh.filter((t) => this.isHealthy(t) && this.isReady(t)).length;
@@ -508,7 +533,7 @@ export class Engine {
 
   private keepInstances(rt: AppRuntime, def: AppDef, runKey: string, now: number): void {
     const n = Number(def.instances ?? 1);
-    const alive = rt.tasks.filter((t) => t.state !== 'TASK_KILLING');
+    const alive = rt.tasks.filter((t) => isActive(t, def, now, (x) => this.scaled(x)));
     this.launchUpTo(rt, def, runKey, Math.max(0, n - alive.length), now);
     if (alive.length > n)
       for (const t of [...alive].sort((a, b) => b.stagedAt - a.stagedAt).slice(0, alive.length - n))
@@ -591,7 +616,9 @@ export class Engine {
   /** Every task that holds resources on an agent (until it is gone, as Mesos frees them). */
   private placedTasks(): Placed[] {
     return [...this.runtimes.values()].flatMap((rt) =>
-      rt.tasks.map((t) => ({ agentId: t.agentId, appId: t.appId, ...t.reserved })),
+      rt.tasks
+        .filter((t) => t.state !== 'TASK_UNREACHABLE')
+        .map((t) => ({ agentId: t.agentId, appId: t.appId, ...t.reserved })),
     );
   }
 
@@ -701,6 +728,7 @@ export class Engine {
           nextCheckAt: task.startedAt,
           checking: false,
         }));
+        healthChecksOf(def).forEach((c, i) => (task.health[i]!.nextCheckAt += this.scaled(c.delaySeconds)));
         const readiness = readinessCheckOf(def);
         task.readiness = readiness
           ? { name: readiness.name, ready: false, lastResponse: null, nextCheckAt: task.startedAt, checking: false }
@@ -731,6 +759,61 @@ export class Engine {
     const i = rt.tasks.indexOf(task);
     if (i >= 0) rt.tasks.splice(i, 1);
     this.statusEvent(task, state, message);
+  }
+
+  /**
+   * Fault injection (POST /_emulator/tasks/lose): up to `count` running tasks of the app become
+   * TASK_LOST (gone at once, replaced) or TASK_UNREACHABLE (their agent stopped answering: listed
+   * with that state, replaced after unreachableStrategy.inactiveAfterSeconds, expunged after
+   * expungeAfterSeconds; both default 0). Returns the task ids.
+   */
+  loseTasks(appId: string, state: 'TASK_LOST' | 'TASK_UNREACHABLE', count = 1): string[] {
+    const rt = this.runtimes.get(appId);
+    const victims = (rt?.tasks ?? []).filter((t) => t.state === 'TASK_RUNNING').slice(0, count);
+    for (const task of victims) {
+      if (state === 'TASK_LOST') {
+        void this.runner.kill(task, 0);
+        this.remove(rt!, task, 'TASK_LOST', 'Agent lost');
+        rt!.lastTaskFailure = {
+          appId,
+          host: task.host,
+          message: 'Agent lost',
+          state: 'TASK_LOST',
+          taskId: task.id,
+          timestamp: new Date().toISOString(),
+          version: task.version,
+          slaveId: task.agentId,
+        };
+      } else {
+        task.state = 'TASK_UNREACHABLE';
+        task.unreachableSince = Date.now();
+        task.health = [];
+        this.statusEvent(task, 'TASK_UNREACHABLE', 'Agent unreachable');
+      }
+    }
+    return victims.map((t) => t.id);
+  }
+
+  /**
+   * Fault injection (POST /_emulator/leader-change): a new Marathon leader knows no health
+   * results; every task's health is unknown until its checks have run again (at least `unknownForMs`).
+   */
+  changeLeader(unknownForMs: number): void {
+    const until = Date.now() + unknownForMs;
+    for (const rt of this.runtimes.values())
+      for (const t of rt.tasks)
+        for (const h of t.health)
+          Object.assign(h, { alive: null, consecutiveFailures: 0, nextCheckAt: Math.max(h.nextCheckAt, until) });
+  }
+
+  private expungeUnreachable(rt: AppRuntime, def: AppDef, now: number): void {
+    const strategy = (def.unreachableStrategy ?? {}) as { expungeAfterSeconds?: number };
+    const after = this.scaled(Number(strategy.expungeAfterSeconds ?? 0));
+    for (const t of [...rt.tasks])
+      if (t.state === 'TASK_UNREACHABLE' && now - (t.unreachableSince ?? now) >= after) {
+        void this.runner.kill(t, 0);
+        this.remove(rt, t, 'TASK_GONE_BY_OPERATOR', 'expunged: unreachable');
+      }
   }
 
   /** Forgets everything (POST /_emulator/reset): kills all tasks, drops deployments. */

@@ -61,6 +61,8 @@ export interface MarathonEmulatorOptions {
   agents?: AgentsOptions | AgentSpec[];
   /** 1.5 shape: a new deployment beyond this many running ones is refused with Marathon's 403 (default 100). */
   maxRunningDeployments?: number;
+  /** Containers mode: image with busybox for MESOS_HTTP/MESOS_TCP checks (default local/busybox:httpd). */
+  probeImage?: string;
   /** Containers mode: a dockerode client (default: from DOCKER_HOST or the local socket). */
   docker?: Docker;
 }
@@ -95,7 +97,7 @@ export async function startMarathonEmulator(opts: MarathonEmulatorOptions = {}):
 
   let runner: TaskRunner;
   if (mode === 'containers') {
-    const containers = new ContainerRunner(opts.docker ?? new Docker(), instanceId, port);
+    const containers = new ContainerRunner(opts.docker ?? new Docker(), instanceId, port, opts.probeImage);
     const removed = await containers.removeLeftovers().catch((err: unknown) => {
       server.close();
       throw new Error(`Marathon emulator (containers mode) cannot reach Docker: ${(err as Error).message}`);
@@ -127,6 +129,8 @@ export async function startMarathonEmulator(opts: MarathonEmulatorOptions = {}):
   const admin = createAdmin({
     requests,
     revokeTokens: auth ? () => auth.revokeAll() : undefined,
+    loseTasks: (appId, state, count) => engine.loseTasks(appId, state, count),
+    changeLeader: (ms) => engine.changeLeader(ms),
     getFaults: () => faults,
     setFaults: (f) => (faults = f),
     reset: async () => {

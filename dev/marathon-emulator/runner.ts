@@ -9,6 +9,8 @@ export interface LaunchedTask {
   ports: number[];
   /** Runner-private handle (container id, ...). */
   handle: string;
+  /** Ports as seen inside the task's network (bridge: the container ports), for checks run on the agent. */
+  innerPorts?: number[];
 }
 
 export type TaskStatus =
@@ -22,6 +24,7 @@ export interface TaskRef {
   host: string;
   ports: number[];
   handle: string;
+  innerPorts?: number[];
 }
 
 export interface HealthCheckDef {
@@ -32,6 +35,8 @@ export interface HealthCheckDef {
   timeoutSeconds: number;
   /** Readiness checks: the HTTP statuses that pass (health checks pass on 200-399). */
   okStatuses?: number[];
+  /** COMMAND checks: the shell command run in the task's container. */
+  command?: string;
 }
 
 export interface ProbeResult {
