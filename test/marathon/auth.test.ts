@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MarathonBusyError, MarathonClient } from '../../activities/marathon-client';
 import { startMarathonEmulator, type MarathonEmulator } from '../../dev/marathon-emulator';
-import { activitiesFor, bridgeApp, digest, inActivity } from './helpers';
+import { activitiesFor, bridgeApp, digest, fastEmulator, inActivity } from './helpers';
 
 const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const privatePem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -24,10 +24,7 @@ let emu: MarathonEmulator;
 let dir: string;
 let keyFile: string;
 before(async () => {
-  emu = await startMarathonEmulator({
-    mode: 'simulated',
-    simulatedHealthyAfterMs: 0,
-    tickMs: 20,
+  emu = await fastEmulator({
     auth: { serviceAccounts: { 'slipway-deployer': publicPem }, tokenTtlSeconds: ttlSeconds },
   });
   dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-auth-'));

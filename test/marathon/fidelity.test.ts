@@ -6,19 +6,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { viewApp } from '../../activities/marathon-app';
-import { startMarathonEmulator, type MarathonEmulator } from '../../dev/marathon-emulator';
-import { activitiesFor, bridgeApp, digest, getJson, inActivity } from './helpers';
+import type { MarathonEmulator } from '../../dev/marathon-emulator';
+import { activitiesFor, fastEmulator, bridgeApp, digest, getJson, inActivity } from './helpers';
 import { until } from '../helpers/wait';
 
 let emu: MarathonEmulator;
 before(async () => {
-  emu = await startMarathonEmulator({
-    mode: 'simulated',
-    simulatedHealthyAfterMs: 20,
-    simulatedLaunchMs: 5,
-    timeScale: 0.02,
-    tickMs: 20,
-  });
+  emu = await fastEmulator();
 });
 after(() => emu?.close());
 

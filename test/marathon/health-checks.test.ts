@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { startMarathonEmulator, type MarathonEmulator } from '../../dev/marathon-emulator';
-import { activitiesFor, bridgeApp, digest, getJson, inActivity } from './helpers';
+import { activitiesFor, fastEmulator, bridgeApp, digest, getJson, inActivity } from './helpers';
 import { buildImage, removeImages } from './images';
 
 const run = randomBytes(4).toString('hex');
@@ -21,13 +21,7 @@ before(async () => {
   images.healthy = await buildImage(repository, `ok-${run}`, 'ok\n', true);
   images.unhealthy = await buildImage(repository, `bad-${run}`, 'bad\n', false);
   containers = await startMarathonEmulator({ mode: 'containers', tickMs: 50 });
-  simulated = await startMarathonEmulator({
-    mode: 'simulated',
-    simulatedHealthyAfterMs: 20,
-    simulatedLaunchMs: 5,
-    timeScale: 0.02,
-    tickMs: 20,
-  });
+  simulated = await fastEmulator();
 });
 after(async () => {
   await containers?.close();

@@ -6,6 +6,23 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { projectRoot } from '../../common/paths';
 import { MarathonClient } from '../../activities/marathon-client';
 import { createMarathonActivities } from '../../activities/marathon';
+import {
+  startMarathonEmulator,
+  type MarathonEmulator,
+  type MarathonEmulatorOptions,
+} from '../../dev/marathon-emulator';
+
+/** A simulated-mode emulator that turns tasks healthy within tens of milliseconds. */
+export function fastEmulator(extra: MarathonEmulatorOptions = {}): Promise<MarathonEmulator> {
+  return startMarathonEmulator({
+    mode: 'simulated',
+    simulatedHealthyAfterMs: 20,
+    simulatedLaunchMs: 5,
+    timeScale: 0.02,
+    tickMs: 20,
+    ...extra,
+  });
+}
 
 export function fixture<T = Record<string, unknown>>(name: string): T {
   return JSON.parse(readFileSync(path.join(projectRoot, 'test', 'fixtures', 'marathon', name), 'utf8')) as T;

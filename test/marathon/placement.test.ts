@@ -8,20 +8,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { HealthProgress } from '../../activities/marathon';
 import { viewQueue, waitingReason } from '../../activities/marathon-queue';
 import { demandOf, makeAgents, matchAgent, type Placed } from '../../dev/marathon-emulator/agents';
-import { startMarathonEmulator, type MarathonEmulator } from '../../dev/marathon-emulator';
-import { activitiesFor, bridgeApp, digest, getJson, inActivity } from './helpers';
+import type { MarathonEmulator } from '../../dev/marathon-emulator';
+import { activitiesFor, bridgeApp, digest, fastEmulator, getJson, inActivity } from './helpers';
 import { until } from '../helpers/wait';
 
 let emu: MarathonEmulator;
 before(async () => {
-  emu = await startMarathonEmulator({
-    mode: 'simulated',
-    simulatedHealthyAfterMs: 20,
-    simulatedLaunchMs: 5,
-    timeScale: 0.02,
-    tickMs: 20,
-    agents: { count: 3, cpus: 2, mem: 256, ports: [[31000, 31009]] },
-  });
+  emu = await fastEmulator({ agents: { count: 3, cpus: 2, mem: 256, ports: [[31000, 31009]] } });
 });
 after(() => emu?.close());
 

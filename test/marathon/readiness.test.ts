@@ -13,19 +13,13 @@ import { validateMarathonApp } from '../../activities/marathon-app';
 import { renderMarathonAppFromConfig } from '../../activities/plan';
 import { parseMarathonVersion } from '../../activities/marathon-version';
 import type { HealthProgress } from '../../activities/marathon';
-import { startMarathonEmulator, type MarathonEmulator } from '../../dev/marathon-emulator';
-import { activitiesFor, bridgeApp, digest, getJson, inActivity } from './helpers';
+import type { MarathonEmulator } from '../../dev/marathon-emulator';
+import { activitiesFor, fastEmulator, bridgeApp, digest, getJson, inActivity } from './helpers';
 import { until } from '../helpers/wait';
 
 let emu: MarathonEmulator;
 before(async () => {
-  emu = await startMarathonEmulator({
-    mode: 'simulated',
-    simulatedHealthyAfterMs: 50,
-    simulatedLaunchMs: 10,
-    timeScale: 0.02,
-    tickMs: 20,
-  });
+  emu = await fastEmulator({ simulatedHealthyAfterMs: 50, simulatedLaunchMs: 10 });
 });
 after(() => emu?.close());
 

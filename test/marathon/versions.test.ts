@@ -19,8 +19,17 @@ import {
   marathonVersionOf,
   parseMarathonVersion,
 } from '../../activities/marathon-version';
-import { startMarathonEmulator, type MarathonEmulator } from '../../dev/marathon-emulator';
-import { activitiesFor, adminRequests, bridgeApp, digest, getJson, inActivity, legacyBridgeApp } from './helpers';
+import type { MarathonEmulator } from '../../dev/marathon-emulator';
+import {
+  activitiesFor,
+  adminRequests,
+  bridgeApp,
+  digest,
+  fastEmulator,
+  getJson,
+  inActivity,
+  legacyBridgeApp,
+} from './helpers';
 
 const v14 = parseMarathonVersion('1.4.12')!;
 const v15 = parseMarathonVersion('1.5.0')!;
@@ -28,9 +37,8 @@ const v15 = parseMarathonVersion('1.5.0')!;
 let legacy: MarathonEmulator;
 let modern: MarathonEmulator;
 before(async () => {
-  const fast = { mode: 'simulated' as const, simulatedHealthyAfterMs: 50, simulatedLaunchMs: 10, tickMs: 20 };
-  legacy = await startMarathonEmulator({ ...fast, apiShape: '1.4' });
-  modern = await startMarathonEmulator({ ...fast, apiShape: '1.5' });
+  legacy = await fastEmulator({ apiShape: '1.4' });
+  modern = await fastEmulator({ apiShape: '1.5' });
 });
 after(async () => {
   await legacy?.close();
