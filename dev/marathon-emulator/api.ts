@@ -318,7 +318,10 @@ export function createApi(ctx: ApiContext): Router {
       }
       // partialUpdate (default true): omitted fields keep their values.
       const partial = req.query.get('partialUpdate') !== 'false';
-      const merged = { ...(partial && existing ? userFields(existing.def) : {}), ...body, id };
+      const base = partial && existing ? userFields(existing.def) : {};
+      // 1.4 keeps the network inside `container`: a new container brings its own (stored as `networks`).
+      if (legacy && body.container !== undefined) delete base.networks;
+      const merged = { ...base, ...body, id };
       const details = validate(merged);
       if (details.length > 0) return invalid(details);
       return change(id, normalise(merged, store.nextServicePort, existing?.def), force, req).reply;

@@ -101,6 +101,12 @@ test('the emulator in 1.4 shape drops networks and container.portMappings as Mar
   const kept = (await getJson(`${legacy.url}/v2/apps/test/legacy-body`)) as Legacy;
   assert.equal(kept.app.container.docker.network, 'BRIDGE');
   assert.equal(kept.app.container.docker.portMappings?.length, 1);
+  // A partial update (the default) with a new container replaces its network as 1.4 does.
+  const updated = await fetch(`${legacy.url}/v2/apps/test/legacy-body?force=true`, {
+    method: 'PUT',
+    body: JSON.stringify(legacyBridgeApp('/test/legacy-body', digest(2))),
+  });
+  assert.equal(updated.status, 200, await updated.clone().text());
 
   // JSON type errors: 400 on 1.4, 422 on 1.5+.
   const typeError = { ...legacyBridgeApp('/test/typed', digest(1)), instances: 'two' };
