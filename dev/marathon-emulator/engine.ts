@@ -14,7 +14,8 @@
 // - without a deployment the app is kept at `instances` tasks (dead tasks are replaced).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../common/log';
-import { demandOf, matchAgent, reasonFunnel, type AgentSpec, type NoMatchReason, type Placed } from './agents';
+import { demandOf, matchAgent, type AgentSpec, type NoMatchReason, type Placed } from './agents';
+import { newQueueState, queueEntryJson, recordOffers, type QueueState } from './launch-queue';
 import { networkMode, portNamesOf, type AppDef } from './app-spec';
 import type { EventBus } from './events';
 import type { Faults } from './faults';
@@ -40,20 +41,6 @@ interface ReadinessState {
   lastResponse: { status: number | null; cause: string | null } | null;
   nextCheckAt: number;
   checking: boolean;
-}
-
-/** The launch queue entry of an app (GET /v2/queue): tasks wanted but not launched, and why. */
-interface QueueState {
-  count: number;
-  since: number;
-  processedOffers: number;
-  unusedOffers: number;
-  lastUsedAt: number | null;
-  lastUnusedAt: number | null;
-  /** The last offer of each agent that did not fit, with every reason. */
-  lastNoMatches: { agent: AgentSpec; reasons: NoMatchReason[]; at: number }[];
-  /** First reason per declined offer since the entry appeared. */
-  launchAttempt: Map<NoMatchReason, number>;
 }
 
 export interface Task extends TaskRef {
@@ -580,35 +567,14 @@ export class Engine {
       rt.queue = null;
       return;
     }
-    rt.queue ??= {
-      count,
-      since: now,
-      processedOffers: 0,
-      unusedOffers: 0,
-      lastUsedAt: null,
-      lastUnusedAt: null,
-      lastNoMatches: [],
-      launchAttempt: new Map(),
-    };
+    rt.queue ??= newQueueState(count, now);
     const queue = rt.queue;
     queue.count = count;
     if (now < rt.nextLaunchAt) return;
     for (let i = 0; i < count; i++) {
       const placed = this.launch(rt, def, runKey);
-      queue.processedOffers += this.opts.agents.length;
-      if (placed === true) {
-        queue.count--;
-        queue.lastUsedAt = now;
-        continue;
-      }
-      queue.unusedOffers += placed.length;
-      queue.lastUnusedAt = now;
-      queue.lastNoMatches = placed.map((p) => ({ ...p, at: now }));
-      for (const p of placed) {
-        const first = reasonFunnel.find((r) => p.reasons.includes(r))!;
-        queue.launchAttempt.set(first, (queue.launchAttempt.get(first) ?? 0) + 1);
-      }
-      break;
+      recordOffers(queue, this.opts.agents.length, placed, now);
+      if (placed !== true) break;
     }
     if (queue.count === 0) rt.queue = null;
   }
@@ -624,60 +590,9 @@ export class Engine {
 
   /** GET /v2/queue entries (QueueInfoConversion.scala). */
   queueEntries(now = Date.now()): { appId: string; entry: Record<string, unknown> }[] {
-    return [...this.runtimes.entries()].flatMap(([appId, rt]) => {
-      const q = rt.queue;
-      if (!q) return [];
-      const left = Math.max(0, Math.ceil((rt.nextLaunchAt - now) / 1000));
-      const iso = (t: number | null) => (t === null ? undefined : new Date(t).toISOString());
-      const steps = (processed: number, summary: Map<NoMatchReason, number>) => {
-        let remaining = processed;
-        return reasonFunnel.map((reason) => {
-          const declined = summary.get(reason) ?? 0;
-          const step = { reason, declined, processed: remaining };
-          remaining -= declined;
-          return step;
-        });
-      };
-      const lastSummary = new Map<NoMatchReason, number>();
-      for (const m of q.lastNoMatches) {
-        const first = reasonFunnel.find((r) => m.reasons.includes(r))!;
-        lastSummary.set(first, (lastSummary.get(first) ?? 0) + 1);
-      }
-      return [
-        {
-          appId,
-          entry: {
-            count: q.count,
-            delay: { timeLeftSeconds: left, overdue: left === 0 },
-            since: new Date(q.since).toISOString(),
-            processedOffersSummary: {
-              processedOffersCount: q.processedOffers,
-              unusedOffersCount: q.unusedOffers,
-              lastUnusedOfferAt: iso(q.lastUnusedAt),
-              lastUsedOfferAt: iso(q.lastUsedAt),
-              rejectSummaryLastOffers: steps(q.lastNoMatches.length, lastSummary),
-              rejectSummaryLaunchAttempt: steps(q.unusedOffers, q.launchAttempt),
-            },
-            lastUnusedOffers: q.lastNoMatches.map((m) => ({
-              offer: {
-                id: `${m.agent.id}-offer`,
-                agentId: m.agent.id,
-                hostname: m.agent.hostname,
-                resources: [
-                  { name: 'cpus', role: '*', scalar: m.agent.cpus },
-                  { name: 'mem', role: '*', scalar: m.agent.mem },
-                  { name: 'disk', role: '*', scalar: m.agent.disk },
-                  { name: 'ports', role: '*', ranges: m.agent.ports.map(([begin, end]) => ({ begin, end })) },
-                ],
-                attributes: Object.entries(m.agent.attributes).map(([name, text]) => ({ name, text })),
-              },
-              reason: m.reasons,
-              timestamp: new Date(m.at).toISOString(),
-            })),
-          },
-        },
-      ];
-    });
+    return [...this.runtimes.entries()].flatMap(([appId, rt]) =>
+      rt.queue ? [{ appId, entry: queueEntryJson(rt.queue, rt.nextLaunchAt, now) }] : [],
+    );
   }
 
   /** Places and starts one task; the agents' reasons when none can take it. */
