@@ -19,7 +19,7 @@ import {
   type PipelineClaim,
   type PipelineStatus,
 } from '../common/contract';
-import { renderMarathonAppFromConfig, withConfig } from './plan';
+import { renderMarathonApp, withConfig } from './plan';
 
 export interface LaneAddress {
   service: string;
@@ -31,15 +31,15 @@ type Verdict = { ok: true } | { ok: false; reason: string };
 /** Where the answers about what to deploy come from: the worker's deploy config, or a test's world. */
 export interface DeploySource {
   /** What to deploy for an admitted request; throws when the config cannot render it. */
-  deployFor(lane: LaneAddress, request: LaneRequest): LaneDeploy;
+  deployFor(lane: LaneAddress, request: LaneRequest): Promise<LaneDeploy>;
   /** Where (service, environment) lives. */
   targetOf(lane: LaneAddress): LaneTarget;
 }
 
 /** The deploy config on this worker (SLIPWAY_CONFIG_DIR). */
 export const configuredDeploys: DeploySource = {
-  deployFor(lane, request) {
-    return withConfig((config) => {
+  async deployFor(lane, request) {
+    const settings = withConfig((config) => {
       const env = getEnvironment(config, lane.environment);
       const service = getService(config, lane.service);
       const expected = `${config.registry}/${service.name}@sha256:`;
@@ -47,12 +47,13 @@ export const configuredDeploys: DeploySource = {
         throw new Error(`image ${request.image} is not a digest in ${config.registry}/${service.name}`);
       return {
         marathonUrl: env.marathon,
-        app: renderMarathonAppFromConfig(config, { ...lane, ...request }),
         healthTimeoutSeconds: resolveAppSettings(config, service, env.name).healthTimeoutSeconds,
         forceOverForeignDeployment: env.forceOverForeignDeployments,
         ...(env.imageTag ? { imageTag: env.imageTag } : {}),
       };
     });
+    // Rendered for the version that Marathon says it runs (renderMarathonApp asks it).
+    return { ...settings, app: await renderMarathonApp({ ...lane, ...request }) };
   },
   targetOf(lane) {
     return withConfig((config) => {
@@ -120,7 +121,7 @@ export function createLaneChecks({ client, deploys = configuredDeploys }: { clie
       if (!claim.ok)
         return { admitted: false, reason: `${request.pipelineId} does not confirm the request: ${claim.reason}` };
       try {
-        const deploy = deploys.deployFor(input, request);
+        const deploy = await deploys.deployFor(input, request);
         return { admitted: true, deploy };
       } catch (err) {
         return { admitted: false, verified: true, reason: (err as Error).message };

@@ -46,6 +46,9 @@ export interface MarathonAppView {
   ports: PortView[];
   labels: Record<string, string>;
   healthCheckCount: number;
+  readinessCheckCount: number;
+  /** Readiness results of the running deployment (GET with embed=app.readiness); empty outside one. */
+  readiness: { taskId: string; ready: boolean }[];
   deploymentIds: string[];
   tasksRunning: number;
   tasksHealthy: number;
@@ -138,12 +141,23 @@ export function labelsOf(app: Record<string, unknown>): Record<string, string> {
   return out;
 }
 
+/**
+ * A task's state. Marathon before 1.2 (and some proxies that trim answers) send no `state`: a task
+ * with `startedAt` runs, one with only `stagedAt` is staging.
+ */
+function taskState(t: Record<string, unknown>): string {
+  const state = str(t.state);
+  if (state) return state;
+  if (str(t.startedAt)) return 'TASK_RUNNING';
+  return str(t.stagedAt) ? 'TASK_STAGING' : 'TASK_UNKNOWN';
+}
+
 function taskView(raw: unknown): TaskView {
   const t = asObject(raw);
   return {
     id: str(t.id) ?? '',
     version: str(t.version),
-    state: str(t.state) ?? 'TASK_UNKNOWN',
+    state: taskState(t),
     host: str(t.host),
     ports: asArray(t.ports).filter((p): p is number => typeof p === 'number'),
     healthCheckResults: asArray(t.healthCheckResults).map((r) => {
@@ -168,6 +182,11 @@ export function viewApp(raw: unknown): MarathonAppView {
     ports: portsOf(app),
     labels: labelsOf(app),
     healthCheckCount: asArray(app.healthChecks).length,
+    readinessCheckCount: asArray(app.readinessChecks).length,
+    readiness: asArray(app.readinessCheckResults).map((r) => {
+      const o = asObject(r);
+      return { taskId: str(o.taskId) ?? '', ready: o.ready === true };
+    }),
     deploymentIds: asArray(app.deployments)
       .map((d) => str(asObject(d).id))
       .filter((id): id is string => id !== null),
@@ -199,6 +218,30 @@ function range(
       `${field} is ${value}: expected ${max === Infinity ? `${min} or more` : `between ${min} and ${max}`}`,
     );
   }
+}
+
+/** Readiness checks (AppValidation.scala): at most one, naming an existing port, timeout below interval. */
+function validateReadinessChecks(problems: string[], app: Record<string, unknown>, defaultPort: boolean): void {
+  const checks = asArray(app.readinessChecks);
+  if (checks.length > 1) problems.push(`readinessChecks has ${checks.length} entries: Marathon allows at most one`);
+  // Omitted portDefinitions with host networking mean one port named "default".
+  const names = defaultPort ? ['default'] : portsOf(app).flatMap((p) => (p.name ? [p.name] : []));
+  checks.forEach((raw, i) => {
+    const rc = asObject(raw);
+    const portName = str(rc.portName) ?? 'http-api';
+    if (!names.includes(portName)) {
+      problems.push(
+        `readinessChecks[${i}].portName is "${portName}": no port has that name; expected one of ${names.map((n) => `"${n}"`).join(', ') || '(no named ports)'}`,
+      );
+    }
+    const interval = num(rc.intervalSeconds) ?? 30;
+    const timeout = num(rc.timeoutSeconds) ?? 10;
+    if (timeout >= interval) {
+      problems.push(
+        `readinessChecks[${i}].timeoutSeconds is ${timeout}: expected less than intervalSeconds (${interval})`,
+      );
+    }
+  });
 }
 
 /**
@@ -306,5 +349,10 @@ export function validateMarathonApp(app: Record<string, unknown>): string[] {
       );
     }
   });
+  validateReadinessChecks(
+    problems,
+    app,
+    mode === 'host' && app.portDefinitions === undefined && app.ports === undefined,
+  );
   return problems;
 }

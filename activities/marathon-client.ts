@@ -3,17 +3,25 @@
 // non-leader's redirect, and turning every answer into either data or an error whose
 // retryability is decided here, where the error is born:
 //   422/400 -> non-retryable MarathonRejected, with Marathon's message and `details`;
-//   401/403 -> non-retryable Unauthorized, naming the variable to set;
+//   401/403 -> non-retryable Unauthorized, naming the variable to set (a service account first logs
+//   in again once on a 401: its token may have expired or been revoked);
+//   403 "Max number (N) of running deployments is achieved" -> MarathonBusyError, retried: that
+//   403 is Marathon's max_running_deployments limit (1.5+), not a permission problem;
 //   409 with a `deployments` key -> MarathonLockedError (the activities adopt or wait);
 //   5xx, timeouts, refused connections -> plain errors, retried by Temporal with backoff.
 // Errors carry no request config, so no credential can travel into workflow history.
+import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import { NonRetryable } from '../common/errors';
 import { absoluteAppId, type MarathonApp } from './marathon-app';
+import { viewQueue, type QueueView } from './marathon-queue';
+import { dropServiceAccountToken, serviceAccountToken, type ServiceAccount } from './dcos-auth';
 
 export type MarathonCredentials =
-  { kind: 'basic'; username: string; password: string } | { kind: 'token'; token: string };
+  | { kind: 'basic'; username: string; password: string }
+  | { kind: 'token'; token: string }
+  | ({ kind: 'service-account' } & ServiceAccount);
 
 export interface CredentialsFromEnv {
   credentials?: MarathonCredentials;
@@ -27,9 +35,10 @@ export function envVarInfix(environment: string): string {
 }
 
 /**
- * Credentials from the worker's environment: MARATHON_<ENV>_TOKEN / _USERNAME+_PASSWORD for one
- * environment take precedence over MARATHON_TOKEN / MARATHON_USERNAME+MARATHON_PASSWORD.
- * A token is sent DC/OS style (`Authorization: token=...`), user and password as HTTP Basic.
+ * Credentials from the worker's environment: MARATHON_<ENV>_… for one environment take precedence
+ * over MARATHON_…. Per prefix, a DC/OS service account (SERVICE_ACCOUNT_UID with
+ * SERVICE_ACCOUNT_KEY_FILE or SERVICE_ACCOUNT_KEY, the PEM private key; optional LOGIN_URL), then
+ * a static TOKEN (sent DC/OS style, `Authorization: token=...`), then USERNAME/PASSWORD (HTTP Basic).
  */
 export function marathonCredentialsFromEnv(
   environment?: string,
@@ -37,6 +46,28 @@ export function marathonCredentialsFromEnv(
 ): CredentialsFromEnv {
   const prefixes = [...(environment ? [`MARATHON_${envVarInfix(environment)}_`] : []), 'MARATHON_'];
   for (const p of prefixes) {
+    const uid = env[`${p}SERVICE_ACCOUNT_UID`];
+    if (uid) {
+      const hint = `${p}SERVICE_ACCOUNT_UID/${p}SERVICE_ACCOUNT_KEY_FILE`;
+      const file = env[`${p}SERVICE_ACCOUNT_KEY_FILE`];
+      let privateKey = env[`${p}SERVICE_ACCOUNT_KEY`] ?? '';
+      if (file) {
+        try {
+          privateKey = readFileSync(file, 'utf8');
+        } catch (err) {
+          throw ApplicationFailure.create({
+            message: `cannot read ${p}SERVICE_ACCOUNT_KEY_FILE ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+            type: NonRetryable.Unauthorized,
+            nonRetryable: true,
+          });
+        }
+      }
+      const loginUrl = env[`${p}LOGIN_URL`];
+      return {
+        credentials: { kind: 'service-account', uid, privateKey, ...(loginUrl ? { loginUrl } : {}) },
+        hint,
+      };
+    }
     const token = env[`${p}TOKEN`];
     if (token) return { credentials: { kind: 'token', token }, hint: `${p}TOKEN` };
     const username = env[`${p}USERNAME`];
@@ -47,7 +78,9 @@ export function marathonCredentialsFromEnv(
       };
   }
   const first = prefixes[0]!;
-  return { hint: `${first}TOKEN or ${first}USERNAME/${first}PASSWORD` };
+  return {
+    hint: `${first}SERVICE_ACCOUNT_UID/${first}SERVICE_ACCOUNT_KEY_FILE, ${first}TOKEN or ${first}USERNAME/${first}PASSWORD`,
+  };
 }
 
 /** The app is locked by running deployments (409 with a `deployments` key). */
@@ -65,6 +98,16 @@ export class MarathonLockedError extends Error {
 export class MarathonUnavailableError extends Error {
   override name = 'MarathonUnavailableError';
 }
+
+/**
+ * Marathon refused a new deployment because `max_running_deployments` are running (403 with
+ * "Max number (N) of running deployments is achieved"): worth retrying once others finish.
+ */
+export class MarathonBusyError extends Error {
+  override name = 'MarathonBusyError';
+}
+
+const tooManyDeployments = /Max number \((\d+)\) of running deployments/i;
 
 export interface DeploymentResult {
   deploymentId: string | null;
@@ -162,11 +205,27 @@ export class MarathonClient {
     return new MarathonClient({ baseUrl, environment, credentials, credentialHint: hint });
   }
 
-  private authHeader(): Record<string, string> {
+  private async authHeader(): Promise<Record<string, string>> {
     const c = this.opts.credentials;
     if (!c) return {};
     if (c.kind === 'token') return { Authorization: `token=${c.token}` };
+    if (c.kind === 'service-account') {
+      const token = await serviceAccountToken(c, this.baseUrl, {
+        hint: this.credentialHint,
+        unavailable: (message) => new MarathonUnavailableError(`${this.where()}: ${message}`),
+      });
+      return { Authorization: `token=${token}` };
+    }
     return { Authorization: `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` };
+  }
+
+  /** A service account's token was refused: forget it. True when a new login is worth one more try. */
+  private dropToken(headers: Record<string, string>): boolean {
+    const c = this.opts.credentials;
+    if (c?.kind !== 'service-account') return false;
+    const token = headers.Authorization?.replace(/^token=/, '');
+    if (token) dropServiceAccountToken(c, this.baseUrl, token);
+    return true;
   }
 
   private where(): string {
@@ -177,18 +236,22 @@ export class MarathonClient {
   async request(
     method: Method,
     path: string,
-    opts: { params?: Record<string, string>; data?: unknown } = {},
+    opts: { params?: Record<string, string | string[]>; data?: unknown } = {},
   ): Promise<AxiosResponse> {
-    const query =
-      opts.params && Object.keys(opts.params).length > 0 ? '?' + new URLSearchParams(opts.params).toString() : '';
+    const pairs = Object.entries(opts.params ?? {}).flatMap(([k, v]) =>
+      (Array.isArray(v) ? v : [v]).map((x): [string, string] => [k, x]),
+    );
+    const query = pairs.length > 0 ? '?' + new URLSearchParams(pairs).toString() : '';
     let url = this.baseUrl + path + query;
     const origin = new URL(url);
+    let loggedInAgain = false;
     for (let hop = 0; ; hop++) {
       let res: AxiosResponse;
+      // Never send credentials downgraded from https to http.
+      const auth = !(origin.protocol === 'https:' && new URL(url).protocol === 'http:');
+      const headers = auth ? await this.authHeader() : {};
       try {
-        // Never send credentials downgraded from https to http.
-        const auth = !(origin.protocol === 'https:' && new URL(url).protocol === 'http:');
-        res = await this.http.request({ method, url, data: opts.data, headers: auth ? this.authHeader() : {} });
+        res = await this.http.request({ method, url, data: opts.data, headers });
       } catch (err) {
         const e = err as { code?: string; message?: string };
         throw new MarathonUnavailableError(
@@ -203,6 +266,11 @@ export class MarathonClient {
           );
         // A non-leader points at the leader; the same method and body go there (as with 307).
         url = new URL(location, url).toString();
+        continue;
+      }
+      if (res.status === 401 && auth && !loggedInAgain && this.dropToken(headers)) {
+        // The token expired or was revoked before we renewed it: log in once more and repeat.
+        loggedInAgain = true;
         continue;
       }
       return res;
@@ -224,6 +292,12 @@ export class MarathonClient {
         nonRetryable: true,
         details: [{ status, message, details: details ?? null }],
       });
+    }
+    const limit = status === 403 ? tooManyDeployments.exec(message) : null;
+    if (limit) {
+      throw new MarathonBusyError(
+        `${this.where()} refused ${what}: its limit of ${limit[1]} running deployments (max_running_deployments) is reached; retrying until some finish`,
+      );
     }
     if (status === 401 || status === 403) {
       throw ApplicationFailure.create({
@@ -264,9 +338,12 @@ export class MarathonClient {
     return res.data as Record<string, unknown>;
   }
 
-  /** GET /v2/apps/{id} with its tasks; null when the app does not exist. Raw body `app` (read it with viewApp). */
+  /**
+   * GET /v2/apps/{id} with its tasks and, during a deployment, its readiness results; null when the
+   * app does not exist. Raw body `app` (read it with viewApp).
+   */
   async getApp(appId: string): Promise<Record<string, unknown> | null> {
-    const res = await this.request('GET', appPath(appId), { params: { embed: 'app.tasks' } });
+    const res = await this.request('GET', appPath(appId), { params: { embed: ['app.tasks', 'app.readiness'] } });
     if (res.status === 404) return null;
     if (res.status !== 200) this.fail(res, `GET app ${absoluteAppId(appId)}`);
     const body = res.data as { app?: Record<string, unknown> };
@@ -300,6 +377,13 @@ export class MarathonClient {
     const res = await this.request('PUT', appPath(id), { params, data: { version } });
     if (res.status !== 200 && res.status !== 201) this.fail(res, `PUT app ${id} back to version ${version}`);
     return this.deploymentResult(res);
+  }
+
+  /** GET /v2/queue: apps with tasks Marathon wants but has not launched, and why. */
+  async launchQueue(): Promise<QueueView[]> {
+    const res = await this.request('GET', '/v2/queue');
+    if (res.status !== 200) this.fail(res, 'GET /v2/queue');
+    return viewQueue(res.data);
   }
 
   async listDeployments(): Promise<DeploymentView[]> {

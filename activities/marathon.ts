@@ -20,6 +20,8 @@ import {
   type MarathonApp,
   type MarathonAppView,
 } from './marathon-app';
+import { fieldsIgnoredBy, marathonVersionOf } from './marathon-version';
+import { waitingReason } from './marathon-queue';
 
 export type { MarathonApp } from './marathon-app';
 
@@ -78,6 +80,10 @@ export interface HealthProgress {
   healthy: number;
   instances: number;
   running?: number;
+  /** With a readiness check: healthy new tasks that are also ready. */
+  ready?: number;
+  /** Marathon's launch queue on why tasks are not started (e.g. "waiting for offers: insufficient memory on all 3 agents"). */
+  waitingReason?: string;
   /** Rollback only: the version and deployment the first attempt created. */
   version?: string;
   deploymentId?: string | null;
@@ -166,6 +172,19 @@ function sameDefinition(
   return sameKeys(w.labels, c.labels) && sameKeys(w.env, c.env) && contains(c, w);
 }
 
+/**
+ * Why Marathon is not launching the app's tasks, from GET /v2/queue; '' when it does not say.
+ * Best effort: an old Marathon without the queue, or a refused read, only loses the explanation.
+ */
+async function queueReason(client: MarathonClient, appId: string): Promise<string> {
+  try {
+    const entry = (await client.launchQueue()).find((q) => q.appId === appId);
+    return (entry && waitingReason(entry)) ?? '';
+  } catch {
+    return '';
+  }
+}
+
 export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
   const clientFor = opts.clientFor ?? ((url: string, environment?: string) => MarathonClient.fromEnv(url, environment));
   const pollMs = opts.pollIntervalMs ?? 2000;
@@ -222,9 +241,13 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
       instances: 0,
       running: 0,
       old: 0,
+      unknown: 0,
+      unreachable: 0,
       inFlight: deploymentId !== null,
       failure: null as string | null,
       transient: '',
+      ready: null as number | null,
+      waiting: '',
     };
     for (;;) {
       try {
@@ -247,28 +270,52 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
         // config). Marathon's counters mix old and new tasks, so count per task.
         const since = app.lastConfigChangeAt && app.lastConfigChangeAt < version ? app.lastConfigChangeAt : version;
         const ours = app.tasks.filter((t) => t.version !== null && t.version >= since);
+        // Tasks whose agent stopped answering (TASK_UNREACHABLE, 1.4+) or that were lost: Marathon
+        // replaces them and cannot kill them, so an old one must not hold the wait up.
+        const gone = (t: { state: string }) =>
+          /^TASK_(UNREACHABLE|LOST|GONE|GONE_BY_OPERATOR|UNKNOWN|DROPPED)$/.test(t.state);
+        const oldTasks = app.tasks.filter((t) => !ours.includes(t) && !gone(t));
         const running = ours.filter((t) => t.state === 'TASK_RUNNING');
-        const healthy =
+        const healthyTasks =
           app.healthCheckCount > 0
             ? running.filter(
                 (t) =>
                   t.healthCheckResults.length >= app.healthCheckCount && t.healthCheckResults.every((r) => r.alive),
-              ).length
-            : running.length;
+              )
+            : running;
+        const healthy = healthyTasks.length;
         const inFlight =
           deploymentId !== null
             ? deployments.some((d) => d.id === deploymentId) || app.deploymentIds.includes(deploymentId)
             : app.deploymentIds.length > 0;
+        // Readiness as Marathon counts it: during a deployment a new task counts once it is healthy
+        // and its readiness check passed (results live with the deployment, embed=app.readiness);
+        // the deployment ends only when every new task is ready, so afterwards healthy is ready.
+        const readyIds = new Set(app.readiness.filter((r) => r.ready).map((r) => r.taskId));
+        const ready =
+          app.readinessCheckCount === 0
+            ? null
+            : inFlight
+              ? healthyTasks.filter((t) => readyIds.has(t.id)).length
+              : healthy;
         last = {
           healthy,
           instances: app.instances,
           running: running.length,
-          old: app.tasks.length - ours.length,
+          old: oldTasks.length,
+          // Running without (all) health results: unknown, as for a while after a leader change.
+          unknown:
+            app.healthCheckCount > 0
+              ? running.filter((t) => t.healthCheckResults.length < app.healthCheckCount).length
+              : 0,
+          unreachable: app.tasks.filter(gone).length,
           inFlight,
           failure: app.lastTaskFailure,
           transient: '',
+          ready,
+          waiting: running.length < app.instances ? await queueReason(client, appId) : '',
         };
-        if (!inFlight && healthy >= app.instances && last.old === 0) {
+        if (!inFlight && healthy >= app.instances && (ready ?? healthy) >= app.instances && last.old === 0) {
           return {
             appId,
             version,
@@ -289,14 +336,22 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
         healthy: last.healthy,
         instances: last.instances,
         running: last.running,
+        ...(last.ready !== null ? { ready: last.ready } : {}),
+        ...(last.waiting ? { waitingReason: last.waiting } : {}),
       } satisfies HealthProgress);
       const left = deadline - Date.now();
       if (left <= 0) {
         const parts = [
           `healthy ${last.healthy}/${last.instances}`,
+          last.ready !== null ? `ready ${last.ready}/${last.instances} (readiness check)` : '',
           `running ${last.running}`,
           last.old > 0 ? `${last.old} task(s) of older versions still running` : '',
+          last.unknown > 0
+            ? `health unknown for ${last.unknown} task(s) (no check results yet, as after a Marathon leader change)`
+            : '',
+          last.unreachable > 0 ? `${last.unreachable} task(s) unreachable or lost` : '',
           last.inFlight ? `deployment ${deploymentId ?? ''} still in progress`.replace('  ', ' ') : '',
+          last.waiting,
           last.failure ? `last task failure: ${last.failure}` : '',
           last.transient ? `last poll failed: ${last.transient}` : '',
         ].filter(Boolean);
@@ -305,7 +360,15 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
           type: NonRetryable.HealthTimeout,
           nonRetryable: true,
           details: [
-            { appId, version, deploymentId, healthy: last.healthy, instances: last.instances, running: last.running },
+            {
+              appId,
+              version,
+              deploymentId,
+              healthy: last.healthy,
+              instances: last.instances,
+              running: last.running,
+              ...(last.waiting ? { waitingReason: last.waiting } : {}),
+            },
           ],
         });
       }
@@ -317,10 +380,13 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
     const { pipelineId, environment } = input;
     const client = clientFor(input.marathonUrl, environment);
     const appId = absoluteAppId(String(input.app.id ?? ''));
-    const problems = validateMarathonApp(input.app);
+    // The shape was chosen at render time; the target may have changed since (a Marathon
+    // downgraded, an environment pointed elsewhere): what it would ignore is never sent.
+    const target = await marathonVersionOf(client);
+    const problems = [...validateMarathonApp(input.app), ...fieldsIgnoredBy(input.app, target)];
     if (problems.length > 0) {
       throw ApplicationFailure.nonRetryable(
-        `app definition ${appId} for ${environment} is invalid, not sent to ${client.baseUrl}: ${problems.join('; ')}`,
+        `app definition ${appId} for ${environment} is invalid, not sent to ${client.baseUrl} (Marathon ${target.version}): ${problems.join('; ')}`,
         NonRetryable.MarathonRejected,
       );
     }

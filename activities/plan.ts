@@ -23,6 +23,8 @@ import { defaultConfigDir, templatesDir } from '../common/paths';
 import type { ApprovalRule, Identities, PipelinePlan } from '../common/contract';
 import { renderTemplate } from './render';
 import { validateMarathonApp } from './marathon-app';
+import { MarathonClient } from './marathon-client';
+import { fieldsIgnoredBy, marathonVersionOf, type MarathonVersion } from './marathon-version';
 
 /** An environment's approval rule as the pipeline needs it, approvers' identities included. */
 function approvalRule(approval: ApprovalConfig, config: DeployConfig): ApprovalRule {
@@ -112,8 +114,21 @@ export interface RenderAppInput {
   commit: string;
 }
 
-/** Renders (without sending) the app definition; used by the pipeline and by `slipway render`. */
-export function renderMarathonAppFromConfig(config: DeployConfig, input: RenderAppInput): Record<string, unknown> {
+/**
+ * Renders (without sending) the app definition for a Marathon of version `target`; used by the
+ * pipeline and by `slipway render --marathon-version`.
+ *
+ * The shape is decided here, at render time, rather than by re-shaping a 1.5 definition at deploy
+ * time: a team's own template is then checked for fields the target ignores before the pipeline
+ * records the definition (and long before any PUT), the definition in history and in `slipway
+ * render` is byte for byte what Marathon receives, and templates may branch on the target's
+ * version. The deploy activity checks the same rule again against the version it sees then, so a
+ * Marathon downgraded between render and deploy is still refused before the PUT.
+ */
+export function renderMarathonAppFromConfig(
+  config: DeployConfig,
+  input: RenderAppInput & { target: MarathonVersion },
+): Record<string, unknown> {
   const service = getService(config, input.service);
   const env = getEnvironment(config, input.environment);
   const settings = resolveAppSettings(config, service, env.name);
@@ -136,6 +151,11 @@ export function renderMarathonAppFromConfig(config: DeployConfig, input: RenderA
       SLIPWAY_COMMIT: input.commit,
     },
     labels: { ...settings.labels, SLIPWAY_SERVICE: service.name, SLIPWAY_COMMIT: input.commit },
+    marathon: {
+      version: input.target.version,
+      shape: input.target.shape,
+      legacyNetworking: input.target.shape === '1.4',
+    },
   };
   const text = renderTemplate({ name: templateFile, source: readFileSync(templateFile, 'utf8'), vars });
   let app: Record<string, unknown>;
@@ -147,16 +167,19 @@ export function renderMarathonAppFromConfig(config: DeployConfig, input: RenderA
       NonRetryable.TemplateError,
     );
   }
-  const problems = validateMarathonApp(app);
+  const problems = [...validateMarathonApp(app), ...fieldsIgnoredBy(app, input.target)];
   if (problems.length > 0) {
     throw ApplicationFailure.nonRetryable(
-      `${templateFile} rendered an invalid Marathon app for ${service.name}/${env.name}: ${problems.join('; ')}`,
+      `${templateFile} rendered an invalid Marathon app for ${service.name}/${env.name} (Marathon ${input.target.version}): ${problems.join('; ')}`,
       NonRetryable.TemplateError,
     );
   }
   return app;
 }
 
+/** The activity: asks the environment's Marathon its version (cached), then renders for it. */
 export async function renderMarathonApp(input: RenderAppInput): Promise<Record<string, unknown>> {
-  return withConfig((config) => renderMarathonAppFromConfig(config, input));
+  const marathonUrl = withConfig((config) => getEnvironment(config, input.environment).marathon);
+  const target = await marathonVersionOf(MarathonClient.fromEnv(marathonUrl, input.environment));
+  return withConfig((config) => renderMarathonAppFromConfig(config, { ...input, target }));
 }

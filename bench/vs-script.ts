@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildCaFile } from '../activities/docker';
 import { renderDockerfile } from '../activities/dockerfile';
+import { parseMarathonVersion } from '../activities/marathon-version';
 import { renderMarathonAppFromConfig } from '../activities/plan';
 import { startPipeline } from '../client/pipelines';
 import { loadDeployConfig } from '../common/config';
@@ -98,6 +99,8 @@ export default async function vsScript(ctx: BenchContext): Promise<BenchResult[]
       image: '__IMAGE__',
       pipelineId: `script/${commit}`,
       commit,
+      // The emulator the benchmark runs is in the 1.5 shape.
+      target: parseMarathonVersion('1.5')!,
     });
     writeFileSync(appJson, JSON.stringify({ ...app, id: `${String(app.id)}-script` }));
     const started = Date.now();

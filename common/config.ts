@@ -29,6 +29,23 @@ const healthCheck = z.strictObject({
   maxConsecutiveFailures: z.number().int().min(0).default(3),
 });
 
+/**
+ * Marathon readiness check (one per app): during a deployment a new task counts only once its
+ * HTTP(S) endpoint answers one of `httpStatusCodesForReady`, and old tasks are killed only then.
+ * It probes the port named "http" of the default template.
+ */
+const readinessCheck = z
+  .strictObject({
+    path: z.string().startsWith('/'),
+    protocol: z.enum(['HTTP', 'HTTPS']).default('HTTP'),
+    intervalSeconds: z.number().int().min(1).default(5),
+    timeoutSeconds: z.number().int().min(1).default(3),
+    httpStatusCodesForReady: z.array(z.number().int().min(100).max(599)).min(1).default([200]),
+  })
+  .refine((r) => r.timeoutSeconds < r.intervalSeconds, {
+    message: 'expected timeoutSeconds below intervalSeconds (Marathon refuses it otherwise)',
+  });
+
 const upgradeStrategy = z.strictObject({
   minimumHealthCapacity: z.number().min(0).max(1).default(1),
   maximumOverCapacity: z.number().min(0).max(1).default(1),
@@ -43,6 +60,7 @@ const appFields = {
   network: z.enum(['bridge', 'host']),
   port: z.number().int().min(1).max(65535),
   healthCheck: healthCheck.nullable(),
+  readinessCheck: readinessCheck.nullable(),
   upgradeStrategy,
   env: z.record(z.string(), z.string()),
   labels: z.record(z.string(), z.string()),
@@ -153,6 +171,7 @@ const rootSchema = z.strictObject({
 });
 
 export type HealthCheckConfig = z.infer<typeof healthCheck>;
+export type ReadinessCheckConfig = z.infer<typeof readinessCheck>;
 export type AppOverride = z.infer<typeof appOverride>;
 export type ServiceConfig = z.infer<typeof serviceSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema> & { marathon: string; group: string };
@@ -179,6 +198,7 @@ export interface AppSettings {
   network: 'bridge' | 'host';
   port: number;
   healthCheck: HealthCheckConfig | null;
+  readinessCheck: ReadinessCheckConfig | null;
   upgradeStrategy: { minimumHealthCapacity: number; maximumOverCapacity: number };
   env: Record<string, string>;
   labels: Record<string, string>;
@@ -195,6 +215,7 @@ const builtinDefaults: AppSettings = {
   network: 'bridge',
   port: 8080,
   healthCheck: healthCheck.parse({}),
+  readinessCheck: null,
   upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 1 },
   env: {},
   labels: {},

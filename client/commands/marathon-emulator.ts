@@ -1,5 +1,6 @@
 // `slipway marathon-emulator`: runs the Marathon emulator on its own — a development and test
 // stand-in for Marathon, never a replacement for it.
+import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { startMarathonEmulator } from '../../dev/marathon-emulator';
 
@@ -12,6 +13,24 @@ function number(name: string, min: number, max = Infinity) {
       );
     return n;
   };
+}
+
+function portRange(value: string): [number, number] {
+  const m = /^(\d+)-(\d+)$/.exec(value);
+  if (!m || Number(m[1]) > Number(m[2]) || Number(m[2]) > 65535)
+    throw new InvalidArgumentError(`--agent-ports must be a range like 31000-32000, got "${value}"`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+/** `uid=public-key.pem`, repeatable: the service accounts of the auth mode. */
+function serviceAccount(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const [uid, file] = value.split('=', 2);
+  if (!uid || !file) throw new InvalidArgumentError(`--service-account must be uid=public-key.pem, got "${value}"`);
+  try {
+    return { ...previous, [uid]: readFileSync(file, 'utf8') };
+  } catch (err) {
+    throw new InvalidArgumentError(`--service-account ${uid}: cannot read ${file}: ${(err as Error).message}`);
+  }
 }
 
 export function register(program: Command): void {
@@ -55,10 +74,23 @@ export function register(program: Command): void {
       1000,
     )
     .addOption(
-      new Option('--api-shape <version>', 'response shape of GET calls: Marathon 1.5+ or legacy 1.4 networking fields')
+      new Option(
+        '--api-shape <version>',
+        'Marathon to behave as: 1.5 (networks, container.portMappings) or 1.4 (legacy networking fields only; 1.5 fields in requests are dropped as 1.4 drops them)',
+      )
         .choices(['1.4', '1.5'])
         .default('1.5'),
     )
+    .option('--agents <n>', 'emulated Mesos agents tasks are placed on', number('--agents', 1, 1000), 3)
+    .option('--agent-cpus <n>', 'cpus of each agent', number('--agent-cpus', 0.01), 256)
+    .option('--agent-mem <mb>', 'memory of each agent, MB', number('--agent-mem', 1), 1_048_576)
+    .option('--agent-ports <from-to>', 'host port range each agent offers', portRange, [1025, 65535])
+    .option(
+      '--service-account <uid=public-key.pem>',
+      'DC/OS auth mode: a service account that may log in (repeatable); every API call then needs a token',
+      serviceAccount,
+    )
+    .option('--token-ttl <seconds>', 'auth mode: lifetime of issued tokens', number('--token-ttl', 1), 5 * 86400)
     .addHelpText(
       'after',
       [
@@ -68,7 +100,9 @@ export function register(program: Command): void {
         'Containers mode uses the Docker daemon from DOCKER_HOST (or the local socket); containers carry the label',
         'slipway.emulator=<instance> and are removed on scale-down, upgrade, app delete and when the emulator stops.',
         'Simulated mode: an app with env or label SLIPWAY_SIMULATE_UNHEALTHY=1 never turns healthy.',
-        'Admin API for tests (not part of Marathon): GET /_emulator/requests, GET|POST /_emulator/faults, POST /_emulator/reset.',
+        'Tasks are placed on the agents only where cpus, mem, host ports and the app constraints fit; the rest waits in GET /v2/queue.',
+        'Admin API for tests (not part of Marathon): GET /_emulator/requests, GET|POST /_emulator/faults, POST /_emulator/reset,',
+        'POST /_emulator/tasks/lose {appId, state: TASK_LOST|TASK_UNREACHABLE}, POST /_emulator/leader-change, POST /_emulator/auth/revoke.',
         '',
         'Example:',
         '  slipway marathon-emulator --port 8080 --mode simulated --failure-rate 0.2',
@@ -87,6 +121,12 @@ export function register(program: Command): void {
         timeScale: number;
         healthyAfterMs: number;
         apiShape: '1.4' | '1.5';
+        agents: number;
+        agentCpus: number;
+        agentMem: number;
+        agentPorts: [number, number];
+        serviceAccount?: Record<string, string>;
+        tokenTtl: number;
       }) => {
         const emulator = await startMarathonEmulator({
           port: o.port,
@@ -97,6 +137,8 @@ export function register(program: Command): void {
           timeScale: o.timeScale,
           simulatedHealthyAfterMs: o.healthyAfterMs,
           apiShape: o.apiShape,
+          agents: { count: o.agents, cpus: o.agentCpus, mem: o.agentMem, ports: [o.agentPorts] },
+          ...(o.serviceAccount ? { auth: { serviceAccounts: o.serviceAccount, tokenTtlSeconds: o.tokenTtl } } : {}),
         });
         process.stdout.write(
           `Marathon emulator (a development stand-in for Marathon, ${o.mode} mode) at ${emulator.url}\n`,

@@ -2,10 +2,12 @@
 // the Dockerfile rendered from the service's template and, per environment, the Marathon app JSON.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { getEnvironment, getService, repositoryUrl, resolveAppSettings } from '../../common/config';
 import { renderDockerfile } from '../../activities/dockerfile';
 import { renderMarathonAppFromConfig } from '../../activities/plan';
+import { MarathonClient } from '../../activities/marathon-client';
+import { marathonVersionOf, parseMarathonVersion, type MarathonVersion } from '../../activities/marathon-version';
 import { loadClientConfig } from '../cli-support';
 
 interface RenderOptions {
@@ -14,6 +16,26 @@ interface RenderOptions {
   source?: string;
   dockerfile?: boolean;
   app?: boolean;
+  marathonVersion?: MarathonVersion;
+}
+
+function versionOption(value: string): MarathonVersion {
+  const parsed = parseMarathonVersion(value);
+  if (!parsed) throw new InvalidArgumentError(`expected a Marathon version like 1.4, 1.5 or 1.10.26, got "${value}"`);
+  return parsed;
+}
+
+/** The version to render for: --marathon-version, else what the environment's Marathon says it runs. */
+async function targetOf(url: string, environment: string, explicit?: MarathonVersion): Promise<MarathonVersion> {
+  if (explicit) return explicit;
+  try {
+    return await marathonVersionOf(MarathonClient.fromEnv(url, environment));
+  } catch (err) {
+    throw new Error(
+      `cannot ask ${url} (environment ${environment}) for its version: ${(err as Error).message}; ` +
+        'pass --marathon-version (e.g. 1.4 or 1.5) to render without asking',
+    );
+  }
 }
 
 /** The checkout the templates look into for dependency manifests: --source, or a local repository. */
@@ -34,8 +56,16 @@ export function register(program: Command): void {
     .option('--source <dir>', 'a checkout of the service (default: the repository when it is local)')
     .option('--no-dockerfile', 'skip the Dockerfile')
     .option('--no-app', 'skip the Marathon app JSON')
-    .addHelpText('after', '\nExample:\n  slipway render hello-node --env production\n')
-    .action((name: string, opts: RenderOptions) => {
+    .option(
+      '--marathon-version <version>',
+      "render the app for this Marathon version (1.4: legacy networking fields; 1.5 and later: networks); default: ask each environment's Marathon (GET /v2/info)",
+      versionOption,
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  slipway render hello-node --env production\n  slipway render hello-node --marathon-version 1.4 --no-dockerfile\n',
+    )
+    .action(async (name: string, opts: RenderOptions) => {
       const config = loadClientConfig();
       const service = getService(config, name);
       const environments = (opts.env ?? config.environments.map((e) => e.name)).map((e) => getEnvironment(config, e));
@@ -57,14 +87,18 @@ export function register(program: Command): void {
       }
       if (opts.app !== false) {
         for (const env of environments) {
+          const target = await targetOf(env.marathon, env.name, opts.marathonVersion);
           const app = renderMarathonAppFromConfig(config, {
             service: service.name,
             environment: env.name,
             image,
             pipelineId,
             commit,
+            target,
           });
-          process.stdout.write(`\n# ---- Marathon app for ${env.name}\n${JSON.stringify(app, null, 2)}\n`);
+          process.stdout.write(
+            `\n# ---- Marathon app for ${env.name} (Marathon ${target.version})\n${JSON.stringify(app, null, 2)}\n`,
+          );
         }
       }
     });

@@ -4,6 +4,9 @@
 //                             writes the app id, image and SLIPWAY_PIPELINE_ID label
 //   GET/POST /_emulator/faults  {failureRate, latencyMs, stuckDeployments, failNextRequests}
 //   POST /_emulator/reset     forget all apps, tasks, deployments, requests and faults
+//   POST /_emulator/auth/revoke  (auth mode) every token issued so far is refused from now on
+//   POST /_emulator/tasks/lose {appId, state: TASK_LOST|TASK_UNREACHABLE, count}  agents fail
+//   POST /_emulator/leader-change {unknownForMs}  a new leader: health unknown until checks run again
 import { updateFaults, type Faults } from './faults';
 import { parseJson, Router } from './http';
 
@@ -24,6 +27,10 @@ export interface AdminContext {
   getFaults(): Faults;
   setFaults(f: Faults): void;
   reset(): Promise<void>;
+  /** Auth mode only. */
+  revokeTokens?: () => void;
+  loseTasks(appId: string, state: 'TASK_LOST' | 'TASK_UNREACHABLE', count: number): string[];
+  changeLeader(unknownForMs: number): void;
 }
 
 export function createAdmin(ctx: AdminContext): Router {
@@ -39,6 +46,30 @@ export function createAdmin(ctx: AdminContext): Router {
       if (typeof next === 'string') return { status: 400, body: { message: next } };
       ctx.setFaults(next);
       return { status: 200, body: next };
+    })
+    .on('POST', /^\/_emulator\/auth\/revoke\/?$/, () => {
+      if (!ctx.revokeTokens) return { status: 400, body: { message: 'the emulator runs without auth mode' } };
+      ctx.revokeTokens();
+      return { status: 200, body: { revoked: true } };
+    })
+    .on('POST', /^\/_emulator\/tasks\/lose\/?$/, (req) => {
+      const parsed = parseJson(req.body || '{}');
+      if (!parsed.ok) return parsed.reply;
+      const body = (parsed.value ?? {}) as { appId?: unknown; state?: unknown; count?: unknown };
+      if (typeof body.appId !== 'string' || (body.state !== 'TASK_LOST' && body.state !== 'TASK_UNREACHABLE'))
+        return {
+          status: 400,
+          body: { message: 'expected {"appId": "/x", "state": "TASK_LOST" or "TASK_UNREACHABLE"}' },
+        };
+      const count = typeof body.count === 'number' && body.count > 0 ? body.count : 1;
+      return { status: 200, body: { tasks: ctx.loseTasks(body.appId, body.state, count) } };
+    })
+    .on('POST', /^\/_emulator\/leader-change\/?$/, (req) => {
+      const parsed = parseJson(req.body || '{}');
+      if (!parsed.ok) return parsed.reply;
+      const ms = (parsed.value as { unknownForMs?: unknown } | null)?.unknownForMs;
+      ctx.changeLeader(typeof ms === 'number' && ms >= 0 ? ms : 1000);
+      return { status: 200, body: { leaderChanged: true } };
     })
     .on('POST', /^\/_emulator\/reset\/?$/, async () => {
       await ctx.reset();

@@ -6,7 +6,16 @@
 // force, only cancels (202, no body).
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { absoluteId, normalise, renderLegacy, sameConfig, typeErrors, validate, type AppDef } from './app-spec';
+import {
+  absoluteId,
+  dropUnknownTo14,
+  normalise,
+  renderLegacy,
+  sameConfig,
+  typeErrors,
+  validate,
+  type AppDef,
+} from './app-spec';
 import type { Engine, Task } from './engine';
 import type { EventBus } from './events';
 import { isTrue, parseJson, Router, type Reply, type Request } from './http';
@@ -19,6 +28,8 @@ export interface ApiContext {
   /** '1.4' renders GET responses with the legacy networking fields, as Marathon 1.4 did. */
   apiShape: '1.4' | '1.5';
   leader: () => string;
+  /** 1.5+ (--max_running_deployments): more running deployments than this are refused with 403. */
+  maxRunningDeployments: number;
 }
 
 const notFound = (id: string): Reply => ({ status: 404, body: { message: `App '${id}' does not exist` } });
@@ -32,6 +43,16 @@ const locked = (ids: string[]): Reply => ({
     message:
       "App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.",
     deployments: ids.map((id) => ({ id })),
+  },
+});
+
+const tooManyDeployments = (max: number): Reply => ({
+  status: 403,
+  body: {
+    message:
+      `Max number (${max}) of running deployments is achieved. Wait for existing deployments to complete or cancel one` +
+      'using force=true parameter. You can increase max deployment number by using --max_running_deployments parameter ' +
+      'but be advised that this can have negative effects on the performance.',
   },
 });
 
@@ -54,6 +75,7 @@ function matchesSelector(labels: Record<string, unknown>, selector: string): boo
 
 export function createApi(ctx: ApiContext): Router {
   const { store, engine, events } = ctx;
+  const legacy = ctx.apiShape === '1.4';
 
   const taskJson = (t: Task, def: AppDef) => ({
     id: t.id,
@@ -61,13 +83,13 @@ export function createApi(ctx: ApiContext): Router {
     host: t.host,
     ports: t.ports,
     servicePorts: [],
-    slaveId: 'emulator-agent',
+    slaveId: t.agentId,
     state: t.state,
     stagedAt: new Date(t.stagedAt).toISOString(),
     ...(t.startedAt ? { startedAt: new Date(t.startedAt).toISOString() } : {}),
     version: t.version,
     ipAddresses: t.host
-      ? [{ ipAddress: t.host === 'agent-1.emulator.invalid' ? '127.0.0.1' : t.host, protocol: 'IPv4' }]
+      ? [{ ipAddress: t.host.endsWith('.emulator.invalid') ? '127.0.0.1' : t.host, protocol: 'IPv4' }]
       : [],
     ...((def.healthChecks as unknown[]).length > 0
       ? {
@@ -86,7 +108,7 @@ export function createApi(ctx: ApiContext): Router {
       : {}),
   });
 
-  const appJson = (app: StoredApp, withTasks: boolean): AppDef => {
+  const appJson = (app: StoredApp, withTasks: boolean, withReadiness = false): AppDef => {
     const tasks = engine.tasksOf(app.id);
     const hasChecks = (app.def.healthChecks as unknown[]).length > 0;
     const running = tasks.filter((t) => t.state === 'TASK_RUNNING');
@@ -100,6 +122,7 @@ export function createApi(ctx: ApiContext): Router {
       deployments: engine.locksOf(app.id).map((id) => ({ id })),
       ...(withTasks ? { tasks: tasks.map((t) => taskJson(t, app.def)) } : {}),
       ...(failure ? { lastTaskFailure: failure } : {}),
+      ...(withReadiness ? { readinessCheckResults: engine.readinessResults(app.id) } : {}),
     };
   };
 
@@ -127,6 +150,10 @@ export function createApi(ctx: ApiContext): Router {
     const existing = store.get(id);
     const locks = engine.locksOf(id);
     if (locks.length > 0 && !force) return { reply: locked(locks) };
+    if (!legacy && engine.deploymentList().length - locks.length >= ctx.maxRunningDeployments) {
+      // GroupManagerImpl: TooManyRunningDeploymentsException, mapped to 403 (MarathonExceptionMapper).
+      return { reply: tooManyDeployments(ctx.maxRunningDeployments) };
+    }
     for (const l of locks) engine.cancel(l, 'Deployment overridden by a forced change');
     const version = store.newVersion();
     const configChanged = !existing || !sameConfig(existing.def, def);
@@ -164,8 +191,13 @@ export function createApi(ctx: ApiContext): Router {
     const parsed = parseJson(req.body);
     if (!parsed.ok) return parsed;
     const types = typeErrors(parsed.value);
-    if (types.length > 0) return { ok: false, reply: invalid(types, 'Invalid JSON') };
-    return { ok: true, body: parsed.value as Record<string, unknown> };
+    if (types.length > 0) {
+      // JSON type errors: 400 on 1.4, 422 on 1.5+ (same body).
+      const reply = invalid(types, 'Invalid JSON');
+      return { ok: false, reply: legacy ? { ...reply, status: 400 } : reply };
+    }
+    const body = parsed.value as Record<string, unknown>;
+    return { ok: true, body: legacy ? dropUnknownTo14(body) : body };
   }
 
   const router = new Router();
@@ -259,11 +291,13 @@ export function createApi(ctx: ApiContext): Router {
       const dep = engine.deploy(id, 'restart', original, version);
       return deploymentReply(200, dep.id, version);
     })
-    .on('GET', /^\/v2\/apps(\/.+?)\/?$/, (_req, _res, [rawId]) => {
+    .on('GET', /^\/v2\/apps(\/.+?)\/?$/, (req, _res, [rawId]) => {
       const app = store.get(absoluteId(rawId!));
       if (!app) return notFound(absoluteId(rawId!));
-      // Marathon's single-app GET always carries tasks, counts, deployments and lastTaskFailure.
-      return { status: 200, body: { app: appJson(app, true) } };
+      // Marathon's single-app GET always carries tasks, counts, deployments and lastTaskFailure;
+      // readiness results only with embed=app.readiness.
+      const readiness = req.query.getAll('embed').includes('app.readiness');
+      return { status: 200, body: { app: appJson(app, true, readiness) } };
     })
     .on('PUT', /^\/v2\/apps(\/.+?)\/?$/, (req, _res, [rawId]) => {
       const id = absoluteId(rawId!);
@@ -284,10 +318,13 @@ export function createApi(ctx: ApiContext): Router {
       }
       // partialUpdate (default true): omitted fields keep their values.
       const partial = req.query.get('partialUpdate') !== 'false';
-      const merged = { ...(partial && existing ? userFields(existing.def) : {}), ...body, id };
+      const base = partial && existing ? userFields(existing.def) : {};
+      // 1.4 keeps the network inside `container`: a new container brings its own (stored as `networks`).
+      if (legacy && body.container !== undefined) delete base.networks;
+      const merged = { ...base, ...body, id };
       const details = validate(merged);
       if (details.length > 0) return invalid(details);
-      return change(id, normalise(merged, store.nextServicePort), force, req).reply;
+      return change(id, normalise(merged, store.nextServicePort, existing?.def), force, req).reply;
     })
     .on('DELETE', /^\/v2\/apps(\/.+?)\/?$/, (req, _res, [rawId]) => {
       const id = absoluteId(rawId!);
@@ -301,6 +338,17 @@ export function createApi(ctx: ApiContext): Router {
       const version = store.newVersion();
       const dep = engine.deploy(id, 'stop', app.def, version);
       return deploymentReply(200, dep.id, version);
+    })
+    .on('GET', /^\/v2\/queue\/?$/, (req) => {
+      // The launch queue: apps with tasks wanted but not launched (offers declined or backoff).
+      const withOffers = req.query.getAll('embed').includes('lastUnusedOffers');
+      const queue = engine.queueEntries().flatMap(({ appId, entry }) => {
+        const app = store.get(appId);
+        if (!app) return [];
+        const { lastUnusedOffers, ...rest } = entry;
+        return [{ ...rest, ...(withOffers ? { lastUnusedOffers } : {}), app: appJson(app, false) }];
+      });
+      return { status: 200, body: { queue } };
     })
     .on('GET', /^\/v2\/deployments\/?$/, () => ({
       status: 200,
@@ -317,15 +365,14 @@ export function createApi(ctx: ApiContext): Router {
       engine.cancel(dep.id, 'Deployment canceled, reverting');
       const app = store.get(dep.appId);
       if (!app) return { status: 404, body: { message: `App '${dep.appId}' does not exist` } };
+      // The revert is a deployment like any other: its id is in the body and the header.
       if (!dep.original) {
         const version = store.newVersion();
         const stop = engine.deploy(dep.appId, 'stop', app.def, version);
-        return { status: 200, body: { deploymentId: stop.id, version } };
+        return deploymentReply(200, stop.id, version);
       }
       const result = change(dep.appId, userFields(dep.original), true, req);
-      return 'deploymentId' in result
-        ? { status: 200, body: { deploymentId: result.deploymentId, version: result.version } }
-        : result.reply;
+      return 'deploymentId' in result ? deploymentReply(200, result.deploymentId, result.version) : result.reply;
     })
     .on('GET', /^\/v2\/events\/?$/, (req, res: ServerResponse) => {
       if (!String(req.headers.accept ?? '').includes('text/event-stream')) {

@@ -1,4 +1,5 @@
-// App definitions as the emulator (standing in for Marathon 1.5+) accepts and stores them:
+// App definitions as the emulator accepts and stores them (in the 1.5 shape, whichever Marathon it
+// plays; a 1.4 emulator first drops what 1.4 would not read, see dropUnknownTo14):
 // validation with Marathon's 422 shape `{message, details: [{path, errors}]}` (AppValidation.scala,
 // raml/v2/types/app.raml), the documented defaults filled in, and the 1.4 networking fields
 // (`container.docker.network`, `container.docker.portMappings`, `ports`) migrated to the 1.5 ones,
@@ -16,6 +17,13 @@ const constraintOperators = ['UNIQUE', 'CLUSTER', 'GROUP_BY', 'LIKE', 'UNLIKE', 
 
 export function absoluteId(id: string): string {
   return '/' + id.replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+/** Names of a stored definition's ports, in order (host: port definitions; otherwise port mappings). */
+export function portNamesOf(app: AppDef): (string | undefined)[] {
+  const container = isObject(app.container) ? app.container : {};
+  const list = networkMode(app) === 'host' ? app.portDefinitions : container.portMappings;
+  return (Array.isArray(list) ? list : []).map((p) => (isObject(p) && typeof p.name === 'string' ? p.name : undefined));
 }
 
 /** Network mode of a (raw or stored) definition. */
@@ -152,8 +160,43 @@ export function validate(app: AppDef): Detail[] {
       );
     }
   });
+  const portNames =
+    mode === 'host'
+      ? definitions
+        ? definitions.flatMap((d) => (isObject(d) && typeof d.name === 'string' ? [d.name] : []))
+        : ['default']
+      : (mappings ?? []).flatMap((m) => (isObject(m) && typeof m.name === 'string' ? [m.name] : []));
+  validateReadiness(details, app, portNames);
   return details;
 }
+
+/** Readiness checks (AppValidation.scala readinessCheckValidator, complyWithReadinessCheckRules). */
+function validateReadiness(details: Detail[], app: AppDef, portNames: string[]): void {
+  const checks = Array.isArray(app.readinessChecks) ? app.readinessChecks : [];
+  if (checks.length > 1) collect(details, '/readinessChecks', 'got ' + checks.length + ', expected 1 or less');
+  checks.forEach((raw, i) => {
+    if (!isObject(raw)) return collect(details, `/readinessChecks(${i})`, 'error.expected.jsobject');
+    const portName = typeof raw.portName === 'string' ? raw.portName : readinessDefaults.portName;
+    if (!portNames.includes(portName))
+      collect(details, `/readinessChecks(${i})/portName`, `No port definition reference for portName ${portName}`);
+    const interval = Number(raw.intervalSeconds ?? readinessDefaults.intervalSeconds);
+    const timeout = Number(raw.timeoutSeconds ?? readinessDefaults.timeoutSeconds);
+    if (timeout >= interval)
+      collect(details, `/readinessChecks(${i})/timeoutSeconds`, `got ${timeout}, expected less than ${interval}`);
+  });
+}
+
+/** ReadinessCheck.scala defaults. */
+const readinessDefaults = {
+  name: 'readinessCheck',
+  protocol: 'HTTP',
+  path: '/',
+  portName: 'http-api',
+  intervalSeconds: 30,
+  timeoutSeconds: 10,
+  httpStatusCodesForReady: [200],
+  preserveLastResponse: false,
+};
 
 const healthCheckDefaults = {
   protocol: 'HTTP',
@@ -166,8 +209,12 @@ const healthCheckDefaults = {
   ignoreHttp1xx: false,
 };
 
-/** Fills Marathon's documented defaults and migrates 1.4 networking fields; returns a new object. */
-export function normalise(input: AppDef, nextServicePort: () => number): AppDef {
+/**
+ * Fills Marathon's documented defaults and migrates 1.4 networking fields; returns a new object.
+ * Service ports asked for as 0 are assigned from the pool, except that an update keeps the ones
+ * the app already has at the same position (Marathon does, so an identical PUT changes nothing).
+ */
+export function normalise(input: AppDef, nextServicePort: () => number, previous?: AppDef): AppDef {
   const app: AppDef = structuredClone(input);
   app.id = absoluteId(String(app.id));
   const container = isObject(app.container) ? app.container : undefined;
@@ -205,23 +252,26 @@ export function normalise(input: AppDef, nextServicePort: () => number): AppDef 
   }
   app.networks ??= [{ mode: 'host' }];
   const mode = networkMode(app);
+  const before = previous && networkMode(previous) === mode ? servicePortsOf(previous) : [];
+  const servicePort = (asked: unknown, i: number) =>
+    asked === undefined || asked === 0 ? (before[i] ?? nextServicePort()) : asked;
   if (mode === 'host') {
     app.portDefinitions ??= [{ port: 0, protocol: 'tcp', name: 'default' }];
-    app.portDefinitions = (app.portDefinitions as Record<string, unknown>[]).map((d) => ({
+    app.portDefinitions = (app.portDefinitions as Record<string, unknown>[]).map((d, i) => ({
       protocol: 'tcp',
       ...d,
-      port: d.port === 0 || d.port === undefined ? nextServicePort() : d.port,
+      port: servicePort(d.port, i),
     }));
   } else {
     delete app.portDefinitions;
     if (container && Array.isArray(container.portMappings)) {
-      container.portMappings = (container.portMappings as Record<string, unknown>[]).map((m) => ({
+      container.portMappings = (container.portMappings as Record<string, unknown>[]).map((m, i) => ({
         containerPort: 0,
         hostPort: 0,
         protocol: 'tcp',
         labels: {},
         ...m,
-        servicePort: m.servicePort === undefined || m.servicePort === 0 ? nextServicePort() : m.servicePort,
+        servicePort: servicePort(m.servicePort, i),
       }));
     }
   }
@@ -247,7 +297,32 @@ export function normalise(input: AppDef, nextServicePort: () => number): AppDef 
     ...healthCheckDefaults,
     ...(isObject(hc) ? hc : {}),
   }));
+  app.readinessChecks = (Array.isArray(app.readinessChecks) ? app.readinessChecks : []).map((rc) => ({
+    ...readinessDefaults,
+    ...(isObject(rc) ? rc : {}),
+  }));
   return app;
+}
+
+/**
+ * What Marathon 1.4 makes of a request body: it knows nothing of the 1.5 networking fields and
+ * drops them without a word (`networks`, `container.portMappings`), so a 1.5-shaped bridge app
+ * runs with HOST networking and no port mappings. Returns a copy without them.
+ */
+export function dropUnknownTo14(body: AppDef): AppDef {
+  const out: AppDef = structuredClone(body);
+  delete out.networks;
+  if (isObject(out.container)) delete out.container.portMappings;
+  return out;
+}
+
+/** Service ports a stored definition was given, by position. */
+function servicePortsOf(app: AppDef): (number | undefined)[] {
+  const container = isObject(app.container) ? app.container : {};
+  const list = networkMode(app) === 'host' ? app.portDefinitions : container.portMappings;
+  return (Array.isArray(list) ? list : []).map((p) =>
+    isObject(p) ? (typeof p.port === 'number' ? p.port : (p.servicePort as number | undefined)) : undefined,
+  );
 }
 
 /** Fields that are not configuration: a change only there is no reason to restart tasks. */

@@ -7,17 +7,22 @@
 // - a deployment is done when `instances` tasks of the new run are healthy and the old are gone;
 //   one whose new tasks never get healthy never finishes, exactly as Marathon: unhealthy tasks are
 //   killed after maxConsecutiveFailures and relaunched under a growing backoff, old tasks keep serving;
+// - with a readiness check, a new task counts for a deployment only once it is healthy and ready:
+//   old tasks are killed only then, and the deployment ends when every new task is ready (the
+//   check runs only during deployments, until it passes once, as ReadinessBehavior does);
 // - health check failures inside gracePeriodSeconds are ignored until the task was healthy once;
 // - without a deployment the app is kept at `instances` tasks (dead tasks are replaced).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../common/log';
-import type { AppDef } from './app-spec';
+import { demandOf, matchAgent, type AgentSpec, type NoMatchReason, type Placed } from './agents';
+import { newQueueState, queueEntryJson, recordOffers, type QueueState } from './launch-queue';
+import { networkMode, portNamesOf, type AppDef } from './app-spec';
 import type { EventBus } from './events';
 import type { Faults } from './faults';
 import type { HealthCheckDef, TaskRef, TaskRunner } from './runner';
 import type { AppStore } from './store';
 
-export type TaskState = 'TASK_STAGING' | 'TASK_RUNNING' | 'TASK_KILLING';
+export type TaskState = 'TASK_STAGING' | 'TASK_RUNNING' | 'TASK_KILLING' | 'TASK_UNREACHABLE';
 
 interface HealthState {
   alive: boolean | null;
@@ -30,6 +35,14 @@ interface HealthState {
   checking: boolean;
 }
 
+interface ReadinessState {
+  name: string;
+  ready: boolean;
+  lastResponse: { status: number | null; cause: string | null } | null;
+  nextCheckAt: number;
+  checking: boolean;
+}
+
 export interface Task extends TaskRef {
   /** The definition the task was launched with: its env, labels and health checks stay those of its version. */
   def: AppDef;
@@ -37,8 +50,15 @@ export interface Task extends TaskRef {
   state: TaskState;
   stagedAt: number;
   health: HealthState[];
+  /** Null without a readiness check. */
+  readiness: ReadinessState | null;
+  /** The agent the task was placed on, and what it holds there until it is gone. */
+  agentId: string;
+  reserved: Omit<Placed, 'agentId' | 'appId'>;
   everHealthy: boolean;
   nextStatusAt: number;
+  /** When the task's agent stopped answering (TASK_UNREACHABLE). */
+  unreachableSince?: number;
 }
 
 interface AppRuntime {
@@ -46,6 +66,7 @@ interface AppRuntime {
   delayMs: number;
   nextLaunchAt: number;
   lastTaskFailure?: Record<string, unknown>;
+  queue: QueueState | null;
 }
 
 export type DeploymentKind = 'start' | 'upgrade' | 'scale' | 'restart' | 'stop';
@@ -67,6 +88,7 @@ export interface EngineOptions {
   tickMs: number;
   faults: () => Faults;
   log: Logger;
+  agents: AgentSpec[];
 }
 
 const stepsFor: Record<DeploymentKind, string[]> = {
@@ -77,19 +99,55 @@ const stepsFor: Record<DeploymentKind, string[]> = {
   stop: ['StopApplication'],
 };
 
-function healthChecksOf(
-  def: AppDef,
-): (HealthCheckDef & { gracePeriodSeconds: number; intervalSeconds: number; maxConsecutiveFailures: number })[] {
-  return ((def.healthChecks ?? []) as Record<string, unknown>[]).map((hc) => ({
-    protocol: String(hc.protocol ?? 'HTTP'),
-    path: String(hc.path ?? '/'),
-    portIndex: typeof hc.portIndex === 'number' ? hc.portIndex : 0,
-    port: typeof hc.port === 'number' ? hc.port : undefined,
-    timeoutSeconds: Number(hc.timeoutSeconds ?? 20),
-    gracePeriodSeconds: Number(hc.gracePeriodSeconds ?? 300),
-    intervalSeconds: Number(hc.intervalSeconds ?? 60),
-    maxConsecutiveFailures: Number(hc.maxConsecutiveFailures ?? 3),
-  }));
+/** COMMAND and MESOS_* checks run on the agent (Mesos checks), the others on the Marathon leader. */
+const onAgent = (protocol: string) => protocol === 'COMMAND' || protocol.startsWith('MESOS_');
+
+function healthChecksOf(def: AppDef): (HealthCheckDef & {
+  gracePeriodSeconds: number;
+  intervalSeconds: number;
+  maxConsecutiveFailures: number;
+  delaySeconds: number;
+})[] {
+  return ((def.healthChecks ?? []) as Record<string, unknown>[]).map((hc) => {
+    const protocol = String(hc.protocol ?? 'HTTP');
+    const command = hc.command as { value?: unknown } | undefined;
+    return {
+      protocol,
+      path: String(hc.path ?? '/'),
+      portIndex: typeof hc.portIndex === 'number' ? hc.portIndex : 0,
+      port: typeof hc.port === 'number' ? hc.port : undefined,
+      timeoutSeconds: Number(hc.timeoutSeconds ?? 20),
+      gracePeriodSeconds: Number(hc.gracePeriodSeconds ?? 300),
+      intervalSeconds: Number(hc.intervalSeconds ?? 60),
+      // Mesos checks: 0 kills on the first failure; Marathon checks: 0 never kills.
+      maxConsecutiveFailures: Number(hc.maxConsecutiveFailures ?? 3) || (onAgent(protocol) ? 1 : 0),
+      // Mesos checks start after delaySeconds (default 15); Marathon's at once.
+      delaySeconds: onAgent(protocol) ? Number(hc.delaySeconds ?? 15) : 0,
+      ...(typeof command?.value === 'string' ? { command: command.value } : {}),
+    };
+  });
+}
+
+/** Tasks that count as instances: not being killed, not unreachable past inactiveAfterSeconds. */
+function isActive(task: Task, def: AppDef, now: number, scaled: (s: number) => number): boolean {
+  if (task.state === 'TASK_KILLING') return false;
+  if (task.state !== 'TASK_UNREACHABLE') return true;
+  const strategy = (def.unreachableStrategy ?? {}) as { inactiveAfterSeconds?: number };
+  return now - (task.unreachableSince ?? now) < scaled(Number(strategy.inactiveAfterSeconds ?? 0));
+}
+
+function readinessCheckOf(def: AppDef): (HealthCheckDef & { name: string; intervalSeconds: number }) | null {
+  const rc = ((def.readinessChecks ?? []) as Record<string, unknown>[])[0];
+  if (!rc) return null;
+  return {
+    name: String(rc.name ?? 'readinessCheck'),
+    protocol: String(rc.protocol ?? 'HTTP'),
+    path: String(rc.path ?? '/'),
+    portIndex: Math.max(0, portNamesOf(def).indexOf(String(rc.portName))),
+    timeoutSeconds: Number(rc.timeoutSeconds ?? 10),
+    intervalSeconds: Number(rc.intervalSeconds ?? 30),
+    okStatuses: Array.isArray(rc.httpStatusCodesForReady) ? rc.httpStatusCodesForReady.map(Number) : [200],
+  };
 }
 
 export class Engine {
@@ -121,7 +179,7 @@ export class Engine {
   runtime(appId: string): AppRuntime {
     let rt = this.runtimes.get(appId);
     if (!rt) {
-      rt = { tasks: [], delayMs: 0, nextLaunchAt: 0 };
+      rt = { tasks: [], delayMs: 0, nextLaunchAt: 0, queue: null };
       this.runtimes.set(appId, rt);
     }
     return rt;
@@ -139,6 +197,30 @@ export class Engine {
     if (task.state !== 'TASK_RUNNING') return false;
     const checks = (task.def.healthChecks as unknown[] | undefined)?.length ?? 0;
     return checks === 0 || (task.health.length >= checks && task.health.every((h) => h.alive === true));
+  }
+
+  /** A task counts for a deployment once ready (always, without a readiness check). */
+  isReady(task: Task): boolean {
+    return task.readiness === null || task.readiness.ready;
+  }
+
+  /** The readiness results of an app's running deployment (GET /v2/deployments, embed=app.readiness). */
+  readinessResults(appId: string): Record<string, unknown>[] {
+    const runKey = this.store.get(appId)?.runKey;
+    if (!this.deploymentList().some((d) => d.appId === appId)) return [];
+    // Only the tasks this deployment launched are checked.
+    return this.tasksOf(appId).flatMap((t) =>
+      t.readiness && t.state === 'TASK_RUNNING' && t.runKey === runKey
+        ? [
+            {
+              name: t.readiness.name,
+              taskId: t.id,
+              ready: t.readiness.ready,
+              lastResponse: t.readiness.lastResponse,
+            },
+          ]
+        : [],
+    );
   }
 
   deploymentList(): Deployment[] {
@@ -200,7 +282,10 @@ export class Engine {
       affectedApps: [dep.appId],
       affectedPods: [],
       steps: dep.steps,
-      currentActions: (step?.actions ?? []).map((a) => ({ ...a, readinessCheckResults: [] })),
+      currentActions: (step?.actions ?? []).map((a) => ({
+        ...a,
+        readinessCheckResults: this.readinessResults(dep.appId),
+      })),
       currentStep: dep.currentStep,
       totalSteps: dep.steps.length,
     };
@@ -230,8 +315,10 @@ export class Engine {
 
   private reconcile(appId: string, def: AppDef, runKey: string, now: number): void {
     const rt = this.runtime(appId);
+    this.expungeUnreachable(rt, def, now);
     this.watchTasks(rt, def, now);
     const dep = this.deploymentList().find((d) => d.appId === appId);
+    if (dep) this.checkReadiness(rt, now);
     if (dep?.kind === 'stop') {
       for (const t of rt.tasks) if (t.state !== 'TASK_KILLING') this.kill(rt, t, 'app stopped');
       if (rt.tasks.length === 0) {
@@ -274,6 +361,25 @@ export class Engine {
             this.recordHealth(rt, def, task, h, check, result.ok, result.cause);
           });
       });
+    }
+  }
+
+  /** Readiness probes of the tasks still not ready, each at its check's interval. */
+  private checkReadiness(rt: AppRuntime, now: number): void {
+    for (const task of rt.tasks) {
+      const r = task.readiness;
+      const check = readinessCheckOf(task.def);
+      if (task.state !== 'TASK_RUNNING' || !r || !check || r.ready || r.checking || now < r.nextCheckAt) continue;
+      r.checking = true;
+      void this.runner
+        .probe(task, task.def, check, Math.max(200, this.scaled(check.timeoutSeconds)))
+        .catch((err: unknown) => ({ ok: false, cause: (err as Error).message }))
+        .then((result) => {
+          r.checking = false;
+          r.nextCheckAt = Date.now() + Math.max(50, this.scaled(check.intervalSeconds));
+          r.ready = result.ok;
+          r.lastResponse = { status: result.ok ? (check.okStatuses?.[0] ?? 200) : null, cause: result.cause ?? null };
+        });
     }
   }
 
@@ -325,15 +431,7 @@ export class Engine {
       });
     }
     if (!ok && check.maxConsecutiveFailures > 0 && h.consecutiveFailures >= check.maxConsecutiveFailures) {
-      this.events.emit('unhealthy_task_kill_event', {
-        appId: task.appId,
-        taskId: task.id,
-        instanceId: task.id,
-        version: task.version,
-        reason: cause,
-        host: task.host,
-        slaveId: 'emulator-agent',
-      });
+      // Marathon 1.4 and later (1.10 too) name it per instance; unhealthy_task_kill_event is older.
       this.events.emit('unhealthy_instance_kill_event', {
         appId: task.appId,
         taskId: task.id,
@@ -356,7 +454,7 @@ export class Engine {
       taskId: task.id,
       timestamp: new Date().toISOString(),
       version: task.version,
-      slaveId: 'emulator-agent',
+      slaveId: task.agentId,
     };
     // Backoff: the next launch waits, and each failure grows the wait (backoffFactor), capped.
     if (rt.delayMs <= 0) rt.delayMs = this.scaled(Number(def.backoffSeconds ?? 1));
@@ -385,10 +483,10 @@ export class Engine {
     const minHealthy = Math.ceil(n * (strategy.minimumHealthCapacity ?? 1) - 1e-9);
     const maxCapacity = Math.max(n, Math.floor(n * (1 + (strategy.maximumOverCapacity ?? 1)) + 1e-9));
 
-    const alive = rt.tasks.filter((t) => t.state !== 'TASK_KILLING');
+    const alive = rt.tasks.filter((t) => isActive(t, def, now, (x) => this.scaled(x)));
     const fresh = alive.filter((t) => t.runKey === runKey);
     const old = alive.filter((t) => t.runKey !== runKey);
-    const freshHealthy = fresh.filter((t) => this.isHealthy(t)).length;
+    const freshHealthy = fresh.filter((t) => this.isHealthy(t) && this.isReady(t)).length;
     // Old tasks stay only while they are needed to hold minimumHealthCapacity.
     const oldHealthy = old.filter((t) => this.isHealthy(t)).sort((a, b) => a.stagedAt - b.stagedAt);
     const keep = oldHealthy.slice(0, Math.max(0, Math.min(oldHealthy.length, minHealthy - freshHealthy)));
@@ -410,8 +508,7 @@ export class Engine {
       remainingOld--;
       room++;
     }
-    if (need > 0 && room > 0 && now >= rt.nextLaunchAt)
-      for (let i = 0; i < Math.min(need, room); i++) this.launch(rt, def, runKey);
+    this.launchUpTo(rt, def, runKey, need > 0 && room > 0 ? Math.min(need, room) : 0, now);
 
     const done =
       fresh.length === n &&
@@ -423,8 +520,8 @@ export class Engine {
 
   private keepInstances(rt: AppRuntime, def: AppDef, runKey: string, now: number): void {
     const n = Number(def.instances ?? 1);
-    const alive = rt.tasks.filter((t) => t.state !== 'TASK_KILLING');
-    if (alive.length < n && now >= rt.nextLaunchAt) for (let i = alive.length; i < n; i++) this.launch(rt, def, runKey);
+    const alive = rt.tasks.filter((t) => isActive(t, def, now, (x) => this.scaled(x)));
+    this.launchUpTo(rt, def, runKey, Math.max(0, n - alive.length), now);
     if (alive.length > n)
       for (const t of [...alive].sort((a, b) => b.stagedAt - a.stagedAt).slice(0, alive.length - n))
         this.kill(rt, t, 'scaled down');
@@ -437,8 +534,20 @@ export class Engine {
   }
 
   private statusEvent(task: Task, taskStatus: string, message = ''): void {
+    // 1.4+ (to 1.10): every change of an instance is also an instance_changed_event with its condition.
+    this.events.emit('instance_changed_event', {
+      instanceId: task.id,
+      condition: taskStatus
+        .replace(/^TASK_/, '')
+        .toLowerCase()
+        .replace(/^./, (c) => c.toUpperCase()),
+      runSpecId: task.appId,
+      agentId: task.agentId,
+      host: task.host,
+      runSpecVersion: task.version,
+    });
     this.events.emit('status_update_event', {
-      slaveId: 'emulator-agent',
+      slaveId: task.agentId,
       taskId: task.id,
       taskStatus,
       message,
@@ -449,8 +558,49 @@ export class Engine {
     });
   }
 
-  private launch(rt: AppRuntime, def: AppDef, runKey: string): void {
+  /**
+   * Launches up to `count` tasks where agents have room, after the backoff delay; what cannot be
+   * launched stays in the app's launch queue with the reasons the offers were declined.
+   */
+  private launchUpTo(rt: AppRuntime, def: AppDef, runKey: string, count: number, now: number): void {
+    if (count <= 0) {
+      rt.queue = null;
+      return;
+    }
+    rt.queue ??= newQueueState(count, now);
+    const queue = rt.queue;
+    queue.count = count;
+    if (now < rt.nextLaunchAt) return;
+    for (let i = 0; i < count; i++) {
+      const placed = this.launch(rt, def, runKey);
+      recordOffers(queue, this.opts.agents.length, placed, now);
+      if (placed !== true) break;
+    }
+    if (queue.count === 0) rt.queue = null;
+  }
+
+  /** Every task that holds resources on an agent (until it is gone, as Mesos frees them). */
+  private placedTasks(): Placed[] {
+    return [...this.runtimes.values()].flatMap((rt) =>
+      rt.tasks
+        .filter((t) => t.state !== 'TASK_UNREACHABLE')
+        .map((t) => ({ agentId: t.agentId, appId: t.appId, ...t.reserved })),
+    );
+  }
+
+  /** GET /v2/queue entries (QueueInfoConversion.scala). */
+  queueEntries(now = Date.now()): { appId: string; entry: Record<string, unknown> }[] {
+    return [...this.runtimes.entries()].flatMap(([appId, rt]) =>
+      rt.queue ? [{ appId, entry: queueEntryJson(rt.queue, rt.nextLaunchAt, now) }] : [],
+    );
+  }
+
+  /** Places and starts one task; the agents' reasons when none can take it. */
+  private launch(rt: AppRuntime, def: AppDef, runKey: string): true | { agent: AgentSpec; reasons: NoMatchReason[] }[] {
     const appId = String(def.id);
+    const demand = demandOf(def, networkMode(def) === 'host');
+    const match = matchAgent(this.opts.agents, this.placedTasks(), appId, demand);
+    if ('reasons' in match) return match.reasons;
     const task: Task = {
       id: `${appId.slice(1).replace(/\//g, '_')}.${randomUUID()}`,
       appId,
@@ -464,12 +614,15 @@ export class Engine {
       ports: [],
       handle: '',
       health: [],
+      readiness: null,
+      agentId: match.agent.id,
+      reserved: { cpus: demand.cpus, mem: demand.mem, disk: demand.disk, ports: match.ports },
       everHealthy: false,
       nextStatusAt: 0,
     };
     rt.tasks.push(task);
     this.statusEvent(task, 'TASK_STAGING');
-    this.runner.launch(def, task).then(
+    this.runner.launch(def, { ...task, agentHost: match.agent.hostname, hostPorts: match.ports }).then(
       (launched) => {
         Object.assign(task, launched);
         if (task.state === 'TASK_KILLING') {
@@ -490,6 +643,11 @@ export class Engine {
           nextCheckAt: task.startedAt,
           checking: false,
         }));
+        healthChecksOf(def).forEach((c, i) => (task.health[i]!.nextCheckAt += this.scaled(c.delaySeconds)));
+        const readiness = readinessCheckOf(def);
+        task.readiness = readiness
+          ? { name: readiness.name, ready: false, lastResponse: null, nextCheckAt: task.startedAt, checking: false }
+          : null;
         this.statusEvent(task, 'TASK_RUNNING');
       },
       (err: unknown) => {
@@ -498,6 +656,7 @@ export class Engine {
         this.opts.log.warn('task launch failed', { appId, error: (err as Error).message });
       },
     );
+    return true;
   }
 
   private kill(rt: AppRuntime, task: Task, reason: string): void {
@@ -515,6 +674,61 @@ export class Engine {
     const i = rt.tasks.indexOf(task);
     if (i >= 0) rt.tasks.splice(i, 1);
     this.statusEvent(task, state, message);
+  }
+
+  /**
+   * Fault injection (POST /_emulator/tasks/lose): up to `count` running tasks of the app become
+   * TASK_LOST (gone at once, replaced) or TASK_UNREACHABLE (their agent stopped answering: listed
+   * with that state, replaced after unreachableStrategy.inactiveAfterSeconds, expunged after
+   * expungeAfterSeconds; both default 0). Returns the task ids.
+   */
+  loseTasks(appId: string, state: 'TASK_LOST' | 'TASK_UNREACHABLE', count = 1): string[] {
+    const rt = this.runtimes.get(appId);
+    const victims = (rt?.tasks ?? []).filter((t) => t.state === 'TASK_RUNNING').slice(0, count);
+    for (const task of victims) {
+      if (state === 'TASK_LOST') {
+        void this.runner.kill(task, 0);
+        this.remove(rt!, task, 'TASK_LOST', 'Agent lost');
+        rt!.lastTaskFailure = {
+          appId,
+          host: task.host,
+          message: 'Agent lost',
+          state: 'TASK_LOST',
+          taskId: task.id,
+          timestamp: new Date().toISOString(),
+          version: task.version,
+          slaveId: task.agentId,
+        };
+      } else {
+        task.state = 'TASK_UNREACHABLE';
+        task.unreachableSince = Date.now();
+        task.health = [];
+        this.statusEvent(task, 'TASK_UNREACHABLE', 'Agent unreachable');
+      }
+    }
+    return victims.map((t) => t.id);
+  }
+
+  /**
+   * Fault injection (POST /_emulator/leader-change): a new Marathon leader knows no health
+   * results; every task's health is unknown until its checks have run again (at least `unknownForMs`).
+   */
+  changeLeader(unknownForMs: number): void {
+    const until = Date.now() + unknownForMs;
+    for (const rt of this.runtimes.values())
+      for (const t of rt.tasks)
+        for (const h of t.health)
+          Object.assign(h, { alive: null, consecutiveFailures: 0, nextCheckAt: Math.max(h.nextCheckAt, until) });
+  }
+
+  private expungeUnreachable(rt: AppRuntime, def: AppDef, now: number): void {
+    const strategy = (def.unreachableStrategy ?? {}) as { expungeAfterSeconds?: number };
+    const after = this.scaled(Number(strategy.expungeAfterSeconds ?? 0));
+    for (const t of [...rt.tasks])
+      if (t.state === 'TASK_UNREACHABLE' && now - (t.unreachableSince ?? now) >= after) {
+        void this.runner.kill(t, 0);
+        this.remove(rt, t, 'TASK_GONE_BY_OPERATOR', 'expunged: unreachable');
+      }
   }
 
   /** Forgets everything (POST /_emulator/reset): kills all tasks, drops deployments. */

@@ -1,18 +1,26 @@
 // Marathon's leader-side health checks (docs/docs/health-checks.md): HTTP/HTTPS pass on a status
 // of 200-399 within timeoutSeconds (HTTPS without certificate verification), TCP passes when a
-// connection opens. Used by the containers runner against real task ports.
+// connection opens. Used by the containers runner against real task ports. Readiness checks pass
+// only on their httpStatusCodesForReady.
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { ProbeResult } from './runner';
 
-export function httpProbe(url: string, timeoutMs: number, ignoreHttp1xx = false): Promise<ProbeResult> {
+export function httpProbe(
+  url: string,
+  timeoutMs: number,
+  ignoreHttp1xx = false,
+  okStatuses?: number[],
+): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const lib = url.startsWith('https:') ? https : http;
     const req = lib.get(url, { timeout: timeoutMs, rejectUnauthorized: false, agent: false }, (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
-      if (status >= 200 && status <= 399) resolve({ ok: true });
+      if (okStatuses)
+        resolve(okStatuses.includes(status) ? { ok: true } : { ok: false, cause: `HTTP ${status} from ${url}` });
+      else if (status >= 200 && status <= 399) resolve({ ok: true });
       else if (status < 200 && ignoreHttp1xx) resolve({ ok: true });
       else resolve({ ok: false, cause: `HTTP ${status} from ${url}` });
     });

@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import Docker from 'dockerode';
 import { createLogger } from '../../common/log';
 import { createAdmin, describeAppWrite, type RequestRecord } from './admin';
+import { makeAgents, type AgentSpec, type AgentsOptions } from './agents';
+import { EmulatorAuth, loginPath, type EmulatorAuthOptions } from './auth';
 import { createApi } from './api';
 import { Engine } from './engine';
 import { EventBus } from './events';
@@ -20,6 +22,8 @@ import { AppStore } from './store';
 
 export type { RequestRecord } from './admin';
 export type { Faults } from './faults';
+export type { EmulatorAuthOptions } from './auth';
+export type { AgentSpec, AgentsOptions } from './agents';
 
 export interface MarathonEmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -38,8 +42,27 @@ export interface MarathonEmulatorOptions {
   simulatedHealthyAfterMs?: number;
   /** Simulated mode: time from launch to TASK_RUNNING. */
   simulatedLaunchMs?: number;
-  /** Response shape of GET calls: "1.5" (default) or the legacy "1.4" networking fields. */
+  /**
+   * Which Marathon to behave as: "1.5" (default; /v2/info says 1.5.0) or "1.4" (1.4.12): GET
+   * answers carry the legacy networking fields, request bodies lose the 1.5-only fields
+   * (`networks`, `container.portMappings`) as 1.4 drops them, JSON type errors answer 400.
+   */
   apiShape?: '1.4' | '1.5';
+  /**
+   * DC/OS auth mode: every API call needs `Authorization: token=<token>` from
+   * POST /acs/api/v1/auth/login (service-account login); tokens expire. Default: no auth.
+   */
+  auth?: EmulatorAuthOptions;
+  /**
+   * The emulated Mesos agents: a count with sizes (cpus, mem, disk, port ranges, attributes per
+   * agent) or a full list. Tasks are placed only where resources, host ports and the app's
+   * constraints fit; otherwise they wait in GET /v2/queue. Default: three roomy agents.
+   */
+  agents?: AgentsOptions | AgentSpec[];
+  /** 1.5 shape: a new deployment beyond this many running ones is refused with Marathon's 403 (default 100). */
+  maxRunningDeployments?: number;
+  /** Containers mode: image with busybox for MESOS_HTTP/MESOS_TCP checks (default local/busybox:httpd). */
+  probeImage?: string;
   /** Containers mode: a dockerode client (default: from DOCKER_HOST or the local socket). */
   docker?: Docker;
 }
@@ -74,7 +97,7 @@ export async function startMarathonEmulator(opts: MarathonEmulatorOptions = {}):
 
   let runner: TaskRunner;
   if (mode === 'containers') {
-    const containers = new ContainerRunner(opts.docker ?? new Docker(), instanceId, port);
+    const containers = new ContainerRunner(opts.docker ?? new Docker(), instanceId, port, opts.probeImage);
     const removed = await containers.removeLeftovers().catch((err: unknown) => {
       server.close();
       throw new Error(`Marathon emulator (containers mode) cannot reach Docker: ${(err as Error).message}`);
@@ -92,10 +115,22 @@ export async function startMarathonEmulator(opts: MarathonEmulatorOptions = {}):
     tickMs: opts.tickMs ?? 100,
     faults: () => faults,
     log,
+    agents: makeAgents(opts.agents),
   });
-  const api = createApi({ store, engine, events, apiShape: opts.apiShape ?? '1.5', leader: () => leader });
+  const api = createApi({
+    store,
+    engine,
+    events,
+    apiShape: opts.apiShape ?? '1.5',
+    leader: () => leader,
+    maxRunningDeployments: opts.maxRunningDeployments ?? 100,
+  });
+  const auth = opts.auth ? new EmulatorAuth(opts.auth) : undefined;
   const admin = createAdmin({
     requests,
+    revokeTokens: auth ? () => auth.revokeAll() : undefined,
+    loseTasks: (appId, state, count) => engine.loseTasks(appId, state, count),
+    changeLeader: (ms) => engine.changeLeader(ms),
     getFaults: () => faults,
     setFaults: (f) => (faults = f),
     reset: async () => {
@@ -127,7 +162,12 @@ export async function startMarathonEmulator(opts: MarathonEmulatorOptions = {}):
           return;
         }
         if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
-        if (shouldFail(faults)) {
+        const denied = auth && req.path !== loginPath ? auth.check(req) : undefined;
+        if (auth && req.path === loginPath && req.method === 'POST') {
+          reply = auth.login(req);
+        } else if (denied) {
+          reply = denied;
+        } else if (shouldFail(faults)) {
           reply = { status: 503, body: { message: 'Could not determine the current leader' } };
         } else {
           reply = await api.dispatch(req, res);

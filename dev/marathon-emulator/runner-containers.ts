@@ -5,11 +5,25 @@
 // also carries `slipway.emulator=<instance>` labels so the emulator (or a person) can find and
 // remove what it started: on kill, on app delete, when the emulator closes, and at the next
 // start on the same port after a crash.
+// Health checks run where Marathon runs them (docs/docs/health-checks.md): HTTP, HTTPS and TCP from
+// "the leader" (this process) against the task's host port; COMMAND in the task's container
+// (`docker exec`, exit 0 passes); MESOS_HTTP(S) and MESOS_TCP on "the agent", inside the task's
+// network namespace against 127.0.0.1 and the container port, from a short-lived busybox
+// container joined to it (`--network container:<task>`), as the Mesos executor does
+// (MESOS_HTTPS is not supported: the probe has no TLS).
 import type Docker from 'dockerode';
 import { freePort } from '../process';
 import { networkMode, type AppDef } from './app-spec';
 import { httpProbe, tcpProbe } from './health';
-import type { HealthCheckDef, LaunchedTask, ProbeResult, TaskRef, TaskRunner, TaskStatus } from './runner';
+import type {
+  HealthCheckDef,
+  LaunchedTask,
+  ProbeResult,
+  TaskRef,
+  TaskRunner,
+  TaskStatus,
+  TaskToLaunch,
+} from './runner';
 
 export const emulatorLabel = 'slipway.emulator';
 export const emulatorPortLabel = 'slipway.emulator.port';
@@ -33,6 +47,8 @@ export class ContainerRunner implements TaskRunner {
     private readonly instanceId: string,
     /** The emulator's port: a restarted emulator on the same port removes its predecessor's leftovers. */
     private readonly emulatorPort: number,
+    /** An image with busybox at /bin/busybox (wget, nc) for MESOS_* checks. */
+    private readonly probeImage = 'local/busybox:httpd',
   ) {}
 
   /** Removes containers a previous emulator on the same port left behind (it crashed or was killed). */
@@ -74,7 +90,11 @@ export class ContainerRunner implements TaskRunner {
     await pull;
   }
 
-  async launch(app: AppDef, task: { id: string; appId: string; version: string }): Promise<LaunchedTask> {
+  /**
+   * Every emulated agent is this machine: the task runs here whatever agent the engine chose, and
+   * Docker (or a free port) gives the dynamic host ports, not the agent's bookkeeping.
+   */
+  async launch(app: AppDef, task: TaskToLaunch): Promise<LaunchedTask> {
     const container = isObject(app.container) ? app.container : {};
     const docker = isObject(container.docker) ? container.docker : {};
     const image = String(docker.image ?? '');
@@ -185,7 +205,8 @@ export class ContainerRunner implements TaskRunner {
           : mappings.map((m) =>
               Number(info.NetworkSettings.Ports?.[`${m.containerPort}/${m.protocol}`]?.[0]?.HostPort ?? 0),
             );
-      return { host: '127.0.0.1', ports, handle: created.id };
+      const innerPorts = mode === 'host' ? ports : mappings.map((m) => m.containerPort);
+      return { host: '127.0.0.1', ports, handle: created.id, innerPorts };
     } catch (err) {
       await created.remove({ force: true }).catch(() => undefined);
       throw err;
@@ -219,18 +240,99 @@ export class ContainerRunner implements TaskRunner {
   }
 
   async probe(task: TaskRef, app: AppDef, check: HealthCheckDef, timeoutMs: number): Promise<ProbeResult> {
+    if (check.protocol === 'COMMAND') return this.commandProbe(task, check.command ?? 'false', timeoutMs);
+    if (check.protocol.startsWith('MESOS_')) {
+      const inner = check.port ?? task.innerPorts?.[check.portIndex];
+      if (!inner) return { ok: false, cause: `no container port at index ${check.portIndex}` };
+      const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
+      if (check.protocol === 'MESOS_TCP')
+        return this.inTaskNetwork(task, ['nc', '-w', seconds, '127.0.0.1', String(inner)], timeoutMs);
+      if (check.protocol === 'MESOS_HTTPS')
+        return { ok: false, cause: 'MESOS_HTTPS checks are not supported by the emulator (its probe has no TLS)' };
+      const path = check.path.startsWith('/') ? check.path : `/${check.path}`;
+      if (!/^[\w/.~%?=&+-]*$/.test(path))
+        return { ok: false, cause: `path ${JSON.stringify(path)} has characters the emulator's probe does not send` };
+      // busybox's wget needs libraries a scratch image lacks: an HTTP/1.0 request through nc, passing on 2xx/3xx.
+      const script = `printf 'GET ${path} HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' | nc -w ${seconds} 127.0.0.1 ${inner} | head -n 1 | grep -q '^HTTP/1\\.[01] [23][0-9][0-9]'`;
+      return this.inTaskNetwork(task, ['sh', '-c', script], timeoutMs, `MESOS_HTTP GET 127.0.0.1:${inner}${path}`);
+    }
     const port = check.port ?? task.ports[check.portIndex];
     if (!port) return { ok: false, cause: `no host port at index ${check.portIndex}` };
-    const protocol = check.protocol.replace(/^MESOS_/, '');
-    if (protocol === 'TCP') return tcpProbe(task.host, port, timeoutMs);
-    if (protocol === 'COMMAND') return { ok: true }; // not run by this stand-in: treated as passing
+    if (check.protocol === 'TCP') return tcpProbe(task.host, port, timeoutMs);
+    const protocol = check.protocol;
     const scheme = protocol === 'HTTPS' ? 'https' : 'http';
     const path = check.path.startsWith('/') ? check.path : `/${check.path}`;
     return httpProbe(
       `${scheme}://${task.host}:${port}${path}`,
       timeoutMs,
       (app.healthChecks as { ignoreHttp1xx?: boolean }[] | undefined)?.[0]?.ignoreHttp1xx === true,
+      check.okStatuses,
     );
+  }
+
+  /** COMMAND check: the command in the task's own container; exit code 0 passes. */
+  private async commandProbe(task: TaskRef, command: string, timeoutMs: number): Promise<ProbeResult> {
+    try {
+      const exec = await this.docker
+        .getContainer(task.handle)
+        .exec({ Cmd: ['/bin/sh', '-c', command], AttachStdout: true, AttachStderr: true });
+      const stream = await exec.start({ hijack: true, stdin: false });
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      const ended = new Promise<boolean>((resolve) => {
+        stream.on('end', () => resolve(true));
+        stream.on('error', () => resolve(true));
+        setTimeout(() => resolve(false), timeoutMs).unref();
+      });
+      if (!(await ended)) {
+        stream.destroy();
+        return { ok: false, cause: `command "${command}" did not finish within ${timeoutMs} ms` };
+      }
+      const code = (await exec.inspect()).ExitCode;
+      // Docker multiplexes stdout/stderr with 8-byte frame headers: keep the readable text.
+      const output = Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/[^\x20-\x7e\n]/g, '')
+        .trim()
+        .slice(0, 200);
+      return code === 0
+        ? { ok: true }
+        : { ok: false, cause: `command "${command}" exited ${code}${output ? `: ${output}` : ''}` };
+    } catch (err) {
+      return { ok: false, cause: `command "${command}" could not run: ${(err as Error).message}` };
+    }
+  }
+
+  /** MESOS_* checks: busybox in a container that shares the task's network namespace. */
+  private async inTaskNetwork(
+    task: TaskRef,
+    args: string[],
+    timeoutMs: number,
+    what = args.join(' '),
+  ): Promise<ProbeResult> {
+    let probe: Docker.Container | undefined;
+    try {
+      probe = await this.docker.createContainer({
+        Image: this.probeImage,
+        Entrypoint: ['/bin/busybox'],
+        Cmd: args,
+        Labels: { [emulatorLabel]: this.instanceId, [emulatorPortLabel]: String(this.emulatorPort) },
+        HostConfig: { NetworkMode: `container:${task.handle}` },
+      });
+      await probe.start();
+      const result = await Promise.race([
+        probe.wait() as Promise<{ StatusCode: number }>,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), timeoutMs + 1000).unref()),
+      ]);
+      if (!result) return { ok: false, cause: `${what}: no answer within ${timeoutMs} ms` };
+      return result.StatusCode === 0
+        ? { ok: true }
+        : { ok: false, cause: `${what} failed (exit ${result.StatusCode})` };
+    } catch (err) {
+      return { ok: false, cause: `${args[0]} check could not run in the task's network: ${(err as Error).message}` };
+    } finally {
+      await probe?.remove({ force: true }).catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,8 @@ export interface LaunchedTask {
   ports: number[];
   /** Runner-private handle (container id, ...). */
   handle: string;
+  /** Ports as seen inside the task's network (bridge: the container ports), for checks run on the agent. */
+  innerPorts?: number[];
 }
 
 export type TaskStatus =
@@ -22,6 +24,7 @@ export interface TaskRef {
   host: string;
   ports: number[];
   handle: string;
+  innerPorts?: number[];
 }
 
 export interface HealthCheckDef {
@@ -30,6 +33,10 @@ export interface HealthCheckDef {
   portIndex: number;
   port?: number;
   timeoutSeconds: number;
+  /** Readiness checks: the HTTP statuses that pass (health checks pass on 200-399). */
+  okStatuses?: number[];
+  /** COMMAND checks: the shell command run in the task's container. */
+  command?: string;
 }
 
 export interface ProbeResult {
@@ -37,9 +44,20 @@ export interface ProbeResult {
   cause?: string;
 }
 
+/** A task to start: which app and version, and where the engine placed it. */
+export interface TaskToLaunch {
+  id: string;
+  appId: string;
+  version: string;
+  /** Hostname of the emulated agent. */
+  agentHost: string;
+  /** Host ports the agent reserved for it, one per port mapping / definition. */
+  hostPorts: number[];
+}
+
 export interface TaskRunner {
   readonly mode: 'containers' | 'simulated';
-  launch(app: AppDef, task: { id: string; appId: string; version: string }): Promise<LaunchedTask>;
+  launch(app: AppDef, task: TaskToLaunch): Promise<LaunchedTask>;
   kill(task: TaskRef, gracePeriodSeconds: number): Promise<void>;
   status(task: TaskRef): Promise<TaskStatus>;
   probe(task: TaskRef, app: AppDef, check: HealthCheckDef, timeoutMs: number): Promise<ProbeResult>;

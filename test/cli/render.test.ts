@@ -15,8 +15,8 @@ const cli = (...args: string[]) =>
     cwd: projectRoot,
   });
 
-function appSection(stdout: string, environment: string): Record<string, unknown> {
-  const marker = `# ---- Marathon app for ${environment}\n`;
+function appSection(stdout: string, environment: string, version = '1.5'): Record<string, unknown> {
+  const marker = `# ---- Marathon app for ${environment} (Marathon ${version})\n`;
   const start = stdout.indexOf(marker);
   assert.ok(start >= 0, `no app section for ${environment} in:\n${stdout}`);
   const rest = stdout.slice(start + marker.length);
@@ -25,7 +25,13 @@ function appSection(stdout: string, environment: string): Record<string, unknown
 }
 
 test('render prints the service Dockerfile and one app per environment', async () => {
-  const { stdout } = await cli('hello-python', '--commit', 'abcdef1234567890abcdef1234567890abcdef12');
+  const { stdout } = await cli(
+    'hello-python',
+    '--commit',
+    'abcdef1234567890abcdef1234567890abcdef12',
+    '--marathon-version',
+    '1.5',
+  );
   assert.match(stdout, /^# ---- Dockerfile \(builtin: .*python\.Dockerfile\.hbs\)/);
   assert.match(stdout, /slipway\.commit="abcdef1234567890abcdef1234567890abcdef12"/);
   assert.doesNotMatch(stdout, /HEALTHCHECK/);
@@ -37,10 +43,39 @@ test('render prints the service Dockerfile and one app per environment', async (
 });
 
 test('render --env and --no-dockerfile narrow the output', async () => {
-  const { stdout } = await cli('hello-node', '--env', 'production', '--no-dockerfile');
+  const { stdout } = await cli('hello-node', '--env', 'production', '--no-dockerfile', '--marathon-version', '1.5');
   assert.doesNotMatch(stdout, /Dockerfile/);
   assert.doesNotMatch(stdout, /Marathon app for test/);
   assert.equal(appSection(stdout, 'production').instances, 2);
+});
+
+test('render --marathon-version 1.4 prints the legacy networking shape; without it the Marathon is asked', async () => {
+  const { stdout } = await cli('hello-node', '--env', 'test', '--no-dockerfile', '--marathon-version', '1.4.12');
+  const app = appSection(stdout, 'test', '1.4.12');
+  assert.equal(app.networks, undefined);
+  assert.deepEqual((app.container as { docker: { network: string } }).docker.network, 'BRIDGE');
+
+  await assert.rejects(
+    run(
+      process.execPath,
+      ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), 'render', 'hello-node', '--no-dockerfile'],
+      {
+        env: { ...env, MARATHON_URL: 'http://127.0.0.1:1' },
+        cwd: projectRoot,
+      },
+    ),
+    (err: { stderr: string }) => {
+      assert.match(
+        err.stderr,
+        /cannot ask http:\/\/127\.0\.0\.1:1 \(environment test\) for its version: .*ECONNREFUSED.*pass --marathon-version/,
+      );
+      return true;
+    },
+  );
+  await assert.rejects(
+    cli('hello-node', '--marathon-version', 'newest'),
+    /expected a Marathon version like 1\.4, 1\.5 or 1\.10\.26, got "newest"/,
+  );
 });
 
 test('render names an unknown service or environment and what was expected', async () => {

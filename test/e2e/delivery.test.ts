@@ -1,7 +1,8 @@
 // End to end on the real stack: a GitLab-format push webhook for examples/hello-node → build on the
 // build worker (Docker engine) → push to the registry → test → integration → approval through the
 // HTTP API → production on the Marathon emulator (containers mode), with deploy and build workers
-// as separate processes. Then: the same digest everywhere (app definitions and registry), the
+// as separate processes. Test and integration run on an emulator in Marathon 1.5's shape,
+// production on one in Marathon 1.4's: the delivery speaks each environment's shape. Then: the same digest everywhere (app definitions and registry), the
 // production task answers with the new version, GitLab got the statuses, and no configured secret
 // is anywhere in the workflow histories or the worker logs.
 import assert from 'node:assert/strict';
@@ -49,7 +50,12 @@ async function json<T>(url: string, init?: RequestInit): Promise<{ status: numbe
 const pipelineStatus = async () => (await json<PipelineStatus>(`${webhook.url}/pipelines/${workflowId}`)).body;
 
 before(async () => {
-  stack = await startStack({ marathonMode: 'containers', example: 'hello-node', extraEnv: secrets });
+  stack = await startStack({
+    marathonMode: 'containers',
+    example: 'hello-node',
+    extraEnv: secrets,
+    marathon14For: ['production'],
+  });
   // The fake GitLab knows the project the stack's config names for this service.
   gitlab = await startFakeGitlab({
     token: secrets.GITLAB_TOKEN,
@@ -149,10 +155,12 @@ test('alice approves production through the HTTP API and the pipeline completes'
 test('the same digest runs in all three environments and is the one in the registry', async () => {
   const digestRef = finalStatus.image!;
   for (const environment of ['test', 'integration', 'production']) {
-    const { body } = await json<{ app: { container: { docker: { image: string } }; tasksHealthy: number } }>(
-      `${stack.marathonUrl}/v2/apps/${environment}/${stack.service}`,
-    );
+    const { body } = await json<{
+      app: { container: { docker: { image: string; network?: string } }; networks?: unknown; tasksHealthy: number };
+    }>(`${stack.emulatorFor(environment).url}/v2/apps/${environment}/${stack.service}`);
     assert.equal(body.app.container.docker.image, digestRef, `${environment} runs ${body.app.container.docker.image}`);
+    if (environment === 'production') assert.equal(body.app.container.docker.network, 'BRIDGE', 'Marathon 1.4 shape');
+    else assert.deepEqual(body.app.networks, [{ mode: 'container/bridge' }], 'Marathon 1.5 shape');
     assert.ok(body.app.tasksHealthy >= 1, `${environment} has healthy tasks`);
   }
   // The commit tag it was pushed under, and each environment's tag (config imageTag), name the same digest.
@@ -173,8 +181,8 @@ test('the same digest runs in all three environments and is the one in the regis
   );
 
   // Exactly one deploying PUT per environment for this image.
-  const puts = stack.emulator
-    .requests()
+  const puts = [...new Set(['test', 'production'].map((e) => stack.emulatorFor(e)))]
+    .flatMap((e) => e.requests())
     .filter((r) => r.method === 'PUT' && /^\/v2\/apps\//.test(r.path) && JSON.stringify(r).includes(digestRef));
   for (const environment of ['test', 'integration', 'production']) {
     assert.equal(
@@ -188,7 +196,7 @@ test('the same digest runs in all three environments and is the one in the regis
 test('the production task answers with the new version', async () => {
   const { body } = await json<{
     app: { tasks: { host: string; ports: number[]; version: string }[]; version: string };
-  }>(`${stack.marathonUrl}/v2/apps/production/${stack.service}?embed=app.tasks`);
+  }>(`${stack.emulatorFor('production').url}/v2/apps/production/${stack.service}?embed=app.tasks`);
   assert.equal(body.app.tasks.length, 2, 'production runs two instances');
   for (const task of body.app.tasks) {
     const answer = await json<{ version: string; commit: string }>(`http://${task.host}:${task.ports[0]}/version`);

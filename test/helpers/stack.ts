@@ -35,6 +35,12 @@ export interface StackOptions {
   emulator?: Omit<MarathonEmulatorOptions, 'port' | 'mode'>;
   /** Service type; default from the example's name (hello-node -> node). */
   type?: ServiceType;
+  /**
+   * Environments deployed to a second emulator that behaves as Marathon 1.4 (legacy networking
+   * fields): one delivery then crosses both API shapes, each environment's version learnt from its
+   * own /v2/info.
+   */
+  marathon14For?: string[];
   /** Build command of the service (build.buildCommand), e.g. to make a build last a while. */
   buildCommand?: string;
   /** Start command of the service (build.startCommand). */
@@ -51,6 +57,8 @@ export interface Stack {
   configDir: string;
   marathonUrl: string;
   emulator: MarathonEmulator;
+  /** The emulator an environment deploys to (the 1.4 one for `marathon14For`). */
+  emulatorFor(environment: string): MarathonEmulator;
   client: Client;
   workerEnv: NodeJS.ProcessEnv;
   /** Starts a `slipway worker` process for the given roles, with `env` over the stack's workerEnv. */
@@ -99,6 +107,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   git(repoDir, 'commit', '-q', '-m', 'initial');
 
   const emulator = await startMarathonEmulator({ ...opts.emulator, port: 0, mode: opts.marathonMode });
+  const emulator14 =
+    (opts.marathon14For ?? []).length > 0
+      ? await startMarathonEmulator({ ...opts.emulator, port: 0, mode: opts.marathonMode, apiShape: '1.4' })
+      : undefined;
+  const emulatorFor = (environment: string) =>
+    emulator14 && opts.marathon14For?.includes(environment) ? emulator14 : emulator;
   const type = opts.type ?? opts.example.replace(/^hello-/, '');
   const build = {
     ...(opts.buildCommand ? { buildCommand: opts.buildCommand } : {}),
@@ -114,7 +128,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       'environments:',
       ...['test', 'integration', 'production'].flatMap((name) => [
         `  - name: ${name}`,
-        `    marathon: ${emulator.url}`,
+        `    marathon: ${emulatorFor(name).url}`,
         `    healthTimeout: ${opts.healthTimeout ?? '90s'}`,
         `    imageTag: ${name}`,
         ...(name === 'production'
@@ -170,6 +184,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     configDir,
     marathonUrl: emulator.url,
     emulator,
+    emulatorFor,
     client,
     workerEnv,
     startWorker(roles, env = {}) {
@@ -210,6 +225,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       if (liveStack === service) liveStack = undefined;
       await stack.killWorkers('SIGTERM');
       await emulator.close();
+      await emulator14?.close();
       await connection.close();
       rmSync(work, { recursive: true, force: true });
     },

@@ -136,7 +136,7 @@ test('credentials come from the environment, per environment first; a token is s
   assert.equal(marathonCredentialsFromEnv('test', { MARATHON_TOKEN: 'general' }).credentials?.kind, 'token');
   assert.equal(
     marathonCredentialsFromEnv('test', {}).hint,
-    'MARATHON_TEST_TOKEN or MARATHON_TEST_USERNAME/MARATHON_TEST_PASSWORD',
+    'MARATHON_TEST_SERVICE_ACCOUNT_UID/MARATHON_TEST_SERVICE_ACCOUNT_KEY_FILE, MARATHON_TEST_TOKEN or MARATHON_TEST_USERNAME/MARATHON_TEST_PASSWORD',
   );
 
   const server = await serve(() => ({ status: 200, body: fixture('app-1.5.json') }));
@@ -149,7 +149,7 @@ test('credentials come from the environment, per environment first; a token is s
     );
     assert.equal(server.seen[0]?.headers.authorization, 'token=s3cret-token');
     assert.equal(server.seen[1]?.headers.authorization, `Basic ${Buffer.from('u:p').toString('base64')}`);
-    assert.equal(server.seen[1]?.url, '/v2/apps/test/hello-node?embed=app.tasks');
+    assert.equal(server.seen[1]?.url, '/v2/apps/test/hello-node?embed=app.tasks&embed=app.readiness');
   } finally {
     await server.close();
   }

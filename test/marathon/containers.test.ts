@@ -6,17 +6,14 @@
 // unhealthy third image runs into our timeout and is rolled back while the second keeps serving.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import Dockerode from 'dockerode';
-import tar from 'tar-fs';
 import { MarathonClient } from '../../activities/marathon-client';
 import { viewApp } from '../../activities/marathon-app';
 import { startMarathonEmulator, type MarathonEmulator } from '../../dev/marathon-emulator';
 import { activitiesFor, bridgeApp, inActivity } from './helpers';
+import { buildImage, removeImages } from './images';
 
 const docker = new Dockerode();
 const run = randomBytes(4).toString('hex');
@@ -24,56 +21,19 @@ const repository = `${process.env.SLIPWAY_REGISTRY ?? 'local'}/slipway-test/mara
 const images: Record<'v1' | 'v2' | 'v3', string> = { v1: '', v2: '', v3: '' };
 let emu: MarathonEmulator;
 
-async function follow<T extends object>(stream: NodeJS.ReadableStream): Promise<T[]> {
-  return new Promise((resolve, reject) =>
-    docker.modem.followProgress(stream, (err, out: T[]) => (err ? reject(err) : resolve(out))),
-  );
-}
-
-/** A 2 MB image: busybox httpd serving /www; `healthy: false` leaves out /health (404). */
-async function buildImage(tag: string, body: string, healthy: boolean): Promise<string> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-marathon-img-'));
-  try {
-    mkdirSync(path.join(dir, 'www'));
-    copyFileSync('/bin/busybox', path.join(dir, 'busybox'));
-    writeFileSync(path.join(dir, 'www', 'index.html'), body);
-    if (healthy) writeFileSync(path.join(dir, 'www', 'health'), 'ok\n');
-    writeFileSync(
-      path.join(dir, 'Dockerfile'),
-      'FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nEXPOSE 8080\nENTRYPOINT ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]\n',
-    );
-    const out = await follow<{ error?: string }>(
-      await docker.buildImage(tar.pack(dir) as unknown as NodeJS.ReadableStream, { t: `${repository}:${tag}` }),
-    );
-    const failed = out.find((o) => o.error);
-    if (failed) throw new Error(`building ${tag} failed: ${failed.error}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  if (!process.env.SLIPWAY_REGISTRY) return `${repository}:${tag}`;
-  // Build once, deploy the digest: push and hand Marathon repo@sha256:...
-  const pushed = await follow<{ aux?: { Digest?: string }; error?: string }>(
-    await docker.getImage(`${repository}:${tag}`).push({ tag }),
-  );
-  const digest = pushed.find((o) => o.aux?.Digest)?.aux?.Digest;
-  if (!digest) throw new Error(`push of ${tag} reported no digest: ${JSON.stringify(pushed.find((o) => o.error))}`);
-  return `${repository}@${digest}`;
-}
-
 before(async () => {
-  images.v1 = await buildImage(`v1-${run}`, `v1 ${run}\n`, true);
-  images.v2 = await buildImage(`v2-${run}`, `v2 ${run}\n`, true);
-  images.v3 = await buildImage(`v3-${run}`, `v3 ${run}\n`, false);
+  images.v1 = await buildImage(repository, `v1-${run}`, `v1 ${run}\n`, true);
+  images.v2 = await buildImage(repository, `v2-${run}`, `v2 ${run}\n`, true);
+  images.v3 = await buildImage(repository, `v3-${run}`, `v3 ${run}\n`, false);
   emu = await startMarathonEmulator({ mode: 'containers', tickMs: 50 });
 });
 
 after(async () => {
   await emu?.close();
-  for (const v of ['v1', 'v2', 'v3'])
-    await docker
-      .getImage(`${repository}:${v}-${run}`)
-      .remove({ force: true })
-      .catch(() => undefined);
+  await removeImages(
+    repository,
+    ['v1', 'v2', 'v3'].map((v) => `${v}-${run}`),
+  );
 });
 
 /** Calls the service like a load balancer: before each request, a healthy task from Marathon's task list. */

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startMarathonEmulator, type MarathonEmulator } from '../../dev/marathon-emulator';
-import { bridgeApp, digest, fixture, getJson, shapeMismatches } from './helpers';
+import { bridgeApp, digest, fixture, getJson, legacyBridgeApp, shapeMismatches } from './helpers';
 
 let emu: MarathonEmulator;
 const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
@@ -275,7 +275,7 @@ test('restart replaces tasks; DELETE app stops them (force defaults to true); 1.
   try {
     await fetch(`${legacy.url}/v2/apps/test/old`, {
       method: 'PUT',
-      body: JSON.stringify(bridgeApp('/test/old', digest(1))),
+      body: JSON.stringify(legacyBridgeApp('/test/old', digest(1))),
     });
     const old = (await getJson(`${legacy.url}/v2/apps/test/old`)) as { app: Record<string, unknown> };
     assert.deepEqual(

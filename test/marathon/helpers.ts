@@ -7,6 +7,23 @@ import { projectRoot } from '../../common/paths';
 import { MarathonClient } from '../../activities/marathon-client';
 import { createMarathonActivities } from '../../activities/marathon';
 import { viewApp } from '../../activities/marathon-app';
+import {
+  startMarathonEmulator,
+  type MarathonEmulator,
+  type MarathonEmulatorOptions,
+} from '../../dev/marathon-emulator';
+
+/** A simulated-mode emulator that turns tasks healthy within tens of milliseconds. */
+export function fastEmulator(extra: MarathonEmulatorOptions = {}): Promise<MarathonEmulator> {
+  return startMarathonEmulator({
+    mode: 'simulated',
+    simulatedHealthyAfterMs: 20,
+    simulatedLaunchMs: 5,
+    timeScale: 0.02,
+    tickMs: 20,
+    ...extra,
+  });
+}
 
 export function fixture<T = Record<string, unknown>>(name: string): T {
   return JSON.parse(readFileSync(path.join(projectRoot, 'test', 'fixtures', 'marathon', name), 'utf8')) as T;
@@ -72,6 +89,21 @@ export function bridgeApp(id: string, image: string, extra: Record<string, unkno
     upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 1 },
     ...extra,
   };
+}
+
+/** The same app in Marathon 1.4's shape: container.docker.network and container.docker.portMappings. */
+export function legacyBridgeApp(
+  id: string,
+  image: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const { networks: _n, ...app } = bridgeApp(id, image);
+  const container = app.container as { portMappings: unknown };
+  app.container = {
+    type: 'DOCKER',
+    docker: { image, forcePullImage: false, network: 'BRIDGE', portMappings: container.portMappings },
+  };
+  return { ...app, ...extra };
 }
 
 export const digest = (n: number) => `127.0.0.1:5000/demo/app@sha256:${String(n).repeat(64).slice(0, 64)}`;

@@ -148,7 +148,7 @@ export function createFakeWorld(opts: WorldOptions) {
     ...createLaneChecks({
       client: opts.client,
       deploys: {
-        deployFor: (lane, request) => ({
+        deployFor: async (lane, request) => ({
           marathonUrl: 'http://marathon.test',
           app: fakeApp(lane.service, lane.environment, request.image),
           healthTimeoutSeconds: 60,
