@@ -11,6 +11,7 @@ import {
 } from '@temporalio/client';
 import { CommitAttribute, EnvironmentAttribute, ServiceAttribute, StateAttribute } from '../common/search-attributes';
 import {
+  laneWorkflowId,
   pipelineWorkflowId,
   taskQueues,
   type ApprovalRequest,
@@ -92,7 +93,36 @@ export async function pipelineStatus(client: Client, workflowId: string): Promis
   }
   if (description.type !== pipelineWorkflowType) throw new PipelineNotFound(workflowId);
   if (description.status.name === 'COMPLETED') return (await handle.result()) as PipelineStatus;
-  return await handle.query(statusQuery);
+  const status = await handle.query(statusQuery);
+  await Promise.all(
+    status.environments
+      .filter((e) => e.state === 'deploying')
+      .map(async (e) => {
+        const reason = await waitingReasonOf(client, laneWorkflowId(status.service, e.name));
+        if (reason) e.waitingReason = reason;
+      }),
+  );
+  return status;
+}
+
+/**
+ * Why Marathon is not launching the tasks of a deploy in flight: the lane's health wait reports
+ * Marathon's launch queue in its heartbeat ("waiting for offers: insufficient memory on all 3
+ * agents"). Read from the lane's pending activity, so the pipeline's history holds no chatter.
+ */
+async function waitingReasonOf(client: Client, laneId: string): Promise<string | undefined> {
+  try {
+    const lane = await client.workflow.getHandle(laneId).describe();
+    const wait = lane.raw.pendingActivities?.find((a) => a.activityType?.name === 'awaitHealthy');
+    const payload = wait?.heartbeatDetails?.payloads?.[0];
+    if (!payload) return undefined;
+    const details = client.options.loadedDataConverter.payloadConverter.fromPayload<{ waitingReason?: string }>(
+      payload,
+    );
+    return details?.waitingReason || undefined;
+  } catch {
+    return undefined; // the reason is a courtesy: the status stands without it
+  }
 }
 
 export interface PipelineSummary {
