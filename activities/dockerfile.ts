@@ -2,13 +2,15 @@
 // service's own Handlebars template, or the service's own Dockerfile used as is. Rendering looks
 // at the build context only to find the dependency manifests (package.json + lock, requirements.txt,
 // *.csproj) that the templates copy before the source, so dependency layers survive source edits.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
-import { serviceTypes, type ServiceType } from '../common/config';
+import { serviceTypes, type ConfigValue, type ServiceType } from '../common/config';
 import { NonRetryable } from '../common/errors';
 import { templatesDir } from '../common/paths';
+import { checkoutPath, readCheckoutFile } from './checkout-fs';
 import { checkDockerfileSyntax } from './dockerfile-syntax';
+import { assertDockerfileValues, assertPlainFileNames } from './dockerfile-values';
 import { renderTemplate } from './render';
 
 /** Files Slipway adds to the build context (the rendered Dockerfile, the extra CA). */
@@ -32,7 +34,8 @@ export interface DockerfileInput {
   port: number;
   buildCommand?: string;
   startCommand?: string;
-  buildArgs?: Record<string, string>;
+  /** Only the names reach the Dockerfile (ARG lines); values, secret ones included, go to the daemon. */
+  buildArgs?: Record<string, ConfigValue>;
   /** Context-relative path of an extra CA bundle placed in the context; used by the build stage only. */
   caFile?: string;
   /** The checkout. Needed for a service's own template or Dockerfile and to find dependency manifests. */
@@ -62,18 +65,24 @@ function assertServiceType(type: string): asserts type is ServiceType {
   }
 }
 
-/** A repository-relative path inside the checkout; refuses `..` escapes and absolute paths. */
+/**
+ * A repository-relative path inside the checkout that exists: refuses `..` escapes, absolute paths
+ * and symbolic links on any component (checkout-fs.ts says why).
+ */
 export function insideCheckout(workdir: string, relative: string, what: string): string {
-  const resolved = path.resolve(workdir, relative);
-  if (path.isAbsolute(relative) || (resolved !== workdir && !resolved.startsWith(workdir + path.sep))) {
-    throw badConfig(`${what} "${relative}" must be a path inside the repository`);
-  }
-  return resolved;
+  return checkoutPath(workdir, relative, what);
 }
 
+/**
+ * Regular files and links at the context root, by name (lstat: a link is never followed to ask
+ * what it is). A link chosen as a manifest is refused when it is checked in dockerfileVars.
+ */
 function listFiles(dir: string | undefined): string[] {
   if (!dir || !existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => statSync(path.join(dir, f)).isFile());
+  return readdirSync(dir).filter((f) => {
+    const stat = lstatSync(path.join(dir, f));
+    return stat.isFile() || stat.isSymbolicLink();
+  });
 }
 
 /** Dependency manifests at the context root, in the order the template copies them. */
@@ -129,12 +138,17 @@ export function dockerfileVars(input: DockerfileInput, type: ServiceType): Recor
   const contextDir = input.workdir ? insideCheckout(input.workdir, input.context ?? '.', 'build context') : undefined;
   const files = listFiles(contextDir);
   const manifests = findManifests(type, files);
+  // Manifests are copied by name and read by package managers: each must be a regular file of the
+  // repository, and a name a Dockerfile line and a shell word can hold as it is.
+  for (const name of manifests)
+    checkoutPath(input.workdir!, path.join(input.context ?? '.', name), 'dependency manifest');
+  assertPlainFileNames(manifests);
   const buildArgNames = Object.keys(input.buildArgs ?? {});
   for (const name of buildArgNames) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
       throw badConfig(`build arg "${name}" is not a valid name: expected letters, digits and "_"`);
   }
-  return {
+  return assertDockerfileValues({
     service: input.service,
     type,
     commit: input.commit,
@@ -151,7 +165,7 @@ export function dockerfileVars(input: DockerfileInput, type: ServiceType): Recor
     generatedDir,
     sourceDir,
     user: runtimeUser,
-  };
+  });
 }
 
 function check(name: string, text: string): string {
@@ -167,9 +181,7 @@ function check(name: string, text: string): string {
 
 function readRepoFile(workdir: string | undefined, relative: string, what: string): { file: string; text: string } {
   if (!workdir) throw badConfig(`${what} "${relative}" needs the checkout (workdir) to read it from`);
-  const file = insideCheckout(workdir, relative, what);
-  if (!existsSync(file)) throw badConfig(`${what} "${relative}" does not exist in the repository`);
-  return { file, text: readFileSync(file, 'utf8') };
+  return { file: insideCheckout(workdir, relative, what), text: readCheckoutFile(workdir, relative, what) };
 }
 
 export function renderDockerfile(input: DockerfileInput): RenderedDockerfile {
