@@ -185,12 +185,10 @@ test('finding 4: links inside the context that stay links still build (the tar n
   // The link arrives in the image as a link, never as the host folder's contents.
   const out = execFileSync(
     'docker',
-    ['run', '--rm', '--entrypoint', 'sh', image, '-c', 'readlink /app/host-link; ls /app'],
-    {
-      encoding: 'utf8',
-    },
+    ['run', '--rm', '--entrypoint', 'sh', image, '-c', 'test -L /app/host-link && echo is-a-link; ls -A /app'],
+    { encoding: 'utf8' },
   );
-  assert.ok(out.includes(victimDir), `the link is kept as a link: ${out}`);
+  assert.match(out, /^is-a-link$/m, `the link is kept as a link: ${out}`);
   assert.ok(!out.includes('host-secret.txt'), `the host folder was not copied: ${out}`);
 });
 

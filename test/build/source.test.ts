@@ -145,7 +145,10 @@ test('the token reaches an http(s) server as a header and nowhere else', async (
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const saved = process.env.GITLAB_TOKEN;
+  const savedUrl = process.env.GITLAB_URL;
   process.env.GITLAB_TOKEN = token;
+  // The token goes to the configured GitLab host only (test/attacks covers the other hosts).
+  process.env.GITLAB_URL = `http://127.0.0.1:${port}`;
   try {
     const repoUrl = `http://127.0.0.1:${port}/group/app.git`;
     const err = await expectFailure(checkoutSource({ buildId: `${runId}-token`, repoUrl, commit: first }));
@@ -162,6 +165,8 @@ test('the token reaches an http(s) server as a header and nowhere else', async (
   } finally {
     if (saved === undefined) delete process.env.GITLAB_TOKEN;
     else process.env.GITLAB_TOKEN = saved;
+    if (savedUrl === undefined) delete process.env.GITLAB_URL;
+    else process.env.GITLAB_URL = savedUrl;
     server.close();
     await removeWorkdir({ workdir: path.join(buildsRoot(), `${runId}-token`) });
   }
