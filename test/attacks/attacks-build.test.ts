@@ -265,15 +265,17 @@ test('finding 6: a commit that is not on the pushed branch is refused; an older 
 
 // ---- finding 7: git credentials only to the configured GitLab host, over https ----
 
-async function captureServer(): Promise<{ url: string; authorization: () => string | undefined; close(): void }> {
+async function captureServer(
+  host = '127.0.0.1',
+): Promise<{ url: string; authorization: () => string | undefined; close(): void }> {
   let authorization: string | undefined;
   const server = http.createServer((req, res) => {
     authorization ??= req.headers.authorization;
     res.writeHead(403).end('forbidden');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}`, authorization: () => authorization, close: () => server.close() };
+  return { url: `http://${host}:${port}`, authorization: () => authorization, close: () => server.close() };
 }
 
 async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
@@ -316,6 +318,29 @@ test('finding 7: the git token goes to the GitLab host only, and SLIPWAY_GIT_TOK
     elsewhere.close();
     for (const n of ['cred-gl', 'cred-else'])
       await removeWorkdir({ workdir: path.join(buildsRoot(), `attack-${run}-${n}`) });
+  }
+});
+
+test('finding 7: a redirect from the GitLab host does not carry the git token to another host', async () => {
+  const elsewhere = await captureServer('127.0.0.2');
+  const gitlab = http.createServer((req, res) => res.writeHead(301, { Location: `${elsewhere.url}${req.url}` }).end());
+  await new Promise<void>((resolve) => gitlab.listen(0, '127.0.0.1', resolve));
+  const gitlabUrl = `http://127.0.0.1:${(gitlab.address() as AddressInfo).port}`;
+  try {
+    await withEnv({ GITLAB_URL: gitlabUrl, GITLAB_TOKEN: 'gitlab-api-token', SLIPWAY_GIT_TOKEN: undefined }, () =>
+      expectFailure(
+        checkoutSource({
+          buildId: `attack-${run}-redirect`,
+          repoUrl: `${gitlabUrl}/g/app.git`,
+          commit: 'b'.repeat(40),
+        }),
+      ),
+    );
+    assert.equal(elsewhere.authorization(), undefined, 'the redirected request carries no credential');
+  } finally {
+    gitlab.close();
+    elsewhere.close();
+    await removeWorkdir({ workdir: path.join(buildsRoot(), `attack-${run}-redirect`) });
   }
 });
 
