@@ -28,6 +28,7 @@ import { createDockerActivities, type BuildImageInput } from '../../activities/d
 import { renderDockerfile } from '../../activities/dockerfile';
 import { buildsRoot, checkoutSource, removeWorkdir } from '../../activities/source';
 import { registryAddress } from '../helpers/env';
+import { expectApplicationFailure, git } from '../helpers/git';
 
 const docker = new Dockerode();
 const activities = createDockerActivities({ docker });
@@ -57,20 +58,6 @@ after(async () => {
       .catch(() => undefined);
 });
 
-function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd: dir,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'Mallory',
-      GIT_AUTHOR_EMAIL: 'mallory@example.com',
-      GIT_COMMITTER_NAME: 'Mallory',
-      GIT_COMMITTER_EMAIL: 'mallory@example.com',
-    },
-  }).trim();
-}
-
 /** A node service repository; `plant` adds what the attacker commits (links included). */
 function repository(name: string, plant: (dir: string) => void): { dir: string; commit: string } {
   const dir = path.join(scratch, name);
@@ -81,16 +68,6 @@ function repository(name: string, plant: (dir: string) => void): { dir: string; 
   git(dir, 'add', '-A');
   git(dir, 'commit', '-q', '-m', 'initial');
   return { dir, commit: git(dir, 'rev-parse', 'HEAD') };
-}
-
-async function expectFailure(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a failure');
 }
 
 /** Checks the repository out and builds it as the pipeline would, with `build` settings. */
@@ -123,7 +100,7 @@ async function checkoutAndBuild(
 
 /** The build must fail at once (non-retryable), naming the linked path, with the host untouched. */
 async function assertRefused(name: string, promise: Promise<unknown>, linkedPath: string): Promise<void> {
-  const err = await expectFailure(promise);
+  const err = await expectApplicationFailure(promise);
   assert.equal(err.nonRetryable, true, `${name}: a retry cannot fix the repository: ${err.message}`);
   assert.ok(err.message.includes(linkedPath), `${name}: the error names ${linkedPath}: ${err.message}`);
   assert.match(err.message, /symbolic link/, `${name}: the error says why: ${err.message}`);
@@ -251,15 +228,15 @@ test('finding 6: a commit that is not on the pushed branch is refused; an older 
 
   const checkout = (name: string, commit: string, ref: string) =>
     checkoutSource({ buildId: `attack-${run}-${name}`, repoUrl: repo.dir, commit, ref });
-  const refused = await expectFailure(checkout('ref-evil', evil, 'refs/heads/main'));
+  const refused = await expectApplicationFailure(checkout('ref-evil', evil, 'refs/heads/main'));
   assert.equal(refused.nonRetryable, true);
   assert.match(refused.message, new RegExp(`${evil}.*not.*refs/heads/main`));
   assert.equal((await checkout('ref-head', head, 'refs/heads/main')).commit, head);
   assert.equal((await checkout('ref-older', base, 'refs/heads/main')).commit, base, 'a branch moved on since the push');
   assert.equal((await checkout('ref-tag', base, 'refs/tags/v1')).commit, base);
-  const wrongTag = await expectFailure(checkout('ref-tag-wrong', head, 'refs/tags/v1'));
+  const wrongTag = await expectApplicationFailure(checkout('ref-tag-wrong', head, 'refs/tags/v1'));
   assert.match(wrongTag.message, /refs\/tags\/v1/);
-  const gone = await expectFailure(checkout('ref-missing', head, 'refs/heads/nope'));
+  const gone = await expectApplicationFailure(checkout('ref-missing', head, 'refs/heads/nope'));
   assert.match(gone.message, /refs\/heads\/nope/);
 });
 
@@ -303,10 +280,10 @@ test('finding 7: the git token goes to the GitLab host only, and SLIPWAY_GIT_TOK
       { GITLAB_URL: gitlab.url, GITLAB_TOKEN: 'gitlab-api-token', SLIPWAY_GIT_TOKEN: 'git-clone-token' },
       async () => {
         const commit = 'b'.repeat(40);
-        await expectFailure(
+        await expectApplicationFailure(
           checkoutSource({ buildId: `attack-${run}-cred-gl`, repoUrl: `${gitlab.url}/g/app.git`, commit }),
         );
-        await expectFailure(
+        await expectApplicationFailure(
           checkoutSource({ buildId: `attack-${run}-cred-else`, repoUrl: `${elsewhere.url}/g/app.git`, commit }),
         );
       },
@@ -328,7 +305,7 @@ test('finding 7: a redirect from the GitLab host does not carry the git token to
   const gitlabUrl = `http://127.0.0.1:${(gitlab.address() as AddressInfo).port}`;
   try {
     await withEnv({ GITLAB_URL: gitlabUrl, GITLAB_TOKEN: 'gitlab-api-token', SLIPWAY_GIT_TOKEN: undefined }, () =>
-      expectFailure(
+      expectApplicationFailure(
         checkoutSource({
           buildId: `attack-${run}-redirect`,
           repoUrl: `${gitlabUrl}/g/app.git`,
