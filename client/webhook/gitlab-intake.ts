@@ -17,6 +17,8 @@ export type IntakeDecision =
       project: string;
       ref: string;
       sha: string;
+      /** Matching services left out because their repository cannot be resolved, with the reason. */
+      skipped?: string[];
     };
 
 export class PayloadError extends Error {
@@ -122,11 +124,10 @@ export function interpretGitlabDelivery(
   }
 
   // A service the workers could not check out would fail minutes later in planning: say so now.
-  const resolvable = matching.filter((s) => repositoryProblem(config, s, env) === undefined);
-  if (resolvable.length === 0) {
-    const problems = matching.map((s) => repositoryProblem(config, s, env));
-    return { kind: 'ignored', reason: `no repository to check out: ${problems.join('; ')}` };
-  }
+  const problems = matching.map((s) => repositoryProblem(config, s, env));
+  const resolvable = matching.filter((_, i) => problems[i] === undefined);
+  const skipped = problems.filter((p): p is string => p !== undefined);
+  if (resolvable.length === 0) return { kind: 'ignored', reason: `no repository to check out: ${skipped.join('; ')}` };
 
   const checkoutSha = p.checkout_sha;
   const pipelines = resolvable.map((s): PipelineInput => ({
@@ -142,7 +143,15 @@ export function interpretGitlabDelivery(
     ...authorOf(p, checkoutSha),
     changedBy: changedBy(p),
   }));
-  return { kind: 'start', pipelines, event: p.object_kind, project, ref: p.ref, sha: checkoutSha };
+  return {
+    kind: 'start',
+    pipelines,
+    event: p.object_kind,
+    project,
+    ref: p.ref,
+    sha: checkoutSha,
+    ...(skipped.length > 0 ? { skipped } : {}),
+  };
 }
 
 /** Why the service's repository URL cannot be worked out from the config, or undefined. */

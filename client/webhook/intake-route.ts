@@ -121,11 +121,13 @@ export function createIntakeRoute(opts: IntakeOptions) {
         ms: Date.now() - started,
       });
     }
+    if (decision.skipped) log.warn('services skipped: no repository to check out', { skipped: decision.skipped });
     const first = results[0] as StartResult;
     sendJson(res, 202, {
       workflowId: first.workflowId,
       deduplicated: first.deduplicated,
       ...(results.length > 1 ? { pipelines: results } : {}),
+      ...(decision.skipped ? { skipped: decision.skipped } : {}),
     });
   };
 }

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -80,6 +80,25 @@ test('finding 9: a service whose repository cannot be resolved is refused at int
     assert.equal(res.body.workflowId, undefined, 'no pipeline was started');
   } finally {
     await server.close();
+  }
+  // Beside a service that can be checked out, the other one is named as skipped.
+  const mixed = path.join(dir, 'mixed');
+  mkdirSync(path.join(mixed, 'services'), { recursive: true });
+  writeFileSync(path.join(mixed, 'slipway.yaml'), 'environments:\n  - name: test\n    marathon: http://127.0.0.1:1\n');
+  writeFileSync(path.join(mixed, 'services', 'a.yaml'), readFileSync(path.join(dir, 'services', 'unresolvable.yaml')));
+  writeFileSync(
+    path.join(mixed, 'services', 'b.yaml'),
+    `name: resolvable-${suffix}\ntype: node\nrepository: /nonexistent\ngitlab: { project: mike/diaspora, branches: [master] }\n`,
+  );
+  const both = await startWebhookServer({ port: 0, client, configDir: mixed, env: {}, token });
+  try {
+    const res = await deliver(both.url, pushBody(), { 'X-Gitlab-Token': token });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.match(String(res.body.workflowId), new RegExp(`^pipeline/resolvable-${suffix}/`));
+    assert.match(JSON.stringify(res.body.skipped), new RegExp(`unresolvable-${suffix}`));
+    await client.workflow.getHandle(String(res.body.workflowId)).terminate('test over');
+  } finally {
+    await both.close();
   }
 });
 
