@@ -3,17 +3,33 @@
 // pyproject.toml, poetry.lock), npm / yarn classic / yarn berry / pnpm (their lock files). The
 // answer becomes template variables: which files form the dependency layer, and the commands that
 // install dependencies from those files alone, so that a source edit reuses that layer.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { NonRetryable } from '../common/errors';
+import { readCheckoutFile } from './checkout-fs';
 
 function badConfig(message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, NonRetryable.BadConfig);
 }
 
-function readIfThere(file: string): string | undefined {
-  return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+/**
+ * A file of the build context, read without following a link out of it (a repository may commit
+ * links): undefined when absent or outside the context, a non-retryable error when it is a link.
+ */
+function readIfThere(file: string, contextDir: string): string | undefined {
+  const rel = path.relative(contextDir, file);
+  if (rel.startsWith('..') || path.isAbsolute(rel) || !lexists(file)) return undefined;
+  return readCheckoutFile(contextDir, rel, 'build file');
+}
+
+function lexists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -36,7 +52,7 @@ function mavenPoms(contextDir: string): string[] {
   const poms: string[] = [];
   const visit = (dir: string, depth: number) => {
     const pom = path.join(dir, 'pom.xml');
-    const text = readIfThere(pom);
+    const text = readIfThere(pom, contextDir);
     const rel = path.relative(contextDir, pom).split(path.sep).join('/');
     if (text === undefined || poms.includes(rel) || rel.startsWith('..')) return;
     poms.push(rel);
@@ -152,7 +168,7 @@ const npmGlobal = (pkg: string) => `npm install --global --no-audit --no-fund --
 
 export function nodeVars(contextDir: string | undefined, files: string[], hasBuildCommand: boolean): NodeVars {
   const has = (f: string) => files.includes(f);
-  const read = (f: string) => (contextDir ? readIfThere(path.join(contextDir, f)) : undefined);
+  const read = (f: string) => (contextDir ? readIfThere(path.join(contextDir, f), contextDir) : undefined);
   const declared = declaredManager(read('package.json'));
   const extras = ['.npmrc'].filter(has);
   const base = { yarnRelease: null, setupCommand: null, productionInstallCommand: null, yarnBerry: false, pnp: false };

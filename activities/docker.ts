@@ -2,20 +2,25 @@
 // selects a remote daemon). The daemons these run against have no BuildKit, so builds use the
 // classic builder: the context is a tar we make ourselves (honouring .dockerignore), with the
 // rendered Dockerfile and, for Slipway's templates, the extra CA bundle added under .slipway-build/.
-// Progress streams into heartbeats (step n of m), so a dead build host is noticed and a
-// cancellation reaches the daemon. Pushes return the registry's digest: the one thing deployed.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// Progress streams into heartbeats (step n of m, and a count of messages), so a dead build host is
+// noticed and a cancellation reaches the daemon; a build or push whose stream stops moving is
+// failed by a progress watchdog (progress-watchdog.ts) instead of holding the build slot. Pushes return the registry's digest: the one thing deployed.
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import dockerignore from '@balena/dockerignore';
 import Dockerode from 'dockerode';
 import tar from 'tar-fs';
+import type { ConfigValue } from '../common/config';
 import { NonRetryable } from '../common/errors';
 import { createLogger } from '../common/log';
 import { currentActivity } from './activity-context';
+import { ensureCheckoutDir, readCheckoutFile, writeCheckoutFile } from './checkout-fs';
 import { generatedDir, insideCheckout, renderDockerfile, sourceDir } from './dockerfile';
 import { parseImageReference, RegistryClient, registryCredentials } from './registry';
+import { ProgressWatchdog, stallLimitMs, type WatchdogOptions } from './progress-watchdog';
+import { resolveSecretValues } from './secrets';
 
 const log = createLogger('docker');
 
@@ -33,7 +38,8 @@ export interface BuildImageInput {
   port: number;
   buildCommand?: string;
   startCommand?: string;
-  buildArgs?: Record<string, string>;
+  /** Literal values or secret references, resolved here on the build worker (secrets.ts). */
+  buildArgs?: Record<string, ConfigValue>;
   /** java (Maven): the module to ship, and whether to skip the tests. */
   module?: string;
   skipTests?: boolean;
@@ -125,10 +131,12 @@ class LogTail {
  * under generatedDir/; a service's own Dockerfile gets the context as it is in the repository.
  */
 function packContext(contextDir: string, layout: 'as-is' | 'split'): NodeJS.ReadableStream {
-  const ignoreFile = path.join(contextDir, '.dockerignore');
-  const rules = existsSync(ignoreFile) ? readFileSync(ignoreFile, 'utf8').split('\n') : [];
+  const hasIgnoreFile = existsSync(path.join(contextDir, '.dockerignore')) || isLink(contextDir, '.dockerignore');
+  const rules = hasIgnoreFile ? readCheckoutFile(contextDir, '.dockerignore', '.dockerignore').split('\n') : [];
   const matcher = dockerignore({ ignorecase: false }).add(rules);
   const pack = tar.pack(contextDir, {
+    // A link in the context travels as a link (as the docker CLI sends it), never as what it points at.
+    dereference: false,
     ignore: (file) => {
       const rel = path.relative(contextDir, file).split(path.sep).join('/');
       // Slipway's own files must reach the daemon whatever the service's .dockerignore says.
@@ -148,6 +156,14 @@ function packContext(contextDir: string, layout: 'as-is' | 'split'): NodeJS.Read
   });
   // tar-stream's Pack is a streamx Readable, which @types/dockerode does not know as a stream.
   return pack as unknown as NodeJS.ReadableStream;
+}
+
+function isLink(dir: string, name: string): boolean {
+  try {
+    return lstatSync(path.join(dir, name)).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /** A context path in the split layout: Slipway's files stay where they are, the rest move under sourceDir/. */
@@ -173,6 +189,21 @@ function isDaemonUnreachable(err: unknown): boolean {
   return (
     code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT'
   );
+}
+
+/**
+ * An abort signal that fires on the activity's cancellation or on a stall, and a way to start
+ * the watchdog that fires it: a stalled build or push ends with the watchdog's error.
+ */
+function watched(cancellation: AbortSignal | undefined) {
+  const controller = new AbortController();
+  if (cancellation?.aborted) controller.abort(cancellation.reason);
+  cancellation?.addEventListener('abort', () => controller.abort(cancellation.reason), { once: true });
+  return {
+    signal: controller.signal,
+    watch: (opts: Omit<WatchdogOptions, 'onStall'>) =>
+      new ProgressWatchdog({ ...opts, onStall: (err) => controller.abort(err) }).start(),
+  };
 }
 
 export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
@@ -207,17 +238,20 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
     layout: 'as-is' | 'split';
   } {
     const contextDir = insideCheckout(input.workdir, input.context ?? '.', 'build context');
-    if (!existsSync(contextDir))
-      throw badConfig(`build context "${input.context ?? '.'}" does not exist in the repository`);
     const ownDockerfile = Boolean(input.dockerfile);
     // A service's own Dockerfile gets no CA file: its COPY instructions could carry it into the runtime image.
     const caSource = ownDockerfile ? undefined : buildCaFile();
     const caFile = caSource ? `${generatedDir}/ca.crt` : undefined;
     const rendered = renderDockerfile({ ...input, caFile });
-    const writeGenerated = (name: string, content: Buffer | string) => {
-      mkdirSync(path.join(contextDir, generatedDir), { recursive: true });
-      writeFileSync(path.join(contextDir, generatedDir, name), content);
-    };
+    // Never through a link the repository committed under generatedDir (checkout-fs.ts).
+    const shown = (name: string) => path.posix.join(input.context ?? '.', generatedDir, name);
+    const writeGenerated = (name: string, content: Buffer | string) =>
+      writeCheckoutFile(
+        ensureCheckoutDir(contextDir, generatedDir, 'Slipway build folder'),
+        name,
+        content,
+        shown(name),
+      );
     if (caSource) writeGenerated('ca.crt', readFileSync(caSource));
     if (ownDockerfile) {
       const own = insideCheckout(input.workdir, input.dockerfile!, 'dockerfile');
@@ -243,26 +277,33 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
     const { registry, name } = parseImageReference(`${input.repository}:${input.tag}`);
     const image = `${registry}/${name}:${input.tag}`;
     const ctx = currentActivity();
-    const signal = ctx?.cancellationSignal;
+    const { signal, watch } = watched(ctx?.cancellationSignal);
     const started = Date.now();
     const { contextDir, dockerfilePath, dockerfileName, layout } = prepareContext(input);
     const tail = new LogTail();
     const progress: BuildProgress = { steps: [], of: 0 };
-    const beat = () => {
-      const current = progress.steps.at(-1);
-      ctx?.heartbeat({ step: current?.n ?? 0, of: progress.of, instruction: current?.instruction });
-    };
-    // Long RUN steps print nothing for minutes; keep heartbeating so the worker looks alive.
-    const ticker = ctx ? setInterval(beat, 10_000) : undefined;
-    beat();
+    // Long RUN steps print nothing for minutes: the build's stall limit is generous (30 min by
+    // default, SLIPWAY_BUILD_STALL_SECONDS); heartbeats go on meanwhile, carrying the count.
+    const watchdog = watch({
+      what: `docker build of ${input.service}`,
+      stallMs: stallLimitMs('SLIPWAY_BUILD_STALL_SECONDS', 1800),
+      heartbeat: (details) => ctx?.heartbeat(details),
+      details: () => {
+        const current = progress.steps.at(-1);
+        return { step: current?.n ?? 0, of: progress.of, instruction: current?.instruction };
+      },
+    });
     log.info('build started', { service: input.service, image, dockerfile: dockerfileName });
     try {
+      const context = packContext(contextDir, layout);
+      // Secret build args are read here, on the build worker, and go to the daemon only.
+      const buildargs = resolveSecretValues(input.buildArgs ?? {}, 'build.buildArgs');
       let stream: NodeJS.ReadableStream;
       try {
-        stream = await docker.buildImage(packContext(contextDir, layout), {
+        stream = await docker.buildImage(context, {
           t: image,
           dockerfile: dockerfilePath,
-          buildargs: input.buildArgs ?? {},
+          buildargs,
           rm: true,
           forcerm: true,
           version: '1',
@@ -279,6 +320,7 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
       await follow<{ stream?: string; error?: string; errorDetail?: { message?: string }; aux?: { ID?: string } }>(
         stream,
         (msg) => {
+          watchdog.advance();
           if (msg.aux?.ID) progress.imageId = msg.aux.ID;
           if (msg.error) {
             progress.error = msg.errorDetail?.message ?? msg.error;
@@ -291,7 +333,7 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
             if (step) {
               progress.of = Number(step[2]);
               progress.steps.push({ n: Number(step[1]), instruction: step[3]!.slice(0, 160), cached: false });
-              beat();
+              watchdog.beat();
             } else if (line.trim() === '---> Using cache' && progress.steps.length > 0) {
               progress.steps.at(-1)!.cached = true;
             }
@@ -326,7 +368,7 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
       });
       return result;
     } finally {
-      if (ticker) clearInterval(ticker);
+      watchdog.stop();
     }
   }
 
@@ -344,7 +386,7 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
     if (!ref.tag || ref.digest) throw badConfig(`pushImage needs repository:tag, got "${input.image}"`);
     const repository = `${ref.registry}/${ref.name}`;
     const ctx = currentActivity();
-    const signal = ctx?.cancellationSignal;
+    const { signal, watch } = watched(ctx?.cancellationSignal);
     const registry = new RegistryClient(ref.registry);
 
     let local: Dockerode.ImageInspectInfo;
@@ -375,7 +417,12 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
       let pushed: string | undefined;
       let error: string | undefined;
       const stream = await docker.getImage(input.image).push({ tag: ref.tag, authconfig, abortSignal: signal });
-      const ticker = ctx ? setInterval(() => ctx.heartbeat({ phase: 'push' }), 10_000) : undefined;
+      const watchdog = watch({
+        what: `docker push of ${input.image}`,
+        stallMs: stallLimitMs('SLIPWAY_STALL_SECONDS', 120),
+        heartbeat: (details) => ctx?.heartbeat(details),
+        details: () => ({ phase: 'push' }),
+      });
       try {
         await follow<{
           status?: string;
@@ -386,6 +433,7 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
         }>(
           stream,
           (msg) => {
+            watchdog.advance();
             if (msg.aux?.Digest) pushed = msg.aux.Digest;
             if (msg.error) error = msg.errorDetail?.message ?? msg.error;
             if (msg.status) tail.push(`${msg.id ? `${msg.id}: ` : ''}${msg.status}\n`);
@@ -393,13 +441,22 @@ export function createDockerActivities(deps: { docker?: Dockerode } = {}) {
           signal,
         );
       } finally {
-        if (ticker) clearInterval(ticker);
+        watchdog.stop();
       }
       if (error) {
         if (/unauthorized|authentication required|denied/i.test(error)) {
           throw ApplicationFailure.nonRetryable(
             `registry ${ref.registry} refused the push of ${input.image}: ${error} (check SLIPWAY_REGISTRY_USERNAME/SLIPWAY_REGISTRY_PASSWORD)`,
             NonRetryable.Unauthorized,
+          );
+        }
+        // The registry's own error codes for a request that is wrong in itself (distribution spec).
+        if (
+          /name invalid|name unknown|manifest invalid|tag invalid|unsupported|blob unknown to registry/i.test(error)
+        ) {
+          throw ApplicationFailure.nonRetryable(
+            `registry ${ref.registry} refused the push of ${input.image}: ${error} (not retried: the registry refuses the request itself)`,
+            NonRetryable.BuildFailed,
           );
         }
         throw new Error(`push of ${input.image} failed: ${error}; last output: ${tail.last(5).join(' | ')}`);

@@ -2,14 +2,16 @@
 // service's own Handlebars template, or the service's own Dockerfile used as is. Rendering looks
 // at the build context only to find the dependency manifests and build tool (build-tools.ts) that
 // the templates copy and run before the source, so dependency layers survive source edits.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
-import { serviceTypes, type ServiceType } from '../common/config';
+import { serviceTypes, type ConfigValue, type ServiceType } from '../common/config';
 import { NonRetryable } from '../common/errors';
 import { templatesDir } from '../common/paths';
 import { mavenVars, nodeVars, pythonInstaller, poetryVersion, refuseGradle } from './build-tools';
+import { checkoutPath, readCheckoutFile } from './checkout-fs';
 import { checkDockerfileSyntax } from './dockerfile-syntax';
+import { assertDockerfileValues, assertPlainFileNames } from './dockerfile-values';
 import { renderTemplate } from './render';
 
 /** Files Slipway adds to the build context (the rendered Dockerfile, the extra CA). */
@@ -33,7 +35,8 @@ export interface DockerfileInput {
   port: number;
   buildCommand?: string;
   startCommand?: string;
-  buildArgs?: Record<string, string>;
+  /** Only the names reach the Dockerfile (ARG lines); values, secret ones included, go to the daemon. */
+  buildArgs?: Record<string, ConfigValue>;
   /** java (Maven): the module of a multi-module build to ship. */
   module?: string;
   /** java (Maven): package without running the tests. */
@@ -67,18 +70,24 @@ function assertServiceType(type: string): asserts type is ServiceType {
   }
 }
 
-/** A repository-relative path inside the checkout; refuses `..` escapes and absolute paths. */
+/**
+ * A repository-relative path inside the checkout that exists: refuses `..` escapes, absolute paths
+ * and symbolic links on any component (checkout-fs.ts says why).
+ */
 export function insideCheckout(workdir: string, relative: string, what: string): string {
-  const resolved = path.resolve(workdir, relative);
-  if (path.isAbsolute(relative) || (resolved !== workdir && !resolved.startsWith(workdir + path.sep))) {
-    throw badConfig(`${what} "${relative}" must be a path inside the repository`);
-  }
-  return resolved;
+  return checkoutPath(workdir, relative, what);
 }
 
+/**
+ * Regular files and links at the context root, by name (lstat: a link is never followed to ask
+ * what it is). A link chosen as a manifest is refused when it is checked in dockerfileVars.
+ */
 function listFiles(dir: string | undefined): string[] {
   if (!dir || !existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => statSync(path.join(dir, f)).isFile());
+  return readdirSync(dir).filter((f) => {
+    const stat = lstatSync(path.join(dir, f));
+    return stat.isFile() || stat.isSymbolicLink();
+  });
 }
 
 /** .NET: the project files `dotnet restore` needs, at the context root. */
@@ -149,12 +158,17 @@ export function dockerfileVars(input: DockerfileInput, type: ServiceType): Recor
   const files = listFiles(contextDir);
   const tools = buildToolVars(type, contextDir, files, input);
   const manifests = tools.manifests;
+  // Manifests are copied by name and read by package managers: each must be a regular file of the
+  // repository, and a name a Dockerfile line and a shell word can hold as it is.
+  for (const name of manifests)
+    checkoutPath(input.workdir!, path.join(input.context ?? '.', name), 'dependency manifest');
+  assertPlainFileNames(manifests);
   const buildArgNames = Object.keys(input.buildArgs ?? {});
   for (const name of buildArgNames) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
       throw badConfig(`build arg "${name}" is not a valid name: expected letters, digits and "_"`);
   }
-  return {
+  return assertDockerfileValues({
     service: input.service,
     type,
     commit: input.commit,
@@ -174,7 +188,7 @@ export function dockerfileVars(input: DockerfileInput, type: ServiceType): Recor
     generatedDir,
     sourceDir,
     user: runtimeUser,
-  };
+  });
 }
 
 function check(name: string, text: string): string {
@@ -190,9 +204,7 @@ function check(name: string, text: string): string {
 
 function readRepoFile(workdir: string | undefined, relative: string, what: string): { file: string; text: string } {
   if (!workdir) throw badConfig(`${what} "${relative}" needs the checkout (workdir) to read it from`);
-  const file = insideCheckout(workdir, relative, what);
-  if (!existsSync(file)) throw badConfig(`${what} "${relative}" does not exist in the repository`);
-  return { file, text: readFileSync(file, 'utf8') };
+  return { file: insideCheckout(workdir, relative, what), text: readCheckoutFile(workdir, relative, what) };
 }
 
 export function renderDockerfile(input: DockerfileInput): RenderedDockerfile {

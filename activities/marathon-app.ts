@@ -306,8 +306,12 @@ export function validateMarathonApp(app: Record<string, unknown>): string[] {
     if (!isObject(map)) problems.push(`${field} is ${JSON.stringify(map)}: expected an object of strings`);
     else
       for (const [k, v] of Object.entries(map)) {
-        // env may reference a secret ({"secret": "name"}); labels are strings only.
-        if (typeof v !== 'string' && !(field === 'env' && isObject(v) && typeof v.secret === 'string')) {
+        // env may reference a Marathon secret ({"secret": "name"}) or a Slipway one ({"secret": {"env": ...}},
+        // resolved by the deploy activity: secrets.ts); labels are strings only.
+        if (
+          typeof v !== 'string' &&
+          !(field === 'env' && isObject(v) && (typeof v.secret === 'string' || isObject(v.secret)))
+        ) {
           problems.push(`${field}.${k} is ${JSON.stringify(v)}: expected a string`);
         }
       }

@@ -11,6 +11,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { NonRetryable } from '../common/errors';
 import { createLogger } from '../common/log';
 import { MarathonClient, MarathonLockedError, MarathonUnavailableError } from './marathon-client';
+import { resolveAppSecrets } from './secrets';
 import {
   absoluteAppId,
   imageOf,
@@ -392,7 +393,8 @@ export function createMarathonActivities(opts: MarathonActivityOptions = {}) {
     }
     const image = imageOf(input.app);
     const outgoing: MarathonApp = {
-      ...input.app,
+      // Secret references in env become values only here, in the request to Marathon (secrets.ts).
+      ...resolveAppSecrets(input.app),
       id: appId,
       labels: { ...labelsOf(input.app), [pipelineLabel]: pipelineId, [environmentLabel]: environment },
     };

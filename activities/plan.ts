@@ -22,7 +22,7 @@ import { ConfigError, NonRetryable } from '../common/errors';
 import { defaultConfigDir, templatesDir } from '../common/paths';
 import type { ApprovalRule, Identities, PipelinePlan } from '../common/contract';
 import { renderTemplate } from './render';
-import { validateMarathonApp } from './marathon-app';
+import { absoluteAppId, imageOf, networkModeOf, validateMarathonApp } from './marathon-app';
 import { MarathonClient } from './marathon-client';
 import { fieldsIgnoredBy, marathonVersionOf, type MarathonVersion } from './marathon-version';
 
@@ -157,7 +157,7 @@ export function renderMarathonAppFromConfig(
       legacyNetworking: input.target.shape === '1.4',
     },
   };
-  const text = renderTemplate({ name: templateFile, source: readFileSync(templateFile, 'utf8'), vars });
+  const text = renderTemplate({ name: templateFile, source: readFileSync(templateFile, 'utf8'), vars, target: 'json' });
   let app: Record<string, unknown>;
   try {
     app = JSON.parse(text) as Record<string, unknown>;
@@ -167,7 +167,11 @@ export function renderMarathonAppFromConfig(
       NonRetryable.TemplateError,
     );
   }
-  const problems = [...validateMarathonApp(app), ...fieldsIgnoredBy(app, input.target)];
+  const problems = [
+    ...identityProblems(app, { id: vars.id, image: input.image, network: settings.network }),
+    ...validateMarathonApp(app),
+    ...fieldsIgnoredBy(app, input.target),
+  ];
   if (problems.length > 0) {
     throw ApplicationFailure.nonRetryable(
       `${templateFile} rendered an invalid Marathon app for ${service.name}/${env.name} (Marathon ${input.target.version}): ${problems.join('; ')}`,
@@ -175,6 +179,32 @@ export function renderMarathonAppFromConfig(
     );
   }
   return app;
+}
+
+/**
+ * What the rendered app must be, whatever the template (ours or a team's) and the values did:
+ * the app this service and environment own, the image this pipeline built, and the configured
+ * network mode. Anything else is refused before it reaches the lane or Marathon.
+ */
+function identityProblems(
+  app: Record<string, unknown>,
+  meant: { id: string; image: string; network: 'bridge' | 'host' },
+): string[] {
+  const problems: string[] = [];
+  const id = typeof app.id === 'string' ? absoluteAppId(app.id) : String(app.id);
+  if (id !== meant.id) problems.push(`id ${JSON.stringify(app.id)} is not this service's app: expected "${meant.id}"`);
+  const image = imageOf(app);
+  if (image !== meant.image) {
+    problems.push(`image ${JSON.stringify(image)} is not the image this pipeline built: expected "${meant.image}"`);
+  }
+  const networks = Array.isArray(app.networks) ? (app.networks as Record<string, unknown>[]) : [];
+  const modes = new Set([networkModeOf(app), ...networks.map((n) => networkModeOf({ networks: [n] }))]);
+  if (modes.size !== 1 || !modes.has(meant.network)) {
+    problems.push(
+      `network ${JSON.stringify(app.networks ?? null)} is not the configured one: expected ${meant.network}`,
+    );
+  }
+  return problems;
 }
 
 /** The activity: asks the environment's Marathon its version (cached), then renders for it. */

@@ -56,6 +56,21 @@ function parseChallenge(header: string): Record<string, string> {
   return out;
 }
 
+/**
+ * A registry answer that is not what was asked for. 4xx (but 429 Too Many Requests) says the
+ * request itself is wrong (an invalid name or manifest, an unknown repository): retrying sends
+ * the same request, so it fails at once. 429, 5xx and the rest may pass: those retry.
+ */
+function unexpectedAnswer(status: number, message: string): Error {
+  if (status >= 400 && status < 500 && status !== 429) {
+    return ApplicationFailure.nonRetryable(
+      `${message} (a ${status} is not retried: the request itself was refused)`,
+      NonRetryable.BuildFailed,
+    );
+  }
+  return new Error(message);
+}
+
 export interface RegistryResponse {
   status: number;
   headers: Headers;
@@ -134,7 +149,10 @@ export class RegistryClient {
     });
     if (res.status === 404) return undefined;
     if (res.status !== 200)
-      throw new Error(`registry ${this.registry}: GET manifest ${name}:${reference} answered ${res.status}`);
+      throw unexpectedAnswer(
+        res.status,
+        `registry ${this.registry}: GET manifest ${name}:${reference} answered ${res.status}`,
+      );
     const digest = res.headers.get('docker-content-digest');
     if (!digest)
       throw new Error(`registry ${this.registry}: GET manifest ${name}:${reference} carried no Docker-Content-Digest`);
@@ -146,7 +164,8 @@ export class RegistryClient {
   async putManifest(name: string, tag: string, mediaType: string, body: Buffer): Promise<string> {
     const res = await this.request('PUT', `/v2/${name}/manifests/${tag}`, { 'Content-Type': mediaType }, body);
     if (res.status !== 201 && res.status !== 200) {
-      throw new Error(
+      throw unexpectedAnswer(
+        res.status,
         `registry ${this.registry}: PUT manifest ${name}:${tag} answered ${res.status}: ${res.body.toString().slice(0, 300)}`,
       );
     }

@@ -1,9 +1,12 @@
 // Source checkout for a build: the repository at exactly one commit, in a per-build work folder on
 // the build host (os.tmpdir()/slipway-builds/<buildId>) that the pipeline removes afterwards.
-// Repositories are reached over http(s) with a token from the worker's environment (GITLAB_TOKEN or
-// SLIPWAY_GIT_TOKEN), ssh with the worker's keys, file:// or a plain local path. The token travels
-// to git through GIT_CONFIG_* environment variables: never in a URL, an argument, a log line, a
-// result or an error. A retried attempt reuses the same folder and simply fetches again.
+// Repositories are reached over http(s) with a token from the worker's environment (SLIPWAY_GIT_TOKEN
+// or GITLAB_TOKEN, sent only to the GitLab host: git-credentials.ts), ssh with the worker's keys,
+// file:// or a plain local path. The token travels to git through GIT_CONFIG_* environment
+// variables: never in a URL, an argument, a log line, a result or an error. A retried attempt
+// reuses the same folder and simply fetches again. Given the ref the commit was pushed as, the
+// checkout refuses a commit that is not on it, so no fetchable commit deploys as `main`. A fetch
+// that stops making progress is given up by a watchdog, not held until the activity times out.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -12,6 +15,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { NonRetryable } from '../common/errors';
 import { createLogger } from '../common/log';
 import { currentActivity } from './activity-context';
+import { gitCredentialHeader, gitSecrets } from './git-credentials';
+import { ProgressWatchdog, stallLimitMs } from './progress-watchdog';
 
 const log = createLogger('source');
 
@@ -24,6 +29,12 @@ export interface CheckoutInput {
   buildId: string;
   repoUrl: string;
   commit: string;
+  /**
+   * The ref the commit was delivered as (refs/heads/<branch> or refs/tags/<tag>). When given, the
+   * commit must be the branch's head or an ancestor of it (the branch may have moved on since
+   * the push), or exactly what the tag points to.
+   */
+  ref?: string;
 }
 
 export interface CheckoutResult {
@@ -42,32 +53,31 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z+]+:\/\/)[^/@]*@/i, '$1***@');
 }
 
-function gitToken(): string | undefined {
-  return process.env.GITLAB_TOKEN || process.env.SLIPWAY_GIT_TOKEN || undefined;
-}
-
 /**
  * git's environment: no prompts (a missing credential must fail, not hang), ssh in batch mode,
- * and for http(s) the token as an Authorization header configured through GIT_CONFIG_* variables.
- * GitLab accepts personal, project and group access tokens as the password of HTTP basic auth.
+ * and for the GitLab host the token as an Authorization header configured through GIT_CONFIG_*
+ * variables. Redirects are not followed with the header to another host (http.followRedirects
+ * "initial" is git's default; it is pinned here).
  */
 function gitEnv(repoUrl: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', LC_ALL: 'C' };
+  delete env.SLIPWAY_GIT_TOKEN;
+  delete env.GITLAB_TOKEN;
   env.GIT_SSH_COMMAND ??= 'ssh -o BatchMode=yes -o ConnectTimeout=20';
-  const token = gitToken();
-  if (token && /^https?:\/\//i.test(repoUrl)) {
-    const user = process.env.SLIPWAY_GIT_USERNAME || 'oauth2';
-    env.GIT_CONFIG_COUNT = '1';
-    env.GIT_CONFIG_KEY_0 = 'http.extraHeader';
-    env.GIT_CONFIG_VALUE_0 = `Authorization: Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
+  const header = gitCredentialHeader(repoUrl);
+  env.GIT_CONFIG_COUNT = header ? '2' : '1';
+  env.GIT_CONFIG_KEY_0 = 'http.followRedirects';
+  env.GIT_CONFIG_VALUE_0 = 'initial';
+  if (header) {
+    env.GIT_CONFIG_KEY_1 = 'http.extraHeader';
+    env.GIT_CONFIG_VALUE_1 = header;
   }
   return env;
 }
 
 function scrub(text: string): string {
-  const token = gitToken();
   let out = text;
-  if (token) out = out.split(token).join('***');
+  for (const token of gitSecrets()) out = out.split(token).join('***');
   return out.replace(/([a-z+]+:\/\/)[^/@\s]*@/gi, '$1***@');
 }
 
@@ -85,13 +95,25 @@ function lastLines(text: string, n: number): string {
   return text.trim().split('\n').filter(Boolean).slice(-n).join(' | ');
 }
 
-function git(cwd: string, args: string[], env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<string> {
+function git(
+  cwd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+  onOutput?: (bytes: number) => void,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('git', args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], signal });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      onOutput?.(d.length);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      onOutput?.(d.length);
+    });
     child.once('error', (err) => reject(err));
     child.once('close', (code) =>
       code === 0 ? resolve(stdout.trim()) : reject(new GitError(args, scrub(stderr), code)),
@@ -120,7 +142,7 @@ function classify(err: unknown, repoUrl: string, commit: string): Error {
   }
   if (authFailure.test(err.stderr)) {
     return ApplicationFailure.nonRetryable(
-      `access to ${where} was refused: ${detail} (http(s): set GITLAB_TOKEN or SLIPWAY_GIT_TOKEN on the build workers; ssh: the worker's keys)`,
+      `access to ${where} was refused: ${detail} (http(s): set SLIPWAY_GIT_TOKEN or GITLAB_TOKEN on the build workers, and GITLAB_URL to this repository's host, the only host that gets the token; ssh: the worker's keys)`,
       NonRetryable.Unauthorized,
     );
   }
@@ -160,20 +182,16 @@ export async function checkoutSource(input: CheckoutInput): Promise<CheckoutResu
   // The remote URL is stored without credentials; tokens come from the environment on every fetch.
   await run(['config', 'remote.origin.url', repoUrl]);
 
-  ctx?.heartbeat({ phase: 'fetch' });
-  const heartbeat = ctx ? setInterval(() => ctx.heartbeat({ phase: 'fetch' }), 5000) : undefined;
+  const fetch = fetcher(workdir, repoUrl, env, signal, (details) => ctx?.heartbeat(details));
   try {
     if (commit.length === 40 || commit.length === 64) {
-      await run(['fetch', '-q', '--no-tags', '--depth=1', 'origin', commit]);
+      await fetch(['--no-tags', '--depth=1', 'origin', commit]);
     } else {
       // A short SHA cannot be fetched by name: fetch the branches and tags, then resolve it.
-      await run(['fetch', '-q', '--tags', 'origin', '+refs/heads/*:refs/remotes/origin/*']);
+      await fetch(['--tags', 'origin', '+refs/heads/*:refs/remotes/origin/*']);
     }
   } catch (err) {
-    if (signal?.aborted) throw err;
     throw classify(err, repoUrl, commit);
-  } finally {
-    if (heartbeat) clearInterval(heartbeat);
   }
 
   let full: string;
@@ -185,6 +203,7 @@ export async function checkoutSource(input: CheckoutInput): Promise<CheckoutResu
       NonRetryable.SourceUnavailable,
     );
   }
+  if (input.ref) await verifyOnRef({ run, fetch, repoUrl, commit: full, ref: input.ref });
   await run(['checkout', '-q', '--force', '--detach', full]);
   await run(['clean', '-q', '-ffdx']);
   const [committedAt = '', author = '', authorEmail = ''] = (
@@ -192,6 +211,95 @@ export async function checkoutSource(input: CheckoutInput): Promise<CheckoutResu
   ).split('\n');
   log.info('checked out', { repo: redactUrl(repoUrl), commit: full, workdir, ms: Date.now() - started });
   return { workdir, commit: full, committedAt: new Date(committedAt).toISOString(), author, authorEmail };
+}
+
+/**
+ * `git fetch --progress <args>` watched for progress: every byte git prints (its progress meter
+ * included) counts, each heartbeat carries the count, and a fetch silent for SLIPWAY_STALL_SECONDS
+ * (default 120) is killed and fails retryably. Cancellation of the activity kills it as well.
+ */
+function fetcher(
+  workdir: string,
+  repoUrl: string,
+  env: NodeJS.ProcessEnv,
+  signal: AbortSignal | undefined,
+  heartbeat: (details: Record<string, unknown>) => void,
+) {
+  return async (args: string[]): Promise<string> => {
+    const controller = new AbortController();
+    const onCancel = () => controller.abort(signal?.reason);
+    if (signal?.aborted) onCancel();
+    signal?.addEventListener('abort', onCancel, { once: true });
+    const watchdog = new ProgressWatchdog({
+      what: `git fetch from ${redactUrl(repoUrl)}`,
+      stallMs: stallLimitMs('SLIPWAY_STALL_SECONDS', 120),
+      heartbeat,
+      details: () => ({ phase: 'fetch' }),
+      onStall: (err) => controller.abort(err),
+    }).start();
+    try {
+      return await git(workdir, ['fetch', '-q', '--progress', ...args], env, controller.signal, (n) =>
+        watchdog.advance(n),
+      );
+    } catch (err) {
+      if (watchdog.stalled) throw watchdog.stalled;
+      if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : err;
+      throw err;
+    } finally {
+      watchdog.stop();
+      signal?.removeEventListener('abort', onCancel);
+    }
+  };
+}
+
+const refPattern = /^refs\/(heads|tags)\/[^\s~^:?*[\\]+$/;
+
+/**
+ * The commit must belong to the ref it is deployed as: a tag must point at it; a branch's head
+ * must be it or descend from it (the branch may have moved on after the push, never sideways).
+ */
+async function verifyOnRef(opts: {
+  run: (args: string[]) => Promise<string>;
+  fetch: (args: string[]) => Promise<string>;
+  repoUrl: string;
+  commit: string;
+  ref: string;
+}): Promise<void> {
+  const { run, fetch, commit, ref } = opts;
+  const where = redactUrl(opts.repoUrl);
+  const refuse = (message: string) => ApplicationFailure.nonRetryable(message, NonRetryable.SourceUnavailable);
+  if (!refPattern.test(ref) || ref.includes('..')) {
+    throw ApplicationFailure.nonRetryable(
+      `ref "${ref}" is not refs/heads/<branch> or refs/tags/<tag>`,
+      NonRetryable.BadConfig,
+    );
+  }
+  try {
+    // The ref's history (not shallow): the ancestry walk needs it.
+    await fetch(['--no-tags', 'origin', `+${ref}:refs/slipway/delivered-ref`]);
+  } catch (err) {
+    if (err instanceof GitError && /couldn't find remote ref|no such remote ref/i.test(err.stderr)) {
+      throw refuse(`${ref} does not exist in ${where} (deleted since the push?): cannot check that ${commit} is on it`);
+    }
+    throw classify(err, opts.repoUrl, commit);
+  }
+  const head = await run(['rev-parse', '--verify', 'refs/slipway/delivered-ref^{commit}']);
+  if (ref.startsWith('refs/tags/')) {
+    if (head !== commit) {
+      throw refuse(
+        `commit ${commit} is not what ${ref} points to in ${where} (${head}): a tag deploys exactly its commit`,
+      );
+    }
+    return;
+  }
+  try {
+    await run(['merge-base', '--is-ancestor', commit, head]);
+  } catch (err) {
+    if (!(err instanceof GitError) || err.code !== 1) throw err;
+    throw refuse(
+      `commit ${commit} is not on ${ref} of ${where}: neither its head ${head} nor an ancestor of it; refusing to deploy it as ${ref}`,
+    );
+  }
 }
 
 /** Removes a build's work folder; a no-op when it is already gone. Only folders under buildsRoot(). */

@@ -15,13 +15,50 @@ export type ServiceType = (typeof serviceTypes)[number];
 
 const duration = z
   .string()
-  .refine((v) => parseDuration(v) !== undefined, { message: 'expected a duration like "90s", "5m", "72h"' });
+  .refine((v) => parseDuration(v) !== undefined, { message: 'expected a duration like "90s", "5m", "72h"' })
+  .refine((v) => (parseDuration(v) ?? 1) > 0, { message: 'expected a duration greater than zero, like "90s"' });
+/** One Marathon id segment: dot-separated labels of lowercase letters, digits and inner "-". */
+const idSegment = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 const name = z
   .string()
-  .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, 'expected lowercase letters, digits, "-" or "." (a Marathon id segment)');
+  .regex(
+    idSegment,
+    'expected lowercase letters, digits, "-" and "." (a Marathon id segment: no "..", no "-" or "." at either end of a label)',
+  );
+
+/**
+ * A value that lands in a Dockerfile line or a Marathon string: one line, no control character
+ * (a newline would add a Dockerfile instruction of the author's choosing).
+ */
+const oneLine = z.string().refine((v) => !/[\x00-\x1f\x7f]/.test(v), {
+  message: 'contains a control character (newline, carriage return, tab, ...): expected a single line of text',
+});
+
+/**
+ * A value the worker reads from its own environment or a file at the moment it is used, so it
+ * never enters workflow history: `{ secret: { env: NAME } }` or `{ secret: { file: /path } }`.
+ */
+const secretRef = z.strictObject({
+  secret: z.union([
+    z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name') }),
+    z.strictObject({ file: z.string().startsWith('/', 'expected an absolute file path on the worker') }),
+  ]),
+});
+export type SecretRef = z.infer<typeof secretRef>;
+/** An app env or build arg value: literal text or a secret reference. */
+export type ConfigValue = string | SecretRef;
+const configValue = z.union([z.string(), secretRef]);
+
+/** A Docker image reference: [registry[:port]/]name[:tag][@sha256:digest], nothing else. */
+const imageReference = z
+  .string()
+  .regex(
+    /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/,
+    'expected an image reference like "registry.example.com/team/node:18"',
+  );
 
 const healthCheck = z.strictObject({
-  path: z.string().startsWith('/').default('/health'),
+  path: oneLine.pipe(z.string().startsWith('/')).default('/health'),
   protocol: z.enum(['HTTP', 'HTTPS', 'TCP']).default('HTTP'),
   gracePeriodSeconds: z.number().int().min(0).default(30),
   intervalSeconds: z.number().int().min(1).default(5),
@@ -62,7 +99,7 @@ const appFields = {
   healthCheck: healthCheck.nullable(),
   readinessCheck: readinessCheck.nullable(),
   upgradeStrategy,
-  env: z.record(z.string(), z.string()),
+  env: z.record(z.string(), configValue),
   labels: z.record(z.string(), z.string()),
   constraints: z.array(z.array(z.string())),
   healthTimeout: duration,
@@ -72,13 +109,13 @@ const appOverride = z.strictObject(appFields).partial();
 
 const build = z.strictObject({
   /** Repository-relative path of the service's own Dockerfile: used as is. */
-  dockerfile: z.string().optional(),
+  dockerfile: oneLine.optional(),
   /** Repository-relative path of the service's own Handlebars Dockerfile template. */
-  template: z.string().optional(),
-  context: z.string().default('.'),
-  buildCommand: z.string().optional(),
-  startCommand: z.string().optional(),
-  buildArgs: z.record(z.string(), z.string()).default({}),
+  template: oneLine.optional(),
+  context: oneLine.default('.'),
+  buildCommand: oneLine.optional(),
+  startCommand: oneLine.optional(),
+  buildArgs: z.record(z.string(), configValue).default({}),
   /** java (Maven): the module of a multi-module build to ship, e.g. "service-api". */
   module: z
     .string()
@@ -129,7 +166,17 @@ const environmentSchema = z.strictObject({
   /** Marathon group the apps of this environment live in; default "/<name>". */
   group: z
     .string()
-    .regex(/^(\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?)+$/, 'expected a Marathon group path like "/test"')
+    .refine(
+      (g) =>
+        /^(\/[^/]+)+$/.test(g) &&
+        g
+          .split('/')
+          .slice(1)
+          .every((seg) => idSegment.test(seg)),
+      {
+        message: 'expected a Marathon group path like "/test"',
+      },
+    )
     .optional(),
   /** Force a deploy over a deployment Slipway did not start (normally it waits). */
   forceOverForeignDeployments: z.boolean().default(false),
@@ -143,7 +190,7 @@ const environmentSchema = z.strictObject({
     .optional(),
 });
 
-const baseImage = z.union([z.string(), z.strictObject({ build: z.string(), runtime: z.string() })]);
+const baseImage = z.union([imageReference, z.strictObject({ build: imageReference, runtime: imageReference })]);
 
 const rootSchema = z.strictObject({
   registry: z.string().optional(),
@@ -200,7 +247,7 @@ export interface AppSettings {
   healthCheck: HealthCheckConfig | null;
   readinessCheck: ReadinessCheckConfig | null;
   upgradeStrategy: { minimumHealthCapacity: number; maximumOverCapacity: number };
-  env: Record<string, string>;
+  env: Record<string, ConfigValue>;
   labels: Record<string, string>;
   constraints: string[][];
   healthTimeoutSeconds: number;

@@ -5,7 +5,7 @@
 // Plain serialisable shapes, no Node APIs (it loads inside the workflow sandbox). Nothing here may
 // hold a secret: all of it is stored in Temporal's history.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ServiceType } from './config';
+import type { ConfigValue, ServiceType } from './config';
 
 export const taskQueues = {
   /** Deploys, planning, reporting: light work. */
@@ -208,7 +208,8 @@ export interface PipelinePlan {
     context: string;
     buildCommand?: string;
     startCommand?: string;
-    buildArgs: Record<string, string>;
+    /** Literal values, or secret references the build worker resolves (never their values). */
+    buildArgs: Record<string, ConfigValue>;
     /** java (Maven): the module of a multi-module build to ship, and whether to skip its tests. */
     module?: string;
     skipTests?: boolean;

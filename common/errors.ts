@@ -19,6 +19,8 @@ export const NonRetryable = {
   HealthTimeout: 'HealthTimeout',
   /** Marathon app is locked by a deployment that is not ours and forcing is not allowed. */
   ForeignDeployment: 'ForeignDeployment',
+  /** The repository holds what the build host must not act on (a symbolic link on a path Slipway reads or writes). */
+  UnsafeRepository: 'UnsafeRepository',
 } as const;
 
 export type NonRetryableType = (typeof NonRetryable)[keyof typeof NonRetryable];

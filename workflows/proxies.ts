@@ -4,6 +4,7 @@
 // the workflow bundle never pulls in dockerode, axios or fs.
 import { proxyActivities, proxyLocalActivities, type RetryPolicy } from '@temporalio/workflow';
 import type { BuildActivities, DeployActivities } from '../activities';
+import type { Duration } from '@temporalio/common';
 import { nonRetryableErrorTypes } from '../common/errors';
 import { taskQueues } from '../common/contract';
 
@@ -30,7 +31,11 @@ type QuickSteps = Pick<
   | 'confirmSuperseded'
   | 'resolveLaneTarget'
 >;
-const quickOptions = { startToCloseTimeout: '30s', retry: { ...retry, maximumAttempts: 10 } } as const;
+const quickOptions = {
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '2m',
+  retry: { ...retry, maximumAttempts: 10 },
+} as const;
 
 /** The quick steps on the deploy queue (how pipelines started before orchestration v2 ran them). */
 export const quickRemote = proxyActivities<QuickSteps>({ taskQueue: taskQueues.deploy, ...quickOptions });
@@ -43,20 +48,37 @@ export const quickLocal = proxyLocalActivities<QuickSteps>(quickOptions);
 
 export type Quick = typeof quickLocal;
 
-/** Marathon calls: deploy and rollback wait on locks; awaitHealthy runs up to our health timeout. */
-export const marathon = proxyActivities<
-  Pick<DeployActivities, 'deployToMarathon' | 'awaitHealthy' | 'rollbackMarathonApp'>
->({
+/**
+ * The PUT to Marathon (it may wait for a foreign deployment's lock). Bounded: a mistyped Marathon
+ * URL or a Marathon that stays away fails the deploy instead of blocking the lane for ever.
+ */
+export const marathonDeploy = proxyActivities<Pick<DeployActivities, 'deployToMarathon'>>({
   taskQueue: taskQueues.deploy,
-  startToCloseTimeout: '2h',
+  startToCloseTimeout: '15m',
+  scheduleToCloseTimeout: '30m',
   heartbeatTimeout: '30s',
-  retry,
+  retry: { ...retry, maximumAttempts: 10 },
 });
+
+/**
+ * The health wait and the rollback run up to the environment's health timeout: bounded by it,
+ * with five minutes for one attempt and fifteen in all on top for a Marathon that hiccups.
+ */
+export function marathonWaits(healthTimeoutSeconds: number) {
+  return proxyActivities<Pick<DeployActivities, 'awaitHealthy' | 'rollbackMarathonApp'>>({
+    taskQueue: taskQueues.deploy,
+    startToCloseTimeout: `${healthTimeoutSeconds + 300}s`,
+    scheduleToCloseTimeout: `${healthTimeoutSeconds + 900}s`,
+    heartbeatTimeout: '30s',
+    retry: { ...retry, maximumAttempts: 10 },
+  });
+}
 
 /** GitLab reporting is best effort: a GitLab outage must not fail a delivery. */
 export const gitlab = proxyActivities<Pick<DeployActivities, 'reportCommitStatus' | 'reportDeployment'>>({
   taskQueue: taskQueues.deploy,
   startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '3m',
   retry: { ...retry, maximumAttempts: 5 },
 });
 
@@ -64,21 +86,28 @@ export const gitlab = proxyActivities<Pick<DeployActivities, 'reportCommitStatus
 export const buildClaim = proxyActivities<Pick<BuildActivities, 'claimBuildHost'>>({
   taskQueue: taskQueues.build,
   startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '10m',
   retry: { ...retry, maximumAttempts: 5 },
 });
 
 /** Push attempts: with the backoff (1 s doubling to 30 s) about five minutes of registry outage. */
 export const pushAttempts = 14;
 
+/** Checkout and build on one host: two hours in all, whatever the retries. */
+const buildStepsBound: Duration = '2h';
+/** The push: within half an hour, registry outages included. */
+export const pushBound: Duration = '30m';
+
 /**
  * Steps on one build host: long, heartbeating; a host that stays away is given up on. Checkout
  * and build get 3 attempts; the push passes `pushAttempts`, because a registry restart is common
  * and passing and should not fail a delivery.
  */
-export function buildHost(taskQueue: string, maximumAttempts = 3) {
+export function buildHost(taskQueue: string, maximumAttempts = 3, scheduleToCloseTimeout: Duration = buildStepsBound) {
   return proxyActivities<Pick<BuildActivities, 'checkoutSource' | 'buildImage' | 'pushImage' | 'removeWorkdir'>>({
     taskQueue,
     scheduleToStartTimeout: '5m',
+    scheduleToCloseTimeout,
     startToCloseTimeout: '45m',
     heartbeatTimeout: '60s',
     retry: { ...retry, maximumAttempts },

@@ -4,7 +4,8 @@
 // on GitLab's documented payloads (docs.gitlab.com, webhook events): deploy `checkout_sha`
 // (never `after`), an all-zero `after` is a deletion, unsupported events are ignored with 2xx.
 import { z } from 'zod';
-import type { DeployConfig } from '../../common/config';
+import { repositoryUrl, type DeployConfig } from '../../common/config';
+import { ConfigError } from '../../common/errors';
 import type { Identities, PipelineInput } from '../../common/contract';
 
 export type IntakeDecision =
@@ -16,6 +17,8 @@ export type IntakeDecision =
       project: string;
       ref: string;
       sha: string;
+      /** Matching services left out because their repository cannot be resolved, with the reason. */
+      skipped?: string[];
     };
 
 export class PayloadError extends Error {
@@ -74,6 +77,7 @@ export function interpretGitlabDelivery(
   body: unknown,
   config: DeployConfig,
   deliveryId?: string,
+  env: NodeJS.ProcessEnv = process.env,
 ): IntakeDecision {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new PayloadError('expected a JSON object');
   const objectKind = (body as { object_kind?: unknown }).object_kind;
@@ -119,8 +123,14 @@ export function interpretGitlabDelivery(
     };
   }
 
+  // A service the workers could not check out would fail minutes later in planning: say so now.
+  const problems = matching.map((s) => repositoryProblem(config, s, env));
+  const resolvable = matching.filter((_, i) => problems[i] === undefined);
+  const skipped = problems.filter((p): p is string => p !== undefined);
+  if (resolvable.length === 0) return { kind: 'ignored', reason: `no repository to check out: ${skipped.join('; ')}` };
+
   const checkoutSha = p.checkout_sha;
-  const pipelines = matching.map((s): PipelineInput => ({
+  const pipelines = resolvable.map((s): PipelineInput => ({
     service: s.name,
     commit: checkoutSha,
     ref: p.ref,
@@ -133,7 +143,30 @@ export function interpretGitlabDelivery(
     ...authorOf(p, checkoutSha),
     changedBy: changedBy(p),
   }));
-  return { kind: 'start', pipelines, event: p.object_kind, project, ref: p.ref, sha: checkoutSha };
+  return {
+    kind: 'start',
+    pipelines,
+    event: p.object_kind,
+    project,
+    ref: p.ref,
+    sha: checkoutSha,
+    ...(skipped.length > 0 ? { skipped } : {}),
+  };
+}
+
+/** Why the service's repository URL cannot be worked out from the config, or undefined. */
+function repositoryProblem(
+  config: DeployConfig,
+  service: Parameters<typeof repositoryUrl>[1],
+  env: NodeJS.ProcessEnv,
+): string | undefined {
+  try {
+    repositoryUrl(config, service, env);
+    return undefined;
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
 }
 
 /**

@@ -9,8 +9,8 @@ import { createLogger } from '../../common/log';
 import { defaultConfigDir } from '../../common/paths';
 import { metricsContentType, metricsText, observeDeliveries } from '../../common/prometheus';
 import { connectClient } from '../../common/temporal-connection';
-import { approverDirectory } from './auth';
-import { HttpError, sendJson } from './http';
+import { approverDirectory, secretMatches } from './auth';
+import { header, HttpError, sendJson } from './http';
 import { createIntakeRoute } from './intake-route';
 import { createPipelineRoutes } from './pipeline-routes';
 
@@ -82,13 +82,31 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
   const client = opts.client ?? (await connectClient());
   observeDeliveries(client);
 
-  const intake = createIntakeRoute({ client, token, signingSecret, bodyLimitBytes, config, log });
+  const intake = createIntakeRoute({ client, token, signingSecret, bodyLimitBytes, config, log, env });
   const pipelines = createPipelineRoutes({
     client,
     log,
     approvers: () => approverDirectory(config().approverTokens, env),
     env,
   });
+
+  /**
+   * With SLIPWAY_READ_TOKEN set, reading pipelines (services, commits, authors, approvers) needs
+   * it as a bearer token; decisions keep their approver tokens, /healthz stays open.
+   */
+  const readToken = env.SLIPWAY_READ_TOKEN || undefined;
+  function requireReader(req: IncomingMessage): void {
+    if (readToken === undefined) return;
+    const presented = /^Bearer\s+(\S+)\s*$/i.exec(header(req, 'authorization') ?? '')?.[1];
+    if (!secretMatches(presented, readToken)) {
+      throw new HttpError(
+        401,
+        'reading pipelines needs the read token (SLIPWAY_READ_TOKEN) as "Authorization: Bearer <token>"',
+        {},
+        { 'WWW-Authenticate': 'Bearer realm="slipway"' },
+      );
+    }
+  }
 
   async function healthz(res: ServerResponse): Promise<void> {
     try {
@@ -124,6 +142,7 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
       return void res.end(text);
     }
     if (rawPath === '/pipelines' || rawPath.startsWith('/pipelines/')) {
+      if (req.method === 'GET' || req.method === 'HEAD') requireReader(req);
       if (await pipelines(req, res, url, rawPath)) return;
     }
     throw new HttpError(

@@ -15,11 +15,16 @@ export interface IntakeOptions {
   client: Client;
   /** The X-Gitlab-Token secret; undefined when only signatures are used, or with the insecure flag. */
   token: string | undefined;
-  /** GitLab's `whsec_...` signing token: deliveries with a valid webhook-signature need no X-Gitlab-Token. */
+  /**
+   * GitLab's `whsec_...` signing token. When set, every delivery must carry a valid
+   * webhook-signature (a valid X-Gitlab-Token does not replace it), and then needs no token.
+   */
   signingSecret?: string;
   bodyLimitBytes: number;
   config: () => DeployConfig;
   log: Logger;
+  /** Where GITLAB_URL is read to tell whether a service's repository can be resolved. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A map that forgets its oldest entries first, so a flood of distinct keys cannot grow it. */
@@ -53,19 +58,24 @@ export function createIntakeRoute(opts: IntakeOptions) {
   };
   return async function intake(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
-    const signed = opts.signingSecret !== undefined && header(req, 'webhook-signature') !== undefined;
+    // With a signing secret the signature is the proof: the plain token (which anyone who saw one
+    // delivery's headers holds) binds neither the body nor the time.
+    const signing = opts.signingSecret !== undefined;
+    const signed = signing && header(req, 'webhook-signature') !== undefined;
     const tokenOk = opts.token !== undefined && secretMatches(header(req, 'x-gitlab-token'), opts.token);
-    const open = opts.token === undefined && opts.signingSecret === undefined;
-    if (!signed && !tokenOk && !open) {
+    const open = opts.token === undefined && !signing;
+    if (signing ? !signed : !tokenOk && !open) {
       req.resume();
       throw new HttpError(
         401,
-        opts.token !== undefined ? 'missing or wrong X-Gitlab-Token' : 'expected a signed delivery (webhook-signature)',
+        signing
+          ? 'expected a signed delivery (webhook-signature): SLIPWAY_WEBHOOK_SIGNING_TOKEN is set, so X-Gitlab-Token alone is not enough'
+          : 'missing or wrong X-Gitlab-Token',
       );
     }
     requireJsonContentType(req);
     const raw = await readBody(req, opts.bodyLimitBytes);
-    if (signed && !tokenOk) {
+    if (signed) {
       const valid = signatureVerifies({
         secret: opts.signingSecret as string,
         id: header(req, 'webhook-id'),
@@ -84,7 +94,7 @@ export function createIntakeRoute(opts: IntakeOptions) {
 
     let decision;
     try {
-      decision = interpretGitlabDelivery(event, body, opts.config(), deliveryId);
+      decision = interpretGitlabDelivery(event, body, opts.config(), deliveryId, opts.env);
     } catch (err) {
       if (err instanceof PayloadError)
         throw new HttpError(400, `malformed ${event ?? 'GitLab'} payload: ${err.message}`);
@@ -111,11 +121,13 @@ export function createIntakeRoute(opts: IntakeOptions) {
         ms: Date.now() - started,
       });
     }
+    if (decision.skipped) log.warn('services skipped: no repository to check out', { skipped: decision.skipped });
     const first = results[0] as StartResult;
     sendJson(res, 202, {
       workflowId: first.workflowId,
       deduplicated: first.deduplicated,
       ...(results.length > 1 ? { pipelines: results } : {}),
+      ...(decision.skipped ? { skipped: decision.skipped } : {}),
     });
   };
 }

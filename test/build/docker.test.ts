@@ -17,6 +17,7 @@ import { createDockerActivities, type BuildImageInput, type BuildImageResult } f
 import { checkoutSource, removeWorkdir } from '../../activities/source';
 import { examplesDir, projectRoot } from '../../common/paths';
 import { registryAddress } from '../helpers/env';
+import { git } from '../helpers/git';
 
 const docker = new Dockerode();
 const activities = createDockerActivities({ docker });
@@ -46,20 +47,6 @@ after(async () => {
   for (const step of cleanup.reverse()) await step().catch(() => undefined);
   rmSync(scratch, { recursive: true, force: true });
 });
-
-function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd: dir,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'Carol',
-      GIT_AUTHOR_EMAIL: 'carol@example.com',
-      GIT_COMMITTER_NAME: 'Carol',
-      GIT_COMMITTER_EMAIL: 'carol@example.com',
-    },
-  }).trim();
-}
 
 /** A git repository holding a copy of an example; returns its path and first commit. */
 function exampleRepo(example: string): { dir: string; commit: string } {

@@ -10,9 +10,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { buildsRoot, checkoutSource, removeWorkdir, type CheckoutResult } from '../../activities/source';
+import { expectApplicationFailure } from '../helpers/git';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'slipway-source-test-'));
 const repo = path.join(root, 'repo');
@@ -48,16 +48,6 @@ const first = git('rev-parse', 'HEAD');
 writeFileSync(path.join(repo, 'app.txt'), 'version 2\n');
 git('commit', '-q', '-am', 'two');
 const second = git('rev-parse', 'HEAD');
-
-async function expectFailure(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the checkout to fail');
-}
 
 test('checks out exactly the requested commit, not the branch tip, with its date and author', async () => {
   const out: CheckoutResult = await new MockActivityEnvironment().run(checkoutSource, {
@@ -102,13 +92,13 @@ test('a retry reuses the folder: local edits are wiped and another commit can be
 
 test('an unknown SHA is a non-retryable SourceUnavailable naming the commit', async () => {
   const missing = 'deadbeef'.repeat(5);
-  const err = await expectFailure(
+  const err = await expectApplicationFailure(
     checkoutSource({ buildId: `${runId}-unknown`, repoUrl: `file://${repo}`, commit: missing }),
   );
   assert.equal(err.type, 'SourceUnavailable');
   assert.equal(err.nonRetryable, true);
   assert.match(err.message, new RegExp(`commit ${missing} does not exist in file://`));
-  const shortErr = await expectFailure(
+  const shortErr = await expectApplicationFailure(
     checkoutSource({ buildId: `${runId}-unknown-short`, repoUrl: repo, commit: 'deadbeef1' }),
   );
   assert.equal(shortErr.type, 'SourceUnavailable');
@@ -117,18 +107,20 @@ test('an unknown SHA is a non-retryable SourceUnavailable naming the commit', as
 });
 
 test('an unreachable repository is a non-retryable SourceUnavailable naming it', async () => {
-  const err = await expectFailure(
+  const err = await expectApplicationFailure(
     checkoutSource({ buildId: `${runId}-nowhere`, repoUrl: path.join(root, 'no-such-repo'), commit: first }),
   );
   assert.equal(err.type, 'SourceUnavailable');
   assert.equal(err.nonRetryable, true);
   assert.match(err.message, /repository .*no-such-repo is unavailable: .*does not appear to be a git repository/);
-  const refused = await expectFailure(
+  const refused = await expectApplicationFailure(
     checkoutSource({ buildId: `${runId}-refused`, repoUrl: 'http://127.0.0.1:1/group/app.git', commit: first }),
   );
   assert.equal(refused.type, 'SourceUnavailable');
   assert.match(refused.message, /127\.0\.0\.1:1.*unavailable/);
-  const bad = await expectFailure(checkoutSource({ buildId: `${runId}-bad`, repoUrl: repo, commit: 'main' }));
+  const bad = await expectApplicationFailure(
+    checkoutSource({ buildId: `${runId}-bad`, repoUrl: repo, commit: 'main' }),
+  );
   assert.equal(bad.type, 'BadConfig');
   await removeWorkdir({ workdir: path.join(buildsRoot(), `${runId}-nowhere`) });
   await removeWorkdir({ workdir: path.join(buildsRoot(), `${runId}-refused`) });
@@ -145,10 +137,13 @@ test('the token reaches an http(s) server as a header and nowhere else', async (
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const saved = process.env.GITLAB_TOKEN;
+  const savedUrl = process.env.GITLAB_URL;
   process.env.GITLAB_TOKEN = token;
+  // The token goes to the configured GitLab host only (test/attacks covers the other hosts).
+  process.env.GITLAB_URL = `http://127.0.0.1:${port}`;
   try {
     const repoUrl = `http://127.0.0.1:${port}/group/app.git`;
-    const err = await expectFailure(checkoutSource({ buildId: `${runId}-token`, repoUrl, commit: first }));
+    const err = await expectApplicationFailure(checkoutSource({ buildId: `${runId}-token`, repoUrl, commit: first }));
     assert.equal(err.type, 'Unauthorized');
     assert.equal(err.nonRetryable, true);
     assert.match(seen.url ?? '', /^\/group\/app\.git\/info\/refs/);
@@ -162,6 +157,8 @@ test('the token reaches an http(s) server as a header and nowhere else', async (
   } finally {
     if (saved === undefined) delete process.env.GITLAB_TOKEN;
     else process.env.GITLAB_TOKEN = saved;
+    if (savedUrl === undefined) delete process.env.GITLAB_URL;
+    else process.env.GITLAB_URL = savedUrl;
     server.close();
     await removeWorkdir({ workdir: path.join(buildsRoot(), `${runId}-token`) });
   }

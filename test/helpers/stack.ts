@@ -2,7 +2,7 @@
 // a Marathon emulator, a deploy config generated for this test file (unique service names, so
 // lanes of other files never interfere), a local git repository of an example service, and
 // workers as separate `slipway worker` processes that a test may SIGKILL and restart.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import {
   type MarathonEmulatorOptions,
 } from '../../dev/marathon-emulator';
 import { registryAddress, temporalAddress } from './env';
+import { git } from './git';
 import { recommendedDeployWorkerNodeOptions } from '../../worker';
 
 export interface StackOptions {
@@ -67,20 +68,6 @@ export interface Stack {
   /** Commits a change to the example and returns the new SHA. */
   commit(message: string, edit?: (dir: string) => void): string;
   stop(): Promise<void>;
-}
-
-function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd: dir,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'Carol',
-      GIT_AUTHOR_EMAIL: 'carol@example.com',
-      GIT_COMMITTER_NAME: 'Carol',
-      GIT_COMMITTER_EMAIL: 'carol@example.com',
-    },
-  }).trim();
 }
 
 /** The stack this test process runs, if any: workers of two stacks would share the task queues. */

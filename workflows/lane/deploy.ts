@@ -13,10 +13,10 @@ import {
 import { NonRetryable } from '../../common/errors';
 import { describeError, isFailureOfType } from '../failures';
 import { patches } from '../patches';
-import { marathon, quickLocal, registryTags } from '../proxies';
+import { marathonDeploy, marathonWaits, quickLocal, registryTags } from '../proxies';
 import type { Lane } from './lane-state';
 
-type Deployed = Awaited<ReturnType<typeof marathon.deployToMarathon>>;
+type Deployed = Awaited<ReturnType<typeof marathonDeploy.deployToMarathon>>;
 
 /** Runs the lane's one in-flight deploy, and lets a cancelling pipeline stop it. */
 export class DeployRunner {
@@ -56,7 +56,7 @@ export class DeployRunner {
 
   private async deployAndWait(req: DeployRequest, progress: { deployed?: Deployed }): Promise<DeployOutcome> {
     const environment = this.environment;
-    const deployed = await marathon.deployToMarathon({
+    const deployed = await marathonDeploy.deployToMarathon({
       marathonUrl: req.marathonUrl,
       environment,
       pipelineId: req.pipelineId,
@@ -71,7 +71,7 @@ export class DeployRunner {
     // The progress note need not be delivered before the health wait starts: waiting for it
     // cost two server round trips per deploy. Lanes that ran before keep their order on replay.
     if (!patched(patches.progressSignalInParallel)) await note;
-    await marathon.awaitHealthy({
+    await marathonWaits(req.healthTimeoutSeconds).awaitHealthy({
       marathonUrl: req.marathonUrl,
       environment,
       appId: String(req.app.id),
@@ -117,7 +117,7 @@ export class DeployRunner {
 /** Returns to `toVersion` in a non-cancellable scope: a rollback must finish even while cancelling. */
 function rollbackTo(environment: string, target: NonNullable<LaneState['target']>, toVersion: string, reason: string) {
   return CancellationScope.nonCancellable(() =>
-    marathon.rollbackMarathonApp({
+    marathonWaits(target.healthTimeoutSeconds).rollbackMarathonApp({
       marathonUrl: target.marathonUrl,
       environment,
       appId: target.appId,

@@ -4,7 +4,7 @@
 import { CancellationScope, isCancellation, log, workflowInfo } from '@temporalio/workflow';
 import type { PipelinePlan } from '../../common/contract';
 import { describeError, isNonRetryable } from '../failures';
-import { buildClaim, buildHost, pushAttempts } from '../proxies';
+import { buildClaim, buildHost, pushAttempts, pushBound } from '../proxies';
 import type { PipelineRun } from './run';
 
 const maxBuildHosts = 3;
@@ -44,7 +44,9 @@ async function buildOnHost(
   const steps = buildHost(taskQueue);
   const buildId = `${workflowId.replace(/[^\w.-]+/g, '_')}-${runId.slice(0, 8)}`;
   const commit = run.input.commit;
-  const source = await steps.checkoutSource({ buildId, repoUrl: plan.repository, commit });
+  // With the ref, the checkout proves the commit belongs to it (the branch head or an ancestor, the tag's commit).
+  const { ref } = run.input;
+  const source = await steps.checkoutSource({ buildId, repoUrl: plan.repository, commit, ...(ref ? { ref } : {}) });
   run.learnAuthor(source.authorEmail);
   try {
     const built = await steps.buildImage({
@@ -63,7 +65,7 @@ async function buildOnHost(
     const build = run.status.build;
     build.image = built.image;
     build.durationMs = built.durationMs;
-    const pushed = await buildHost(taskQueue, pushAttempts).pushImage({ image: built.image });
+    const pushed = await buildHost(taskQueue, pushAttempts, pushBound).pushImage({ image: built.image });
     build.digestRef = pushed.digestRef;
     build.finishedAt = run.now();
     run.status.committedAt ??= source.committedAt;
