@@ -100,10 +100,14 @@ test("deploy/, Slipway's own deploy config, renders its three roles as Marathon 
     MARATHON_URL: 'http://marathon.invalid',
   };
   const render = (service: string) =>
-    run(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), 'render', service], {
-      env: deployEnv,
-      cwd: projectRoot,
-    });
+    run(
+      process.execPath,
+      ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), 'render', service, '--marathon-version', '1.10'],
+      {
+        env: deployEnv,
+        cwd: projectRoot,
+      },
+    );
   const roles = {
     'slipway-deploy-worker': /worker --queues deploy --metrics-host 0\.0\.0\.0 --metrics-port/,
     'slipway-build-worker': /worker --queues build --metrics-host 0\.0\.0\.0 --metrics-port/,
