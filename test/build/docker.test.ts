@@ -18,6 +18,7 @@ import { checkoutSource, removeWorkdir } from '../../activities/source';
 import { examplesDir, projectRoot } from '../../common/paths';
 import { registryAddress } from '../helpers/env';
 import { git } from '../helpers/git';
+import { until } from '../helpers/wait';
 
 const docker = new Dockerode();
 const activities = createDockerActivities({ docker });
@@ -113,19 +114,18 @@ async function serve(image: string): Promise<{ health: unknown; version: { versi
     assert.equal(res.status, 200, `${p} answered ${res.status}`);
     return res.json() as Promise<unknown>;
   };
-  const deadline = Date.now() + 30_000;
   // docker-proxy accepts before the app listens: retry until the app answers.
-  for (;;) {
-    try {
-      const health = await get('/health');
-      const version = (await get('/version')) as { version: string; commit: string | null };
-      await container.remove({ force: true });
-      return { health, version };
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${image} never answered /health: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  const answers = await until(
+    `${image} to answer /health`,
+    30_000,
+    async () => ({
+      health: await get('/health'),
+      version: (await get('/version')) as { version: string; commit: string | null },
+    }),
+    { intervalMs: 200 },
+  );
+  await container.remove({ force: true });
+  return answers;
 }
 
 function describeSteps(result: BuildImageResult): string {
@@ -354,13 +354,9 @@ test('cancelling the activity stops the build on the daemon', async () => {
   assert.ok(err instanceof CancelledFailure, `expected CancelledFailure, got ${String(err)}`);
   assert.ok(Date.now() - started < 30_000, 'cancellation does not wait for the step');
   // The daemon notices the closed connection and kills the step's container.
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const running = await docker.listContainers();
-    if (!running.some((c) => c.Command.includes(marker))) break;
-    assert.ok(Date.now() < deadline, 'the build container of the cancelled step is still running');
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await until('the build container of the cancelled step to stop', 15_000, async () =>
+    (await docker.listContainers()).some((c) => c.Command.includes(marker)) ? undefined : true,
+  );
 });
 
 test("a service's own Dockerfile is built as is, without Slipway's CA file", async () => {

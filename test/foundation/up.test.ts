@@ -10,16 +10,12 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { isPortOpen } from '../../dev/process';
 import { registryAddress } from '../helpers/env';
+import { until } from '../helpers/wait';
 import { descendants, running, startUp, upPorts as ports } from '../helpers/up-process';
 
-async function waitFor(what: string, ms: number, probe: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await probe()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
+/** The shared `until`, for probes that answer yes or no. */
+const waitFor = (what: string, ms: number, probe: () => boolean | Promise<boolean>) =>
+  until(what, ms, async () => ((await probe()) ? true : undefined), { intervalMs: 200 });
 
 test('up starts the stack, writes endpoints.json, refuses a second copy, and SIGTERM leaves nothing behind', async () => {
   const env = await ports();

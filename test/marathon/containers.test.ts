@@ -14,6 +14,7 @@ import { viewApp } from '../../activities/marathon-app';
 import { startMarathonEmulator, type MarathonEmulator } from '../../dev/marathon-emulator';
 import { activitiesFor, bridgeApp, inActivity } from './helpers';
 import { buildImage, removeImages } from './images';
+import { until } from '../helpers/wait';
 
 const docker = new Dockerode();
 const run = randomBytes(4).toString('hex');
@@ -73,6 +74,7 @@ function startTraffic(client: MarathonClient, appId: string) {
           failures.push(`${task.id}: ${(err as Error).message}`);
         }
       }
+      // Pacing, not waiting: a request every ~10 ms is the traffic the upgrade must not disturb.
       await new Promise((r) => setTimeout(r, 10));
     }
   })();
@@ -81,6 +83,8 @@ function startTraffic(client: MarathonClient, appId: string) {
     phase: (name: string) => (phase = name),
     answered: (name: string) => [...(answers.get(name)?.keys() ?? [])].sort(),
     last: () => last,
+    /** Requests answered so far in every phase. */
+    count: () => [...answers.values()].reduce((n, m) => n + [...m.values()].reduce((a, b) => a + b, 0), 0),
     stop: async () => ((stopped = true), await loop),
   };
 }
@@ -137,7 +141,9 @@ test('a real container is deployed, upgraded without a failed request, and an un
     const second = await deploy(images.v2, `pipe-v2-${run}`);
     await healthy(second, 60);
     console.log(`[containers] v2 healthy in ${Date.now() - t} ms`);
-    await new Promise((r) => setTimeout(r, 300));
+    await until('the traffic to reach v2', 10_000, () => (traffic.last() === `v2 ${run}` ? true : undefined), {
+      intervalMs: 20,
+    });
     assert.deepEqual(traffic.failures, [], 'no failed request during the upgrade');
     // While both tasks are healthy both answer; once the deployment is done only v2 does.
     assert.deepEqual(traffic.answered('upgrade'), [`v1 ${run}`, `v2 ${run}`]);
@@ -157,7 +163,16 @@ test('a real container is deployed, upgraded without a failed request, and an un
       ])
     ).result;
     console.log(`[containers] v3 timed out and was rolled back in ${Date.now() - t} ms`);
-    await new Promise((r) => setTimeout(r, 300));
+    // Some traffic after the rollback too, so "v2 never stopped" covers its end.
+    const answeredBefore = traffic.count();
+    await until(
+      'traffic after the rollback',
+      10_000,
+      () => (traffic.count() >= answeredBefore + 10 ? true : undefined),
+      {
+        intervalMs: 20,
+      },
+    );
     assert.deepEqual(traffic.failures, [], 'no failed request while v3 failed and was rolled back');
     assert.deepEqual(traffic.answered('unhealthy'), [`v2 ${run}`], 'v3 never served, v2 never stopped');
 
@@ -169,22 +184,18 @@ test('a real container is deployed, upgraded without a failed request, and an un
   } finally {
     await traffic.stop();
   }
-  await new Promise((r) => setTimeout(r, 1500)); // killed containers are removed after their grace period
-  assert.equal(
-    (await docker.listContainers({ all: true, filters: { label: [`slipway.emulator.app=${appId}`] } })).length,
-    1,
-    'replaced containers are removed',
+  // Killed containers are removed after their grace period.
+  const containersOf = async (id: string, all = true) =>
+    (await docker.listContainers({ all, filters: { label: [`slipway.emulator.app=${id}`] } })).length;
+  await until('replaced containers to be removed', 15_000, async () =>
+    (await containersOf(appId)) === 1 ? true : undefined,
   );
 
   // Deleting the app stops its containers.
   await fetch(`${emu.url}/v2/apps${appId}`, { method: 'DELETE' });
-  const deadline = Date.now() + 15_000;
-  while (
-    (await docker.listContainers({ all: true, filters: { label: [`slipway.emulator.app=${appId}`] } })).length > 0
-  ) {
-    assert.ok(Date.now() < deadline, 'containers of a deleted app are removed');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await until('containers of a deleted app to be removed', 15_000, async () =>
+    (await containersOf(appId)) === 0 ? true : undefined,
+  );
 });
 
 test('closing the emulator removes every container it started', async () => {
@@ -195,11 +206,11 @@ test('closing the emulator removes every container it started', async () => {
       method: 'PUT',
       body: JSON.stringify({ ...bridgeApp(appId, images.v1), instances: 2 }),
     });
-    const deadline = Date.now() + 20_000;
-    while ((await docker.listContainers({ filters: { label: [`slipway.emulator.app=${appId}`] } })).length < 2) {
-      assert.ok(Date.now() < deadline, 'two containers start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until('two containers to start', 20_000, async () =>
+      (await docker.listContainers({ filters: { label: [`slipway.emulator.app=${appId}`] } })).length >= 2
+        ? true
+        : undefined,
+    );
   } finally {
     await other.close();
   }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startMarathonEmulator, type MarathonEmulator } from '../../dev/marathon-emulator';
 import { bridgeApp, digest, fixture, getJson, legacyBridgeApp, shapeMismatches } from './helpers';
+import { until } from '../helpers/wait';
 
 let emu: MarathonEmulator;
 const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
@@ -23,13 +24,8 @@ const call = async (method: string, path: string, body?: unknown, headers: Recor
   }
   return { status: res.status, headers: res.headers, text, json };
 };
-const waitFor = async (what: string, probe: () => Promise<boolean>, timeoutMs = 5000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
+const waitFor = (what: string, probe: () => Promise<boolean>, timeoutMs = 5000) =>
+  until(what, timeoutMs, async () => ((await probe()) ? true : undefined), { intervalMs: 50 });
 const deploymentsOf = async (appId: string) =>
   ((await getJson(`${emu.url}/v2/deployments`)) as { id: string; affectedApps: string[] }[]).filter((d) =>
     d.affectedApps.includes(appId),
@@ -185,7 +181,11 @@ test('an unhealthy new version never finishes its deployment; DELETE /v2/deploym
     ...bridgeApp('/test/stuck', digest(2)),
     env: { SLIPWAY_SIMULATE_UNHEALTHY: '1' },
   });
-  await new Promise((r) => setTimeout(r, 800));
+  // Once a new task has failed its health checks (and been killed), the deployment is still there.
+  await waitFor('a new task killed as unhealthy', async () => {
+    const app = (await call('GET', '/v2/apps/test/stuck')).json as { app: { lastTaskFailure?: { message: string } } };
+    return /unhealthy/.test(app.app.lastTaskFailure?.message ?? '');
+  });
   assert.equal((await deploymentsOf('/test/stuck')).length, 1, 'still deploying');
   const during = (await call('GET', '/v2/apps/test/stuck')).json as {
     app: { tasks: { version: string; state: string }[]; lastTaskFailure?: { message: string } };
@@ -361,9 +361,7 @@ test('with a state file, apps and versions survive a restart (tasks are relaunch
 });
 
 async function waitForUrl(url: string, ok: (body: unknown) => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!ok(await getJson(url))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting on ${url}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(`${url} to answer as expected`, 5000, async () => (ok(await getJson(url)) ? true : undefined), {
+    intervalMs: 50,
+  });
 }
