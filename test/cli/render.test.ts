@@ -102,7 +102,7 @@ test("deploy/, Slipway's own deploy config, renders its three roles as Marathon 
   const render = (service: string) =>
     run(
       process.execPath,
-      ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), 'render', service, '--marathon-version', '1.10'],
+      ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), 'render', service, '--marathon-version', '1.5'],
       {
         env: deployEnv,
         cwd: projectRoot,
