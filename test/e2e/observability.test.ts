@@ -88,10 +88,12 @@ test('a delivery moves approvals waiting, deploys, build and deploy durations, a
   assert.equal(build.value(builds) - before_.build.value(builds), 1, builds);
   assert.ok(build.value('temporal_activity_execution_latency_count') > 0, 'the SDK timed the build activities');
 
+  // Cluster-wide gauges: pipelines of earlier test files on this server may still end meanwhile,
+  // so the delivery counts as "at least one more completed, this one no longer waiting".
   await until('the webhook server to count the completed delivery and no waiting approval', 30_000, async () => {
     const now = await scrape(`${webhook.url}/metrics`);
-    return now.value('slipway_deliveries{status="Completed"}') === completedBefore + 1 &&
-      now.value('slipway_approvals_waiting') === waitingBefore
+    return now.value('slipway_deliveries{status="Completed"}') >= completedBefore + 1 &&
+      now.value('slipway_approvals_waiting') <= waitingBefore
       ? true
       : undefined;
   });
