@@ -13,7 +13,7 @@ import { createWorkers } from '../worker';
 import { installRuntimeLogging } from '../worker/runtime';
 import { startMarathonEmulator } from './marathon-emulator';
 import { startRegistry } from './registry';
-import { startTemporalDevServer } from './temporal';
+import { startTemporal, type TemporalKind } from './temporal-kind';
 import { startWebhookServer } from '../client/webhook';
 import { pushDemo } from '../client/commands/demo';
 
@@ -82,7 +82,7 @@ async function startDemo(endpoints: Endpoints, log: ReturnType<typeof createLogg
   }
 }
 
-export async function up(): Promise<void> {
+export async function up(opts: { temporal?: TemporalKind } = {}): Promise<void> {
   mkdirSync(stateDir, { recursive: true });
   const log = createLogger('up');
   const other = runningUp();
@@ -123,12 +123,15 @@ export async function up(): Promise<void> {
     let temporalAddress = process.env.TEMPORAL_ADDRESS;
     let temporalUi: string | undefined;
     if (!temporalAddress) {
-      const server = await startTemporalDevServer({
+      // dev: the dev server with its Web UI; postgres: the production server (temporal-cluster.ts).
+      const kind = opts.temporal ?? 'dev';
+      const server = await startTemporal(kind, {
         port: Number(process.env.TEMPORAL_PORT ?? 7233),
         uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
-        dbFile: path.join(stateDir, 'temporal.db'),
+        dataPath: path.join(stateDir, kind === 'dev' ? 'temporal.db' : 'temporal-cluster'),
+        name: kind === 'dev' ? 'temporal' : 'temporal-cluster',
       });
-      stops.push({ name: 'Temporal dev server', stop: () => server.process.stop() });
+      stops.push({ name: `Temporal ${kind} server`, stop: () => server.stop() });
       temporalAddress = server.address;
       temporalUi = server.uiUrl;
       process.env.TEMPORAL_ADDRESS = temporalAddress;
@@ -192,7 +195,7 @@ export async function up(): Promise<void> {
       [
         '',
         'Slipway is up.',
-        `  Temporal UI        ${temporalUi ?? '(external cluster)'}`,
+        `  Temporal UI        ${temporalUi ?? '(none: an external cluster, or --temporal postgres)'}`,
         `  Temporal gRPC      ${temporalAddress}`,
         `  Registry           ${registry}`,
         `  Marathon           ${marathon}${process.env.MARATHON_URL === marathon && !stops.some((s) => s.name === 'Marathon emulator') ? '' : '  (Marathon emulator: a development stand-in)'}`,

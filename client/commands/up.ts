@@ -1,5 +1,5 @@
 // `slipway up` (what `npm start` runs): the local stack with embedded defaults.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 
 export function register(program: Command): void {
   program
@@ -9,10 +9,18 @@ export function register(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nEach part is skipped when the environment names an existing one: TEMPORAL_ADDRESS, SLIPWAY_REGISTRY, MARATHON_URL.\nExample:\n  npm start            # runs dev/setup.sh, then slipway up\n',
+      '\nEach part is skipped when the environment names an existing one: TEMPORAL_ADDRESS, SLIPWAY_REGISTRY, MARATHON_URL.\nExamples:\n  npm start                            # runs dev/setup.sh, then slipway up\n  npm start -- --temporal postgres     # the production Temporal server, data in .slipway/temporal-cluster\n',
     )
-    .action(async () => {
+    .addOption(
+      new Option(
+        '--temporal <kind>',
+        'dev: the Temporal dev server with its Web UI; postgres: the production Temporal server on a private PostgreSQL (built once, ~4 min)',
+      )
+        .choices(['dev', 'postgres'])
+        .default('dev'),
+    )
+    .action(async (options: { temporal: 'dev' | 'postgres' }) => {
       const { up } = await import('../../dev/up');
-      await up();
+      await up({ temporal: options.temporal });
     });
 }
