@@ -34,8 +34,11 @@ export function startProcess(opts: StartOptions): ManagedProcess {
     detached: true, // own process group: kill(-pid) reaches grandchildren
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  // Two sources into one file: neither may end it (the other could still write, and a write
+  // after end throws in this process); it ends once the child's streams have both closed.
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  child.once('close', () => log.end());
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => resolve(code));
     child.once('error', () => resolve(-1));

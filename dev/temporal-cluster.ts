@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
@@ -159,17 +160,42 @@ function dynamicConfigYaml(): string {
   return stringify(Object.fromEntries(Object.entries(slipwayDynamicConfig).map(([k, value]) => [k, [{ value }]])));
 }
 
+/**
+ * A free loopback port below 32768. The server records each service's membership port in the
+ * cluster_membership table as a SMALLINT (the schema's rpc_port), so a port from Linux's
+ * ephemeral range (32768-60999, where freePort() lands) makes the server exit at start with
+ * `value "44955" is out of range for type smallint`.
+ */
+async function freeLowPort(taken: Set<number>): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_768);
+    if (taken.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free loopback port between 20000 and 32767 for the Temporal server');
+}
+
 async function writeConfig(dir: string, pg: Postgres, frontend: number): Promise<string> {
+  const taken = new Set([frontend]);
+  const low = () => freeLowPort(taken);
   const ports: ServerPorts = {
     frontend,
-    frontendHttp: await freePort(),
-    frontendMembership: await freePort(),
-    history: await freePort(),
-    historyMembership: await freePort(),
-    matching: await freePort(),
-    matchingMembership: await freePort(),
-    worker: await freePort(),
-    workerMembership: await freePort(),
+    frontendHttp: await low(),
+    frontendMembership: await low(),
+    history: await low(),
+    historyMembership: await low(),
+    matching: await low(),
+    matchingMembership: await low(),
+    worker: await low(),
+    workerMembership: await low(),
   };
   const dynamicConfigFile = path.join(dir, 'dynamicconfig.yaml');
   writeFileSync(dynamicConfigFile, dynamicConfigYaml());
@@ -213,9 +239,14 @@ async function registerNamespaceAndSearchAttributes(address: string): Promise<vo
           if (!(isGrpcServiceError(err) && err.code === 6)) throw err; // ALREADY_EXISTS: another start won
         });
     }
-    await waitUntil(`namespace ${namespace}`, hasNamespace, { timeoutMs: 30_000, intervalMs: 500 });
-
-    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+    // describeNamespace reads the database; other calls see a new namespace once the services'
+    // namespace caches have refreshed (every 2 s by default).
+    const known = () => connection.operatorService.listSearchAttributes({ namespace });
+    await waitUntil(`namespace ${namespace} on the Temporal server`, () => known().then(() => true), {
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
+    const { customAttributes } = await known();
     const missing = slipwaySearchAttributes.filter((key) => !customAttributes?.[key.name]);
     if (missing.length) {
       await connection.operatorService.addSearchAttributes({
