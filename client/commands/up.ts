@@ -5,7 +5,7 @@ export function register(program: Command): void {
   program
     .command('up')
     .description(
-      'Start the local stack: Temporal dev server + UI, registry, Marathon emulator, workers, webhook/status server',
+      'Start the local stack: Temporal (dev server + UI, or --temporal postgres), registry, Marathon emulator, workers, webhook/status server',
     )
     .addHelpText(
       'after',
