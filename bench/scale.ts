@@ -11,8 +11,8 @@ import { startMarathonEmulator } from '../dev/marathon-emulator';
 import { approveSignal } from '../common/contract';
 import { benchTempDir, ensureNoopImage, randomSha, standardEnvironments, writeDeployConfig } from './fixtures';
 import { startBenchWorker, watchMemory } from './processes';
-import { until } from '../test/helpers/wait';
 import { atMost, inParallel, info, mib, seconds } from './stats';
+import { measureGateFloor, waitForCount } from './floor/measure';
 import type { BenchContext, BenchResult } from './types';
 import type { BenchWorkerSpec } from './worker-process';
 import { defaultWorkflowCache, recommendedDeployWorkerNodeOptions } from '../worker';
@@ -37,6 +37,20 @@ export const scaleTuning: NonNullable<BenchWorkerSpec['tuning']> = {
 
 export default async function scale(ctx: BenchContext): Promise<BenchResult[]> {
   const count = Number(process.env.BENCH_SCALE_PIPELINES ?? 1000);
+  const results = await pipelinesAtScale(ctx, count);
+  // After Slipway's worker has stopped, so the two never share the CPU.
+  const floorMs = await measureGateFloor(ctx.client, ctx.temporalAddress, count, ctx.runId);
+  return [
+    ...results,
+    info(
+      section,
+      `floor: ${count} bare workflows at a gate, released by Signal (2 no-op steps each) → all finished`,
+      seconds(floorMs),
+    ),
+  ];
+}
+
+async function pipelinesAtScale(ctx: BenchContext, count: number): Promise<BenchResult[]> {
   const tuning = process.env.BENCH_SCALE_TUNING
     ? (JSON.parse(process.env.BENCH_SCALE_TUNING) as BenchWorkerSpec['tuning'])
     : scaleTuning;
@@ -75,24 +89,6 @@ export default async function scale(ctx: BenchContext): Promise<BenchResult[]> {
   const workerMemory = watchMemory(worker.pid);
   const temporalMemory = watchMemory(ctx.temporalPid);
   const count$ = async (query: string) => (await ctx.client.workflow.count(query)).count;
-  /** Whether visibility counted `target` for `query` in time; a shortfall is reported, not thrown. */
-  const reached = async (what: string, query: string, target: number, timeoutMs: number) => {
-    let n = 0;
-    try {
-      return await until(
-        () => `${what}: ${n} of ${target}`,
-        timeoutMs,
-        async () => {
-          n = await count$(query);
-          return n >= target ? true : undefined;
-        },
-        { intervalMs: 250 },
-      );
-    } catch (err) {
-      console.log(`[bench] scale: ${(err as Error).message}`);
-      return false;
-    }
-  };
   try {
     const completedBefore = await count$(`WorkflowType = 'deliveryPipeline' AND ExecutionStatus = 'Completed'`);
     const startedAt = Date.now();
@@ -104,7 +100,8 @@ export default async function scale(ctx: BenchContext): Promise<BenchResult[]> {
       });
       return workflowId;
     });
-    const allWaiting = await reached(
+    const allWaiting = await waitForCount(
+      ctx.client,
       'the pipelines to wait for approval',
       `WorkflowType = 'deliveryPipeline' AND SlipwayState = 'waiting-approval'`,
       count,
@@ -118,7 +115,8 @@ export default async function scale(ctx: BenchContext): Promise<BenchResult[]> {
       ctx.client.workflow.getHandle(id).signal(approveSignal, { environment: 'production', approver: 'alice' }),
     );
     const signalsMs = Date.now() - approvedAt;
-    const allDone = await reached(
+    const allDone = await waitForCount(
+      ctx.client,
       'the pipelines to finish',
       `WorkflowType = 'deliveryPipeline' AND ExecutionStatus = 'Completed'`,
       completedBefore + count,

@@ -17,7 +17,7 @@ import { installRuntimeLogging } from '../worker/runtime';
 import { startMarathonEmulator } from '../dev/marathon-emulator';
 import { startRegistry } from '../dev/registry';
 import { processStartTime, StackRecord, stopLeftovers } from '../dev/stack-record';
-import { startTemporalDevServer } from '../dev/temporal';
+import { startTemporal, type TemporalKind } from '../dev/temporal-kind';
 import { startWebhookServer } from './webhook';
 import { pushDemo } from './commands/demo';
 
@@ -112,7 +112,7 @@ async function startDemo(endpoints: Endpoints, log: ReturnType<typeof createLogg
   }
 }
 
-export async function up(): Promise<void> {
+export async function up(opts: { temporal?: TemporalKind } = {}): Promise<void> {
   mkdirSync(stateDir, { recursive: true });
   const log = createLogger('up');
   const other = runningUp();
@@ -150,13 +150,16 @@ export async function up(): Promise<void> {
     let temporalAddress = process.env.TEMPORAL_ADDRESS;
     let temporalUi: string | undefined;
     if (!temporalAddress) {
-      const server = await startTemporalDevServer({
+      // dev: the dev server with its Web UI; postgres: the production server (temporal-cluster.ts).
+      const kind = opts.temporal ?? 'dev';
+      const server = await startTemporal(kind, {
         port: Number(process.env.TEMPORAL_PORT ?? 7233),
         uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
-        dbFile: path.join(stateDir, 'temporal.db'),
-        onSpawn: (pid) => stackRecord.add('Temporal dev server', pid),
+        dataPath: path.join(stateDir, kind === 'dev' ? 'temporal.db' : 'temporal-cluster'),
+        name: kind === 'dev' ? 'temporal' : 'temporal-cluster',
+        onSpawn: (pid) => stackRecord.add(`Temporal ${kind} server`, pid),
       });
-      stops.push({ name: 'Temporal dev server', stop: () => server.process.stop() });
+      stops.push({ name: `Temporal ${kind} server`, stop: () => server.stop() });
       temporalAddress = server.address;
       temporalUi = server.uiUrl;
       process.env.TEMPORAL_ADDRESS = temporalAddress;
@@ -224,7 +227,7 @@ export async function up(): Promise<void> {
       [
         '',
         'Slipway is up.',
-        `  Temporal UI        ${temporalUi ?? '(external cluster)'}`,
+        `  Temporal UI        ${temporalUi ?? '(none: an external cluster, or --temporal postgres)'}`,
         `  Temporal gRPC      ${temporalAddress}`,
         `  Registry           ${registry}`,
         `  Marathon           ${marathon}${process.env.MARATHON_URL === marathon && !stops.some((s) => s.name === 'Marathon emulator') ? '' : '  (Marathon emulator: a development stand-in)'}`,

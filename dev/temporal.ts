@@ -43,6 +43,20 @@ export function findTemporalTestServer(): string {
   return found;
 }
 
+/**
+ * Dynamic config Slipway runs Temporal with, on the dev server and the PostgreSQL-backed one
+ * alike: Updates on (approvals are validated Updates), no worker heartbeat RPCs, and one
+ * partition per task queue (with few pollers, a task on a partition nobody polls waits to be
+ * forwarded, which adds to every step).
+ */
+export const slipwayDynamicConfig: Record<string, boolean | number> = {
+  'frontend.enableUpdateWorkflowExecution': true,
+  'frontend.enableUpdateWorkflowExecutionAsyncAccepted': true,
+  'frontend.workerHeartbeatsEnabled': false,
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
+};
+
 export interface DevServerOptions {
   port: number;
   uiPort: number;
@@ -78,11 +92,8 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
     String(opts.uiPort),
   ];
   args.push('--log-format', 'json', '--log-level', 'warn');
-  args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
-  args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true');
-  args.push('--dynamic-config-value', 'frontend.workerHeartbeatsEnabled=false');
-  args.push('--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1');
-  args.push('--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1');
+  for (const [key, value] of Object.entries(slipwayDynamicConfig))
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   if (opts.dbFile)
     args.push(
       '--db-filename',

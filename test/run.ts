@@ -1,13 +1,16 @@
 // The test harness behind `npm test`: starts the real parts every test file shares (a Temporal dev
 // server, the local registry), then runs the test files with node's test runner and tears the
 // services down again. `npm test -- marathon` runs only files whose path contains "marathon".
-// Exits non-zero when any test fails or a service cannot start.
+// SLIPWAY_TEST_TEMPORAL=postgres runs them on the production Temporal server on PostgreSQL
+// instead (built once, see dev/temporal-cluster.ts; `npm run test:cluster`). Exits non-zero when
+// any test fails or a service cannot start.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../common/paths';
 import { freePort } from '../dev/process';
-import { findTemporalCli, findTemporalTestServer, startTemporalDevServer, type DevServer } from '../dev/temporal';
+import { findTemporalCli, findTemporalTestServer } from '../dev/temporal';
+import { parseTemporalKind, startTemporal, type RunningTemporal } from '../dev/temporal-kind';
 import { startRegistry, type Registry } from '../dev/registry';
 
 function findTests(dir: string): string[] {
@@ -25,10 +28,11 @@ async function main(): Promise<number> {
     .sort();
   if (files.length === 0) throw new Error(`no test files match ${filters.join(' ')}`);
 
-  let temporal: DevServer | undefined;
+  const kind = parseTemporalKind(process.env.SLIPWAY_TEST_TEMPORAL, 'SLIPWAY_TEST_TEMPORAL');
+  let temporal: RunningTemporal | undefined;
   let registry: Registry | undefined;
   const stop = async () => {
-    await temporal?.process.stop();
+    await temporal?.stop();
     await registry?.process?.stop();
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
@@ -36,18 +40,19 @@ async function main(): Promise<number> {
   try {
     const registryAddress = process.env.SLIPWAY_REGISTRY;
     if (!registryAddress) registry = await startRegistry(5000);
-    temporal = await startTemporalDevServer({
+    temporal = await startTemporal(kind, {
       port: await freePort(),
-      uiPort: await freePort(),
+      uiPort: kind === 'dev' ? await freePort() : undefined,
       name: 'temporal-test',
     });
     console.log(
-      `[test] Temporal dev server ${temporal.address} (UI ${temporal.uiUrl}), registry ${registryAddress ?? registry?.address}`,
+      `[test] Temporal ${kind === 'dev' ? 'dev server' : 'server on PostgreSQL'} ${temporal.address} (UI ${temporal.uiUrl ?? 'none'}), registry ${registryAddress ?? registry?.address}`,
     );
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       TEMPORAL_ADDRESS: temporal.address,
       TEMPORAL_NAMESPACE: 'default',
+      SLIPWAY_TEST_TEMPORAL: kind,
       SLIPWAY_TEST_TEMPORAL_UI: temporal.uiUrl,
       SLIPWAY_REGISTRY: registryAddress ?? registry?.address,
       TEMPORAL_CLI_PATH: findTemporalCli(),

@@ -1,11 +1,12 @@
-// `npm run chaos [-- --pipelines N --seed S --max-kills K --containers]`: the chaos run of
-// test/chaos/chaos.ts on a Temporal dev server of its own (in memory, free ports) and the local
+// `npm run chaos [-- --pipelines N --seed S --max-kills K --containers --temporal postgres]`: the
+// chaos run of test/chaos/chaos.ts on a Temporal server of its own (the dev server in memory, or
+// the production server on a temporary PostgreSQL; free ports) and the local
 // registry (SLIPWAY_REGISTRY, else one on :5000, started if none answers). Prints the figures and
 // exits non-zero on a duplicate deployment, a lost approval or a pipeline that did not complete.
 import { parseArgs } from 'node:util';
 import { freePort } from '../../dev/process';
 import { startRegistry, type Registry } from '../../dev/registry';
-import { startTemporalDevServer, type DevServer } from '../../dev/temporal';
+import { parseTemporalKind, startTemporal, type RunningTemporal } from '../../dev/temporal-kind';
 import { quietTemporalRuntime } from '../helpers/runtime';
 import { chaosProblems, formatChaosReport, runChaos } from './chaos';
 
@@ -24,12 +25,13 @@ async function main(): Promise<number> {
       'max-kills': { type: 'string' },
       'timeout-minutes': { type: 'string' },
       containers: { type: 'boolean' },
+      temporal: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
   if (values.help) {
     console.log(
-      'usage: npm run chaos -- [--pipelines 10] [--seed <n>] [--max-kills <n>] [--timeout-minutes 20] [--containers]',
+      'usage: npm run chaos -- [--pipelines 10] [--seed <n>] [--max-kills <n>] [--timeout-minutes 20] [--containers] [--temporal dev|postgres]',
     );
     return 0;
   }
@@ -37,24 +39,25 @@ async function main(): Promise<number> {
   const seed = positiveInt('seed', values.seed, Date.now() % 1_000_000, 0);
   const maxKills = values['max-kills'] === undefined ? undefined : positiveInt('max-kills', values['max-kills'], 1);
   const timeoutMs = positiveInt('timeout-minutes', values['timeout-minutes'], 20) * 60_000;
+  const kind = parseTemporalKind(values.temporal, '--temporal');
 
   quietTemporalRuntime();
   process.env.SLIPWAY_LOG_LEVEL ??= 'warn';
-  let temporal: DevServer | undefined;
+  let temporal: RunningTemporal | undefined;
   let registry: Registry | undefined;
   try {
     if (!process.env.SLIPWAY_REGISTRY) {
       registry = await startRegistry(5000);
       process.env.SLIPWAY_REGISTRY = registry.address;
     }
-    temporal = await startTemporalDevServer({
+    temporal = await startTemporal(kind, {
       port: await freePort(),
-      uiPort: await freePort(),
+      uiPort: kind === 'dev' ? await freePort() : undefined,
       name: 'temporal-chaos',
     });
     process.env.TEMPORAL_ADDRESS = temporal.address;
     console.log(
-      `[chaos] Temporal ${temporal.address} (UI ${temporal.uiUrl}), registry ${process.env.SLIPWAY_REGISTRY}`,
+      `[chaos] Temporal ${kind} ${temporal.address} (UI ${temporal.uiUrl ?? 'none'}), registry ${process.env.SLIPWAY_REGISTRY}`,
     );
     const report = await runChaos({
       pipelines,
@@ -72,7 +75,7 @@ async function main(): Promise<number> {
     console.log(`[chaos] OK (seed ${seed})`);
     return 0;
   } finally {
-    await temporal?.process.stop();
+    await temporal?.stop();
     await registry?.process?.stop();
   }
 }
