@@ -19,7 +19,7 @@ import {
   type PipelineClaim,
   type PipelineStatus,
 } from '../common/contract';
-import { renderMarathonApp, withConfig } from './plan';
+import { configDir, renderMarathonApp, withConfig } from './plan';
 
 export interface LaneAddress {
   service: string;
@@ -36,9 +36,10 @@ export interface DeploySource {
   targetOf(lane: LaneAddress): LaneTarget;
 }
 
-/** The deploy config on this worker (SLIPWAY_CONFIG_DIR). */
-export const configuredDeploys: DeploySource = {
+/** The deploy config on this worker: SLIPWAY_CONFIG_DIR, or per lane (the benchmarks' shards). */
+export const deploysFromConfig = (dirOf: (lane: LaneAddress) => string = () => configDir()): DeploySource => ({
   async deployFor(lane, request) {
+    const dir = dirOf(lane);
     const settings = withConfig((config) => {
       const env = getEnvironment(config, lane.environment);
       const service = getService(config, lane.service);
@@ -51,9 +52,9 @@ export const configuredDeploys: DeploySource = {
         forceOverForeignDeployment: env.forceOverForeignDeployments,
         ...(env.imageTag ? { imageTag: env.imageTag } : {}),
       };
-    });
+    }, dir);
     // Rendered for the version that Marathon says it runs (renderMarathonApp asks it).
-    return { ...settings, app: await renderMarathonApp({ ...lane, ...request }) };
+    return { ...settings, app: await renderMarathonApp({ ...lane, ...request }, dir) };
   },
   targetOf(lane) {
     return withConfig((config) => {
@@ -65,11 +66,17 @@ export const configuredDeploys: DeploySource = {
         healthTimeoutSeconds: resolveAppSettings(config, service, env.name).healthTimeoutSeconds,
         ...(env.imageTag ? { imageTag: env.imageTag } : {}),
       };
-    });
+    }, dirOf(lane));
   },
-};
+});
 
-export function createLaneChecks({ client, deploys = configuredDeploys }: { client: Client; deploys?: DeploySource }) {
+export function createLaneChecks({
+  client,
+  deploys = deploysFromConfig(),
+}: {
+  client: Client;
+  deploys?: DeploySource;
+}) {
   /** The pipeline as it stands now: running, of the right type, and its status. */
   async function pipelineNamed(
     pipelineId: string,

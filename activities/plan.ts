@@ -55,9 +55,9 @@ export function configDir(): string {
 }
 
 /** Config errors cannot be fixed by retrying: fail the pipeline at once with the file and field. */
-export function withConfig<T>(fn: (config: DeployConfig) => T): T {
+export function withConfig<T>(fn: (config: DeployConfig) => T, dir: string = configDir()): T {
   try {
-    return fn(cachedDeployConfig(configDir()));
+    return fn(cachedDeployConfig(dir));
   } catch (err) {
     if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, NonRetryable.BadConfig);
     throw err;
@@ -208,8 +208,11 @@ function identityProblems(
 }
 
 /** The activity: asks the environment's Marathon its version (cached), then renders for it. */
-export async function renderMarathonApp(input: RenderAppInput): Promise<Record<string, unknown>> {
-  const marathonUrl = withConfig((config) => getEnvironment(config, input.environment).marathon);
+export async function renderMarathonApp(
+  input: RenderAppInput,
+  dir: string = configDir(),
+): Promise<Record<string, unknown>> {
+  const marathonUrl = withConfig((config) => getEnvironment(config, input.environment).marathon, dir);
   const target = await marathonVersionOf(MarathonClient.fromEnv(marathonUrl, input.environment));
-  return withConfig((config) => renderMarathonAppFromConfig(config, { ...input, target }));
+  return withConfig((config) => renderMarathonAppFromConfig(config, { ...input, target }), dir);
 }

@@ -7,6 +7,7 @@
 //    holding every service (see bench/README.md: the scale section and config loading).
 // It prints "bench-worker ready" on stdout once it polls.
 import { createMarathonActivities } from '../activities/marathon';
+import { createLaneChecks, deploysFromConfig } from '../activities/lane-checks';
 import { planPipeline, renderMarathonApp } from '../activities/plan';
 import type { BuildActivities, DeployActivities } from '../activities';
 
@@ -14,6 +15,7 @@ type Activities = DeployActivities & BuildActivities;
 import { connectClient, temporalSettingsFromEnv } from '../common/temporal-connection';
 import { createWorkers, type QueueRole } from '../worker';
 import { installRuntimeLogging } from '../worker/runtime';
+import type { Client } from '@temporalio/client';
 import type { WorkerOptions } from '@temporalio/worker';
 
 export interface BenchWorkerSpec {
@@ -31,7 +33,7 @@ export interface BenchWorkerSpec {
 
 /**
  * Runs `fn` with SLIPWAY_CONFIG_DIR pointing at the service's own shard. Safe without a lock:
- * planPipeline and renderMarathonApp run synchronously to their end (no await inside), so no
+ * planPipeline runs synchronously to its end (no await inside), so no
  * other activity can run between setting and restoring the variable.
  */
 function inShard<T>(root: string, service: string, fn: () => T): T {
@@ -44,7 +46,7 @@ function inShard<T>(root: string, service: string, fn: () => T): T {
   }
 }
 
-function overrides(spec: BenchWorkerSpec): Partial<Activities> {
+function overrides(spec: BenchWorkerSpec, client: Client): Partial<Activities> {
   const out: Partial<Activities> = {};
   if (spec.noop) {
     const { image, digestRef } = spec.noop;
@@ -66,7 +68,8 @@ function overrides(spec: BenchWorkerSpec): Partial<Activities> {
   if (shards) {
     Object.assign(out, {
       planPipeline: (input) => inShard(shards, input.service, () => planPipeline(input)),
-      renderMarathonApp: (input) => inShard(shards, input.service, () => renderMarathonApp(input)),
+      renderMarathonApp: (input) => renderMarathonApp(input, `${shards}/${input.service}`),
+      ...createLaneChecks({ client, deploys: deploysFromConfig((lane) => `${shards}/${lane.service}`) }),
     } satisfies Partial<Activities>);
   }
   return out;
@@ -82,7 +85,7 @@ async function main(): Promise<void> {
     settings,
     client,
     tuning: spec.tuning,
-    activityOverrides: overrides(spec),
+    activityOverrides: overrides(spec, client),
   });
   const stop = () => set.shutdown();
   process.once('SIGINT', stop);
