@@ -6,11 +6,14 @@
 // real webhook/API server; build and Marathon faked at the activity boundary.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { signDecision, verifyDecisionAttestation } from '../../activities/attestation';
 import { startWebhookServer, type WebhookServer } from '../../client/webhook';
 import { approveSignal, approveUpdate, statusQuery } from '../../common/contract';
+import { projectRoot } from '../../common/paths';
 import { waitForStatus } from '../helpers/status';
 import { writeTestConfig, type TestConfig } from '../webhook/helpers';
 import { startWorld, type World } from '../webhook/world';
@@ -110,6 +113,47 @@ describe('approvals that must not count', { timeout: 120_000 }, () => {
     assert.equal(res.status, 409);
     assert.match(res.body.error ?? '', /alice is an author of this change \(gitlab user 41\)/);
     await pipeline.terminate('test over');
+  });
+
+  test('slipway approve --token decides through the API, verified; without a token it is refused with the how-to', async () => {
+    const pipeline = await startPipeline(world.client, service());
+    await waitForStatus(world.client, pipeline.workflowId, waiting, 'the production gate');
+    const cli = (...args: string[]) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = execFile(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            path.join(projectRoot, 'client', 'cli.ts'),
+            'approve',
+            pipeline.workflowId,
+            '--env',
+            'production',
+            ...args,
+          ],
+          { env: { ...process.env, SLIPWAY_TOKEN: '' } },
+          (_err, stdout, stderr) => resolve({ code: child.exitCode, out: stdout + stderr }),
+        );
+      });
+    const selfDeclared = await cli('--as', 'alice');
+    assert.equal(selfDeclared.code, 1, selfDeclared.out);
+    assert.match(selfDeclared.out, /approve refused: production takes only verified decisions/);
+
+    const alice = await cli('--token', config.tokens.alice!, '--api', server.url);
+    assert.equal(alice.code, 0, alice.out);
+    assert.match(alice.out, new RegExp(`approved: production of ${pipeline.workflowId} by alice \\(verified\\)`));
+    const bob = await cli('--token', config.tokens.bob!, '--api', server.url, '--comment', 'second pair of eyes');
+    assert.equal(bob.code, 0, bob.out);
+    const done = await pipeline.result();
+    assert.equal(done.state, 'succeeded');
+    assert.deepEqual(
+      done.decisions.filter((d) => d.accepted).map((d) => [d.approver, d.channel, d.verified]),
+      [
+        ['alice', 'api', true],
+        ['bob', 'api', true],
+      ],
+    );
   });
 
   test('a signed decision copied from one run into a rerun of the same pipeline is refused', async () => {
