@@ -56,6 +56,22 @@ async function approve(handle: { workflowId: string }) {
     .executeUpdate(approveUpdate, { args: [{ environment: 'production', approver: 'alice' }] });
 }
 
+/** A pipeline approved into production, in its health wait there (which takes `healthMs`). */
+async function deployingToProduction(healthMs: number) {
+  const svc = service();
+  const pipeline = await startPipeline(world.client, svc);
+  slowCommits.set(pipeline.workflowId.split('/')[2] as string, healthMs);
+  await waitForStatus(world.client, pipeline.workflowId, waitingProduction, 'the production gate');
+  await approve(pipeline);
+  await waitForStatus(
+    world.client,
+    pipeline.workflowId,
+    (s) => !!s.environments.find((e) => e.name === 'production' && e.state === 'deploying' && e.version),
+    'the production health wait',
+  );
+  return { svc, pipeline };
+}
+
 describe('forged messages between pipelines and lanes', { timeout: 120_000 }, () => {
   test('a forged deploy request (foreign Marathon URL, foreign app, wrong image) deploys nothing', async () => {
     const svc = service();
@@ -90,17 +106,7 @@ describe('forged messages between pipelines and lanes', { timeout: 120_000 }, ()
   });
 
   test('a forged "healthy" does not end a deploy: the pipeline waits for the lane\'s real answer', async () => {
-    const svc = service();
-    const pipeline = await startPipeline(world.client, svc);
-    slowCommits.set(pipeline.workflowId.split('/')[2] as string, 4000);
-    await waitForStatus(world.client, pipeline.workflowId, waitingProduction, 'the production gate');
-    await approve(pipeline);
-    await waitForStatus(
-      world.client,
-      pipeline.workflowId,
-      (s) => !!s.environments.find((e) => e.name === 'production' && e.state === 'deploying' && e.version),
-      'the production health wait',
-    );
+    const { pipeline } = await deployingToProduction(4000);
     await pipeline.signal(deployFinishedSignal, {
       environment: 'production',
       outcome: { kind: 'healthy', deploymentId: 'forged', version: 'forged', previousVersion: null },
@@ -125,17 +131,7 @@ describe('forged messages between pipelines and lanes', { timeout: 120_000 }, ()
   });
 
   test('a forged cancel does not roll back a deploy in flight', async () => {
-    const svc = service();
-    const pipeline = await startPipeline(world.client, svc);
-    slowCommits.set(pipeline.workflowId.split('/')[2] as string, 3000);
-    await waitForStatus(world.client, pipeline.workflowId, waitingProduction, 'the production gate');
-    await approve(pipeline);
-    await waitForStatus(
-      world.client,
-      pipeline.workflowId,
-      (s) => s.environments.at(-1)?.state === 'deploying',
-      'the production deploy',
-    );
+    const { svc, pipeline } = await deployingToProduction(3000);
     const lane = world.client.workflow.getHandle(laneWorkflowId(svc, 'production'));
     await lane.signal(cancelDeploySignal, { pipelineId: pipeline.workflowId });
     const ignored = await until('the forged cancel to be ignored', 20_000, async () =>
