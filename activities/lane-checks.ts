@@ -4,6 +4,7 @@
 // status query says it is deploying that image into that environment, or waiting there, or being
 // cancelled), and takes where and what to deploy from this worker's deploy config; a pipeline acts
 // on an outcome only once the lane confirms it gave that answer. A forged message changes nothing.
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import { getEnvironment, getService, marathonAppId, resolveAppSettings } from '../common/config';
 import {
@@ -19,6 +20,7 @@ import {
   type PipelineClaim,
   type PipelineStatus,
 } from '../common/contract';
+import { NonRetryable } from '../common/errors';
 import { configDir, renderMarathonApp, withConfig } from './plan';
 
 export interface LaneAddress {
@@ -45,7 +47,10 @@ export const deploysFromConfig = (dirOf: (lane: LaneAddress) => string = () => c
       const service = getService(config, lane.service);
       const expected = `${config.registry}/${service.name}@sha256:`;
       if (!request.image.startsWith(expected) || !/@sha256:[0-9a-f]{64}$/.test(request.image))
-        throw new Error(`image ${request.image} is not a digest in ${config.registry}/${service.name}`);
+        throw ApplicationFailure.nonRetryable(
+          `image ${request.image} is not a digest in ${config.registry}/${service.name}`,
+          NonRetryable.BadConfig,
+        );
       return {
         marathonUrl: env.marathon,
         healthTimeoutSeconds: resolveAppSettings(config, service, env.name).healthTimeoutSeconds,
@@ -131,7 +136,10 @@ export function createLaneChecks({
         const deploy = await deploys.deployFor(input, request);
         return { admitted: true, deploy };
       } catch (err) {
-        return { admitted: false, verified: true, reason: (err as Error).message };
+        // A Marathon that does not answer its version now (a 503 during a leader election) is
+        // retried with the activity; what retrying cannot fix fails the pipeline's deploy.
+        if (!(err instanceof ApplicationFailure && err.nonRetryable)) throw err;
+        return { admitted: false, verified: true, reason: err.message };
       }
     },
 
