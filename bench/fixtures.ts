@@ -7,6 +7,7 @@ import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { examplesDir } from '../common/paths';
+import { gitAs } from '../test/helpers/git';
 
 export const randomSha = () => randomBytes(20).toString('hex');
 
@@ -111,19 +112,8 @@ export function ensureNoopImage(registry: string): NoopImage {
   return { image, digestRef };
 }
 
-export function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd: dir,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'Bench',
-      GIT_AUTHOR_EMAIL: 'bench@example.com',
-      GIT_COMMITTER_NAME: 'Bench',
-      GIT_COMMITTER_EMAIL: 'bench@example.com',
-    },
-  }).trim();
-}
+/** git as the benchmark's own committer. */
+export const git = gitAs('Bench', 'bench@example.com');
 
 /** A git repository holding a copy of examples/<example>; returns its path. */
 export function exampleRepository(example: string, into: string): string {

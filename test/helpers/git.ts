@@ -4,19 +4,23 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { ApplicationFailure } from '@temporalio/common';
 
-export function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd: dir,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'Carol',
-      GIT_AUTHOR_EMAIL: 'carol@example.com',
-      GIT_COMMITTER_NAME: 'Carol',
-      GIT_COMMITTER_EMAIL: 'carol@example.com',
-    },
-  }).trim();
+/** git in a folder, committing as the given person (tests and benchmarks each have their own). */
+export function gitAs(name: string, email: string) {
+  return (dir: string, ...args: string[]): string =>
+    execFileSync('git', args, {
+      cwd: dir,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: name,
+        GIT_AUTHOR_EMAIL: email,
+        GIT_COMMITTER_NAME: name,
+        GIT_COMMITTER_EMAIL: email,
+      },
+    }).trim();
 }
+
+export const git = gitAs('Carol', 'carol@example.com');
 
 /** The ApplicationFailure `promise` rejects with; fails the test when it resolves or throws anything else. */
 export async function expectApplicationFailure(promise: Promise<unknown>): Promise<ApplicationFailure> {
