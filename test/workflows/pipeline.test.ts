@@ -101,8 +101,9 @@ function waitFor(handle: WorkflowHandle, predicate: (s: PipelineStatus) => boole
 async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
   const generation = process.env.SLIPWAY_RECORD_HISTORIES;
   if (!generation) return;
-  if (!/^v\d+$/.test(generation))
-    throw new Error(`SLIPWAY_RECORD_HISTORIES=${generation}: expected a generation like v4`);
+  // A feature branch records its own generation (v6-verify) so parallel branches never collide.
+  if (!/^v\d+(-[a-z]+)?$/.test(generation))
+    throw new Error(`SLIPWAY_RECORD_HISTORIES=${generation}: expected a generation like v4 or v6-verify`);
   const dir = path.join(__dirname, '..', 'histories');
   const file = path.join(dir, `${generation}-${name}.json`);
   if (existsSync(file))
