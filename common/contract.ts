@@ -374,3 +374,55 @@ export const deployFinishedSignal = defineSignal<[{ environment: string; outcome
 export const supersededSignal = defineSignal<[{ environment: string; by: string }]>('superseded');
 /** lane -> rollback workflow. */
 export const rollbackFinishedSignal = defineSignal<[{ requestId: string; outcome: DeployOutcome }]>('rollbackFinished');
+
+// --- drift: the live Marathon app against what the config renders for the image running there ---
+
+/** One field that differs; values are text, and absent where they would show a secret. */
+export interface DriftFieldReport {
+  field: string;
+  rendered?: string;
+  live?: string;
+  secret?: boolean;
+  summary: string;
+}
+
+/**
+ * One (service, environment): `drifted` when a field differs, `in-sync` when none does,
+ * `not-deployed` when Slipway never deployed there, `missing` when the lane deployed an app that
+ * Marathon no longer has, `busy` when a deploy is in flight (nothing to compare yet), `error` when
+ * the check could not run.
+ */
+export type DriftState = 'in-sync' | 'drifted' | 'not-deployed' | 'missing' | 'busy' | 'error';
+
+export interface DriftEnvironmentReport {
+  service: string;
+  environment: string;
+  appId: string;
+  state: DriftState;
+  /** What the lane deployed: the commit and image the comparison renders for. */
+  commit?: string;
+  image?: string;
+  fields: DriftFieldReport[];
+  /** What could not be compared, and why (a secret the worker cannot read). */
+  unchecked?: string[];
+  /** Why the state is busy, missing, not-deployed or error. */
+  reason?: string;
+}
+
+export interface DriftReport {
+  checkedAt: string;
+  environments: DriftEnvironmentReport[];
+}
+
+/** driftCheck's input: which services and environments (all when absent). */
+export interface DriftCheckInput {
+  service?: string;
+  environment?: string;
+  /** Set by the Schedule: found drift is announced (onDriftFound); a manual check only reports. */
+  announce?: boolean;
+}
+
+/** The one Temporal Schedule that runs driftCheck periodically (created by `slipway drift --schedule`). */
+export const driftScheduleId = 'slipway-drift';
+/** Workflow IDs of drift checks started by hand: `drift/<time>-<random>`. */
+export const driftWorkflowIdPrefix = 'drift/';

@@ -5,6 +5,7 @@
 //     slipway_deploys_total{environment,outcome}          deploys sent to Marathon (deployToMarathon)
 //     slipway_deploy_duration_seconds{environment,outcome} deploy sent -> app healthy (awaitHealthy)
 //     slipway_rollbacks_total{environment,outcome}        rollbacks of a Marathon app
+//     slipway_drift_fields{service,environment}           fields differing at the last drift check
 //   cluster-wide, read from Temporal visibility at scrape time (the same from every process):
 //     slipway_deliveries{status}                          deliveryPipeline executions by status
 //     slipway_approvals_waiting                           running pipelines waiting for an approval
@@ -48,6 +49,13 @@ export const rollbacks = counter(
   'Rollbacks of a Marathon app carried out by this worker, by environment and outcome',
   ['environment', 'outcome'],
 );
+
+export const driftFields = new Gauge<'service' | 'environment'>({
+  name: 'slipway_drift_fields',
+  help: 'Fields of the live Marathon app that differ from what the config renders, at the last drift check this worker ran (a missing app counts 1)',
+  labelNames: ['service', 'environment'],
+  registers: [metricsRegistry],
+});
 
 const pipelineType = 'deliveryPipeline';
 const log = createLogger('metrics');

@@ -3,7 +3,8 @@
 // Each attempt counts: a retried deploy shows as a failure and then a success.
 import { CancelledFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { buildDuration, deployDuration, deploys, rollbacks, type Outcome } from '../common/prometheus';
+import type { DriftReport } from '../common/contract';
+import { buildDuration, deployDuration, deploys, driftFields, rollbacks, type Outcome } from '../common/prometheus';
 
 function outcomeOf(err: unknown): Outcome {
   return err instanceof CancelledFailure ? 'canceled' : 'failure';
@@ -13,6 +14,19 @@ function outcomeOf(err: unknown): Outcome {
 function environmentOf(args: readonly unknown[]): string {
   const input = args[0] as { environment?: unknown } | undefined;
   return typeof input?.environment === 'string' ? input.environment : 'unknown';
+}
+
+/**
+ * The drift gauge follows each check: a count where the comparison ran, 1 for an app Marathon lost,
+ * no series where Slipway never deployed; a busy or failed check leaves the last value.
+ */
+function recordDrift(report: DriftReport | undefined): void {
+  for (const e of report?.environments ?? []) {
+    const labels = { service: e.service, environment: e.environment };
+    if (e.state === 'drifted' || e.state === 'in-sync') driftFields.set(labels, e.fields.length);
+    else if (e.state === 'missing') driftFields.set(labels, 1);
+    else if (e.state === 'not-deployed') driftFields.remove(labels);
+  }
 }
 
 function record(activityType: string, args: readonly unknown[], outcome: Outcome, seconds: number, result: unknown) {
@@ -32,6 +46,9 @@ function record(activityType: string, args: readonly unknown[], outcome: Outcome
     }
     case 'rollbackMarathonApp':
       rollbacks.inc({ environment: environmentOf(args), outcome });
+      break;
+    case 'checkDrift':
+      if (outcome === 'success') recordDrift(result as DriftReport);
       break;
   }
 }

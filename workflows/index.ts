@@ -2,3 +2,4 @@
 export { deliveryPipeline } from './pipeline';
 export { environmentLane } from './lane';
 export { rollbackEnvironment } from './rollback';
+export { driftCheck } from './drift';

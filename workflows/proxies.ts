@@ -121,3 +121,14 @@ export const registryTags = proxyActivities<Pick<BuildActivities, 'tagImageInReg
   startToCloseTimeout: '30s',
   retry: { ...retry, maximumAttempts: 5 },
 });
+
+/**
+ * The drift check: one GET per app and a render, in parallel; bounded so a Marathon that stays
+ * away fails the check (reported per environment) instead of holding the Schedule's run.
+ */
+export const driftCheckStep = proxyActivities<Pick<DeployActivities, 'checkDrift'>>({
+  taskQueue: taskQueues.deploy,
+  startToCloseTimeout: '2m',
+  scheduleToCloseTimeout: '5m',
+  retry: { ...retry, maximumAttempts: 3 },
+});
