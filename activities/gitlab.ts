@@ -72,7 +72,8 @@ function messageOf(body: unknown): string {
   return typeof body === 'string' ? body.slice(0, 300) : JSON.stringify(body)?.slice(0, 300);
 }
 
-export function createGitlabActivities(opts: GitlabOptions = {}) {
+/** GitLab's REST API with the token from the options or GITLAB_URL / GITLAB_TOKEN; `enabled` false without them. */
+function gitlabApi(opts: GitlabOptions) {
   const baseUrl = (opts.baseUrl ?? process.env.GITLAB_URL)?.replace(/\/+$/, '');
   const token = opts.token ?? process.env.GITLAB_TOKEN;
   const timeoutMs = opts.timeoutMs ?? 15_000;
@@ -113,9 +114,13 @@ export function createGitlabActivities(opts: GitlabOptions = {}) {
       throw new Error(`GitLab ${method} ${route}: ${res.status} ${messageOf(parsed)}`);
     return { status: res.status, body: parsed };
   }
+  return { enabled, call };
+}
 
-  const projectPath = (project: string) => `/projects/${encodeURIComponent(project)}`;
+const projectPath = (project: string) => `/projects/${encodeURIComponent(project)}`;
 
+export function createGitlabActivities(opts: GitlabOptions = {}) {
+  const { enabled, call } = gitlabApi(opts);
   const refused = (what: string, res: Response) =>
     ApplicationFailure.nonRetryable(`GitLab refused ${what}: ${res.status} ${messageOf(res.body)}`, 'GitlabRejected');
 
@@ -194,5 +199,36 @@ export function createGitlabActivities(opts: GitlabOptions = {}) {
         res,
       );
     },
+  };
+}
+
+/** Files a push changed, or why they cannot be known. */
+export type ChangedFiles = { files: string[] } | { unknown: string };
+
+/**
+ * The files changed between two commits, from GitLab's compare API
+ * (GET /projects/:id/repository/compare?from=&to=, docs.gitlab.com api/repositories): the old and
+ * new path of every entry of `diffs`. GitLab leaves `diffs` empty when the comparison is too large
+ * for it, and sets `compare_timeout` when it gave up; both, like any failure, answer "unknown".
+ */
+export function createGitlabCompare(opts: GitlabOptions = {}) {
+  const { enabled, call } = gitlabApi({ timeoutMs: 5000, ...opts });
+  return async function changedFiles(project: string, from: string, to: string): Promise<ChangedFiles> {
+    if (!enabled) return { unknown: 'GITLAB_URL and GITLAB_TOKEN are not set, so the changed files cannot be asked' };
+    try {
+      const query = new URLSearchParams({ from, to });
+      const res = await call('GET', `${projectPath(project)}/repository/compare?${query}`);
+      const body = (res.body ?? {}) as { diffs?: unknown; commits?: unknown; compare_timeout?: unknown };
+      if (res.status !== 200) return { unknown: `GitLab's compare answered ${res.status} ${messageOf(res.body)}` };
+      if (body.compare_timeout === true) return { unknown: "GitLab's compare timed out" };
+      const diffs = Array.isArray(body.diffs) ? (body.diffs as { old_path?: unknown; new_path?: unknown }[]) : [];
+      const commits = Array.isArray(body.commits) ? body.commits.length : 0;
+      if (diffs.length === 0 && commits > 0)
+        return { unknown: `GitLab's compare listed ${commits} commit(s) but no diffs (over its limits)` };
+      const paths = diffs.flatMap((d) => [d.old_path, d.new_path]).filter((p): p is string => typeof p === 'string');
+      return { files: [...new Set(paths)] };
+    } catch (err) {
+      return { unknown: `GitLab's compare failed: ${(err as Error).message}` };
+    }
   };
 }

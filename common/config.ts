@@ -138,6 +138,21 @@ const serviceSchema = z.strictObject({
       tags: z.array(z.string()).default([]),
     })
     .optional(),
+  /**
+   * Monorepos: repository paths this service is built from (common/path-glob.ts: `**` any depth,
+   * `*` within one segment). A branch push that changes none of them starts no pipeline for it.
+   */
+  paths: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .refine((g) => !g.startsWith('/') && !g.split('/').includes('..') && !g.split('/').includes(''), {
+          message: 'expected a repository-relative glob like "services/payments/**" (no leading "/", no "..")',
+        }),
+    )
+    .min(1, 'expected at least one glob; leave "paths" out to build on every push')
+    .optional(),
   build: build.default({ context: '.', buildArgs: {} }),
   app: appOverride.default({}),
   environments: z.record(z.string(), appOverride).default({}),

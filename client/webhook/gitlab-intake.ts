@@ -7,9 +7,21 @@ import { z } from 'zod';
 import { repositoryUrl, type DeployConfig } from '../../common/config';
 import { ConfigError } from '../../common/errors';
 import type { Identities, PipelineInput } from '../../common/contract';
+import type { ChangedFiles } from '../../activities/gitlab';
+import { selectByPaths } from './monorepo-paths';
 
 export type IntakeDecision =
-  | { kind: 'ignored'; reason: string }
+  | {
+      kind: 'ignored';
+      reason: string;
+      /** Services the push concerns that it left out, each with why (monorepo `paths`, repository). */
+      skipped?: string[];
+    }
+  /**
+   * Services with `paths` are configured and the payload does not list every changed file: ask
+   * for the files changed between `before` and `after` and interpret the delivery again with them.
+   */
+  | { kind: 'needs-changed-files'; project: string; before: string; after: string; why: string }
   | {
       kind: 'start';
       pipelines: PipelineInput[];
@@ -17,8 +29,10 @@ export type IntakeDecision =
       project: string;
       ref: string;
       sha: string;
-      /** Matching services left out because their repository cannot be resolved, with the reason. */
+      /** Matching services left out, with the reason: no repository, or no changed file in their `paths`. */
       skipped?: string[];
+      /** Why `paths` were not applied (the changed files could not be known). */
+      note?: string;
     };
 
 export class PayloadError extends Error {
@@ -28,8 +42,12 @@ export class PayloadError extends Error {
 const zeroSha = /^0+$/;
 const sha = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'expected a 40-hex (or 64-hex) commit SHA');
 
+const fileList = z.array(z.string()).optional();
 const commit = z.looseObject({
   id: z.string(),
+  added: fileList,
+  modified: fileList,
+  removed: fileList,
   timestamp: z.string().optional(),
   author: z.looseObject({ name: z.string().optional(), email: z.string().nullish() }).optional(),
 });
@@ -46,6 +64,8 @@ const refPayload = z.looseObject({
   user_email: z.string().nullish(),
   project: z.looseObject({ path_with_namespace: z.string().min(1, 'expected "group/project"') }),
   commits: z.array(commit).default([]),
+  /** How many commits the push carried; `commits` lists at most 20 of them. */
+  total_commits_count: z.number().int().nonnegative().optional(),
 });
 
 type RefPayload = z.infer<typeof refPayload>;
@@ -78,6 +98,8 @@ export function interpretGitlabDelivery(
   config: DeployConfig,
   deliveryId?: string,
   env: NodeJS.ProcessEnv = process.env,
+  /** The changed files, once asked for after a `needs-changed-files` answer. */
+  changed?: ChangedFiles,
 ): IntakeDecision {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new PayloadError('expected a JSON object');
   const objectKind = (body as { object_kind?: unknown }).object_kind;
@@ -126,11 +148,22 @@ export function interpretGitlabDelivery(
   // A service the workers could not check out would fail minutes later in planning: say so now.
   const problems = matching.map((s) => repositoryProblem(config, s, env));
   const resolvable = matching.filter((_, i) => problems[i] === undefined);
-  const skipped = problems.filter((p): p is string => p !== undefined);
-  if (resolvable.length === 0) return { kind: 'ignored', reason: `no repository to check out: ${skipped.join('; ')}` };
+  const unresolved = problems.filter((p): p is string => p !== undefined);
+  if (resolvable.length === 0)
+    return { kind: 'ignored', reason: `no repository to check out: ${unresolved.join('; ')}` };
 
   const checkoutSha = p.checkout_sha;
-  const pipelines = resolvable.map((s): PipelineInput => ({
+  const push = { isTag, before: p.before, commits: p.commits, totalCommits: p.total_commits_count };
+  const selection = selectByPaths(resolvable, push, changed);
+  if ('needsChangedFiles' in selection) {
+    const why = selection.needsChangedFiles;
+    return { kind: 'needs-changed-files', project, before: p.before as string, after: checkoutSha, why };
+  }
+  const skipped = [...unresolved, ...selection.skipped];
+  if (selection.kept.length === 0)
+    return { kind: 'ignored', reason: `${what} of "${project}" changes no file in the paths of its services`, skipped };
+
+  const pipelines = selection.kept.map((s): PipelineInput => ({
     service: s.name,
     commit: checkoutSha,
     ref: p.ref,
@@ -151,6 +184,7 @@ export function interpretGitlabDelivery(
     ref: p.ref,
     sha: checkoutSha,
     ...(skipped.length > 0 ? { skipped } : {}),
+    ...(selection.note ? { note: selection.note } : {}),
   };
 }
 

@@ -8,7 +8,8 @@ import type { Logger } from '../../common/log';
 import { pipelineWorkflowId, type PipelineInput } from '../../common/contract';
 import { startPipeline, type StartResult } from '../pipelines';
 import { secretMatches, signatureVerifies } from './auth';
-import { interpretGitlabDelivery, PayloadError } from './gitlab-intake';
+import { createGitlabCompare, type ChangedFiles } from '../../activities/gitlab';
+import { interpretGitlabDelivery, PayloadError, type IntakeDecision } from './gitlab-intake';
 import { header, HttpError, parseJson, readBody, requireJsonContentType, sendJson } from './http';
 
 export interface IntakeOptions {
@@ -25,6 +26,11 @@ export interface IntakeOptions {
   log: Logger;
   /** Where GITLAB_URL is read to tell whether a service's repository can be resolved. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The files changed between two commits, for monorepo `paths` when a push payload does not list
+   * them all (monorepo-paths.ts). Default: GitLab's compare API with GITLAB_URL and GITLAB_TOKEN.
+   */
+  changedFiles?: (project: string, from: string, to: string) => Promise<ChangedFiles>;
 }
 
 /** A map that forgets its oldest entries first, so a flood of distinct keys cannot grow it. */
@@ -41,6 +47,15 @@ class BoundedMemory<V> {
 }
 
 export function createIntakeRoute(opts: IntakeOptions) {
+  const env = opts.env ?? process.env;
+  const changedFiles = opts.changedFiles ?? createGitlabCompare({ baseUrl: env.GITLAB_URL, token: env.GITLAB_TOKEN });
+  /** The intake decision; for monorepo paths the payload cannot settle, after asking GitLab. */
+  async function decide(event: string | undefined, body: unknown, deliveryId?: string): Promise<IntakeDecision> {
+    const first = interpretGitlabDelivery(event, body, opts.config(), deliveryId, opts.env);
+    if (first.kind !== 'needs-changed-files') return first;
+    const changed = await changedFiles(first.project, first.before, first.after);
+    return interpretGitlabDelivery(event, body, opts.config(), deliveryId, opts.env, changed);
+  }
   /** Answers by Idempotency-Key, so a "Resend Request" gets the first answer back. */
   const memory = new BoundedMemory<StartResult[]>();
   /**
@@ -94,15 +109,17 @@ export function createIntakeRoute(opts: IntakeOptions) {
 
     let decision;
     try {
-      decision = interpretGitlabDelivery(event, body, opts.config(), deliveryId, opts.env);
+      decision = await decide(event, body, deliveryId);
     } catch (err) {
       if (err instanceof PayloadError)
         throw new HttpError(400, `malformed ${event ?? 'GitLab'} payload: ${err.message}`);
       throw err;
     }
+    // Unreachable: given the changed files, the intake always decides.
+    if (decision.kind === 'needs-changed-files') throw new Error('the intake asked for changed files twice');
     if (decision.kind === 'ignored') {
-      log.info('delivery ignored', { reason: decision.reason });
-      sendJson(res, 200, { ignored: decision.reason });
+      log.info('delivery ignored', { reason: decision.reason, skipped: decision.skipped });
+      sendJson(res, 200, { ignored: decision.reason, ...(decision.skipped ? { skipped: decision.skipped } : {}) });
       return;
     }
 
@@ -121,13 +138,15 @@ export function createIntakeRoute(opts: IntakeOptions) {
         ms: Date.now() - started,
       });
     }
-    if (decision.skipped) log.warn('services skipped: no repository to check out', { skipped: decision.skipped });
+    if (decision.skipped) log.info('services skipped', { skipped: decision.skipped });
+    if (decision.note) log.warn(decision.note);
     const first = results[0] as StartResult;
     sendJson(res, 202, {
       workflowId: first.workflowId,
       deduplicated: first.deduplicated,
       ...(results.length > 1 ? { pipelines: results } : {}),
       ...(decision.skipped ? { skipped: decision.skipped } : {}),
+      ...(decision.note ? { note: decision.note } : {}),
     });
   };
 }

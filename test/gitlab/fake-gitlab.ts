@@ -36,6 +36,14 @@ export interface FakeGitlab {
   failNext(n: number): void;
   /** Make status reads return nothing (as if a lost answer left us not knowing our own post). */
   hideStatusReads(hide: boolean): void;
+  /**
+   * Answers of GET /projects/:id/repository/compare by "from..to": the commits between and the
+   * diffs (old_path/new_path of each changed file), as GitLab's compare API returns them.
+   */
+  comparisons: Map<
+    string,
+    { commits: { id: string }[]; diffs: { old_path: string; new_path: string }[]; compare_timeout?: boolean }
+  >;
   close(): Promise<void>;
 }
 
@@ -61,6 +69,7 @@ export async function startFakeGitlab(opts: {
   let failures = 0;
   let hideReads = false;
   let nextId = 100;
+  const comparisons: FakeGitlab['comparisons'] = new Map();
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'Content-Type': 'application/json' });
@@ -142,6 +151,21 @@ export async function startFakeGitlab(opts: {
         statuses.filter((s) => s.sha === r![1] && (!name || s.name === name) && (!ref || s.ref === ref)),
       );
     }
+    if (req.method === 'GET' && rest === 'repository/compare') {
+      const from = url.searchParams.get('from');
+      const to = url.searchParams.get('to');
+      if (!from) return send(res, 400, { error: 'from is missing' });
+      if (!to) return send(res, 400, { error: 'to is missing' });
+      const found = comparisons.get(`${from}..${to}`);
+      if (!found) return send(res, 404, { message: '404 Not found' });
+      return send(res, 200, {
+        commit: found.commits.at(-1) ?? null,
+        commits: found.commits,
+        diffs: found.diffs.map((d) => ({ ...d, diff: '', new_file: false, renamed_file: false, deleted_file: false })),
+        compare_timeout: found.compare_timeout ?? false,
+        compare_same_ref: from === to,
+      });
+    }
     if (req.method === 'POST' && rest === 'deployments') {
       for (const f of ['environment', 'sha', 'ref', 'tag', 'status'])
         if (body[f] === undefined) return send(res, 400, { error: `${f} is missing` });
@@ -196,6 +220,7 @@ export async function startFakeGitlab(opts: {
     deployments,
     failNext: (n) => void (failures = n),
     hideStatusReads: (hide) => void (hideReads = hide),
+    comparisons,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
