@@ -118,7 +118,10 @@ after(async () => {
   for await (const info of client.workflow.list({
     query: `WorkflowId STARTS_WITH 'lane/${service}/' AND ExecutionStatus = 'Running'`,
   }))
-    await client.workflow.getHandle(info.workflowId).terminate('test over').catch(() => undefined);
+    await client.workflow
+      .getHandle(info.workflowId)
+      .terminate('test over')
+      .catch(() => undefined);
   workers?.shutdown();
   await running;
   await client?.connection.close();
@@ -159,9 +162,10 @@ async function editApp(url: string, appId: string, edit: (app: Record<string, un
 }
 
 const byEnvironment = (report: DriftReport) =>
-  Object.fromEntries(
-    report.environments.filter((e) => e.service === service).map((e) => [e.environment, e]),
-  ) as Record<string, DriftEnvironmentReport>;
+  Object.fromEntries(report.environments.filter((e) => e.service === service).map((e) => [e.environment, e])) as Record<
+    string,
+    DriftEnvironmentReport
+  >;
 
 test('a delivered app is in sync; hand edits in Marathon are reported field by field, secrets unnamed', async () => {
   const sha = randomSha();
