@@ -1,7 +1,8 @@
 // `slipway drift`: compare each environment's live Marathon app with what the deploy config
 // renders for the image running there; `--schedule 15m` makes Temporal run that check periodically.
 import type { Command } from 'commander';
-import { fail, printJson, withClient } from '../cli-support';
+import { getEnvironment, getService } from '../../common/config';
+import { fail, loadClientConfig, printJson, withClient } from '../cli-support';
 import {
   checkDrift,
   driftFound,
@@ -37,6 +38,12 @@ export function register(program: Command): void {
       // `--schedule every 15m`, unquoted: the shell hands "15m" over as the service.
       if (schedule?.toLowerCase() === 'every' && service) [schedule, service] = [service, undefined];
       const filter = { ...(service ? { service } : {}), ...(opts.env ? { environment: opts.env } : {}) };
+      // Catch a typo here rather than in a failed check; the worker validates again.
+      if (service || opts.env) {
+        const config = loadClientConfig();
+        if (service) getService(config, service);
+        if (opts.env) getEnvironment(config, opts.env);
+      }
       if (opts.unschedule) {
         const deleted = await withClient((client) => unscheduleDriftCheck(client));
         process.stdout.write(deleted ? 'Schedule slipway-drift deleted\n' : 'no Schedule slipway-drift\n');

@@ -7,7 +7,6 @@
 // status 2. The Schedule `slipway drift --schedule` creates runs the same check, and the gauge
 // slipway_drift_fields follows it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -15,7 +14,6 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { driftScheduleId, type DriftEnvironmentReport, type DriftReport } from '../../common/contract';
-import { projectRoot } from '../../common/paths';
 import { metricsRegistry } from '../../common/prometheus';
 import { connectClient, temporalSettingsFromEnv } from '../../common/temporal-connection';
 import { startMarathonEmulator, type MarathonEmulator } from '../../dev/marathon-emulator';
@@ -26,6 +24,7 @@ import { temporalAddress } from '../helpers/env';
 import { quietTemporalRuntime } from '../helpers/runtime';
 import { waitForStatus } from '../helpers/status';
 import { until } from '../helpers/wait';
+import { runCli } from '../helpers/cli';
 import { randomSha } from '../webhook/world';
 
 const suffix = randomUUID().slice(0, 6);
@@ -129,17 +128,7 @@ after(async () => {
   await emulator14?.close();
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), ...args], {
-    env: cliEnv,
-    cwd: projectRoot,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+const cli = (args: string[]) => runCli(args, cliEnv);
 
 async function marathon(url: string, method: string, route: string, body?: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(`${url}${route}`, {
@@ -160,6 +149,20 @@ async function editApp(url: string, appId: string, edit: (app: Record<string, un
     return now.app.deployments.length === 0 ? true : undefined;
   });
 }
+
+test('typos and bad intervals are refused before anything runs, naming what was expected', async () => {
+  const typo = await cli(['drift', 'no-such-service']);
+  assert.equal(typo.code, 1);
+  assert.match(typo.stderr, new RegExp(`unknown service "no-such-service": expected one of ${service}`));
+  const env = await cli(['drift', '--env', 'staging']);
+  assert.match(env.stderr, /unknown environment "staging": expected one of test, production/);
+  const interval = await cli(['drift', '--schedule', '30s']);
+  assert.equal(interval.code, 1);
+  assert.match(
+    interval.stderr,
+    /--schedule "30s": expected an interval of at least a minute, like "15m" or "every 1h"/,
+  );
+});
 
 const byEnvironment = (report: DriftReport) =>
   Object.fromEntries(report.environments.filter((e) => e.service === service).map((e) => [e.environment, e])) as Record<
@@ -236,6 +239,16 @@ test('a delivered app is in sync; hand edits in Marathon are reported field by f
   const gauge = await metricsRegistry.getSingleMetricAsString('slipway_drift_fields');
   assert.match(gauge, new RegExp(`slipway_drift_fields\\{service="${service}",environment="test"\\} 1`));
   assert.match(gauge, new RegExp(`slipway_drift_fields\\{service="${service}",environment="production"\\} 2`));
+
+  // An app Marathon lost: the lane deployed it, so it is reported missing.
+  await marathon(emulator15.url, 'DELETE', `/v2/apps/test/${service}`);
+  await until('Marathon to delete the app', 30_000, async () =>
+    (await fetch(`${emulator15.url}/v2/apps/test/${service}`)).status === 404 ? true : undefined,
+  );
+  const lost = await cli(['drift', service, '--env', 'test', '--json']);
+  assert.equal(lost.code, 2, lost.stderr);
+  const lostTest = byEnvironment(JSON.parse(lost.stdout) as DriftReport).test;
+  assert.deepEqual([lostTest?.state, lostTest?.reason], ['missing', `Marathon has no app /test/${service}`]);
 
   // Nothing of the secret in the drift workflows' histories.
   for await (const info of client.workflow.list({ query: `WorkflowType = 'driftCheck'` })) {
