@@ -110,6 +110,23 @@ async function checkOne(
   };
 }
 
+/** Checks at once: a hundred services must not become hundreds of simultaneous GETs on Marathon. */
+const parallelChecks = 8;
+
+/** `fn` over `items`, at most `limit` at a time, results in the order of `items`. */
+async function mapWithLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 /** Every (service, environment) of the config, or the one service / environment the input names. */
 export async function collectDrift(sources: DriftSources, input: DriftCheckInput = {}): Promise<DriftReport> {
   const { config } = sources;
@@ -130,8 +147,10 @@ export async function collectDrift(sources: DriftSources, input: DriftCheckInput
     );
   }
   const checks = services.flatMap((s) => environments.map((e) => ({ s, e })));
-  const environmentsChecked = await Promise.all(
-    checks.map(async ({ s, e }): Promise<DriftEnvironmentReport> => {
+  const environmentsChecked = await mapWithLimit(
+    checks,
+    parallelChecks,
+    async ({ s, e }): Promise<DriftEnvironmentReport> => {
       try {
         return await checkOne(sources, s, e);
       } catch (err) {
@@ -148,7 +167,7 @@ export async function collectDrift(sources: DriftSources, input: DriftCheckInput
           reason,
         };
       }
-    }),
+    },
   );
   return { checkedAt: new Date().toISOString(), environments: environmentsChecked };
 }
