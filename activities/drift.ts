@@ -12,20 +12,10 @@
 // Secrets: an env value rendered from a secret reference is compared with the value the worker
 // resolves it to, and reported as "differs (secret)" with no value on either side. A variable only
 // the live app has is reported by name alone: nobody declared it, so it may hold anything.
+import type { DriftFieldReport } from '../common/contract';
 import { imageOf, networkModeOf, portsOf, type PortView } from './marathon-app';
 
-export interface DriftField {
-  /** Where: "instances", "env.LOG_LEVEL", "healthChecks[0].path", "image". */
-  field: string;
-  /** What the config renders, as text; absent when it holds a secret or nothing was rendered. */
-  rendered?: string;
-  /** What Marathon runs, as text; absent for secrets and for variables only Marathon has. */
-  live?: string;
-  /** The value is a secret: neither side is shown. */
-  secret?: boolean;
-  /** One readable line: "instances: 1 rendered, 3 live". */
-  summary: string;
-}
+export type DriftField = DriftFieldReport;
 
 export interface DiffOptions {
   /**

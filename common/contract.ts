@@ -379,10 +379,15 @@ export const rollbackFinishedSignal = defineSignal<[{ requestId: string; outcome
 
 /** One field that differs; values are text, and absent where they would show a secret. */
 export interface DriftFieldReport {
+  /** Where: "instances", "env.LOG_LEVEL", "healthChecks[0].path", "image". */
   field: string;
+  /** What the config renders; absent for a secret, or when nothing was rendered. */
   rendered?: string;
+  /** What Marathon runs; absent for a secret, and for a variable only Marathon has. */
   live?: string;
+  /** The value is a secret: neither side is shown. */
   secret?: boolean;
+  /** One readable line: "instances: 1 rendered, 3 live". */
   summary: string;
 }
 
