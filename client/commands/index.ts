@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import * as approve from './approve';
 import * as cancel from './cancel';
 import * as demo from './demo';
+import * as envs from './envs';
 import * as list from './list';
 import * as marathonEmulator from './marathon-emulator';
 import * as metrics from './metrics';
@@ -27,6 +28,7 @@ export const commands: CommandModule[] = [
   approve,
   cancel,
   demo,
+  envs,
   list,
   marathonEmulator,
   metrics,
