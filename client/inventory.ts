@@ -83,9 +83,7 @@ function deadlineMessage(err: unknown, what: string, timeoutMs: number): string 
 /** The lane's state, or undefined when the lane was never started. */
 async function readLane(client: Client, laneId: string, timeoutMs: number): Promise<LaneState | undefined> {
   try {
-    return await client.withDeadline(Date.now() + timeoutMs, () =>
-      client.workflow.getHandle(laneId).query(laneQuery),
-    );
+    return await client.withDeadline(Date.now() + timeoutMs, () => client.workflow.getHandle(laneId).query(laneQuery));
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw new Error(`lane ${laneId}: ${deadlineMessage(err, 'lane query', timeoutMs)}`);

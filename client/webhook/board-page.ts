@@ -39,7 +39,8 @@ function cell(entry: InventoryEntry | undefined, env: EnvironmentInventory, now:
       ]
     : ['<span class="none">not deployed</span>'];
   lines.push(`<span class="instances">${esc(instancesText(entry))}</span>`);
-  if (entry.drift?.drifted) lines.push(`<span class="drift" title="${esc(entry.drift.details.join('\n'))}">drift</span>`);
+  if (entry.drift?.drifted)
+    lines.push(`<span class="drift" title="${esc(entry.drift.details.join('\n'))}">drift</span>`);
   for (const note of notesOf(entry, env.marathonError).filter((n) => !n.startsWith('DRIFT')))
     lines.push(`<span class="note">${esc(note)}</span>`);
   return `<td class="${classes.join(' ')}" data-env="${esc(env.name)}" data-service="${esc(entry.service)}"><span class="label">${esc(env.name)}</span>${lines.join('')}</td>`;
@@ -52,7 +53,9 @@ function grid(inventory: Inventory, now: number): string {
     .map((e) => {
       const t = e.totals;
       const totals = `${t.tasksRunning}/${t.instances} instances · ${t.cpus} cpus · ${t.mem} MiB`;
-      const error = e.marathonError ? `<span class="env-error">Marathon unreadable: ${esc(e.marathonError)}</span>` : '';
+      const error = e.marathonError
+        ? `<span class="env-error">Marathon unreadable: ${esc(e.marathonError)}</span>`
+        : '';
       return `<th scope="col" data-env="${esc(e.name)}">${esc(e.name)}<span class="totals">${esc(totals)}</span>${error}</th>`;
     })
     .join('');

@@ -62,8 +62,7 @@ export function createInventoryRoutes(opts: InventoryRouteOptions) {
   }
 
   const links = {
-    temporalUi: (workflowId: string) =>
-      temporalUiLink(opts.temporalUiUrl, opts.client.options.namespace, workflowId),
+    temporalUi: (workflowId: string) => temporalUiLink(opts.temporalUiUrl, opts.client.options.namespace, workflowId),
   };
 
   async function environments(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
