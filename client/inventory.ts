@@ -253,13 +253,24 @@ function pipelineRef(p: PipelineSummary): InventoryPipelineRef {
   };
 }
 
+/** Pipelines of the listed services in `state`, newest first (visibility lists the whole namespace). */
+async function pipelinesIn(client: Client, state: string, services: string[], limit: number) {
+  const all = await listPipelines(client, {
+    ...(services.length === 1 ? { service: services[0] } : {}),
+    state,
+    limit: 500,
+  });
+  return all.filter((p) => services.includes(p.service ?? '')).slice(0, limit);
+}
+
 /** The latest failed pipelines with why they failed (a closed pipeline's reason never changes). */
 async function recentFailures(
   client: Client,
+  services: string[],
   limit: number,
   opts: Required<Pick<InventoryOptions, 'queryTimeoutMs' | 'cache'>>,
 ): Promise<InventoryPipelineRef[]> {
-  const failed = await listPipelines(client, { state: 'failed', limit });
+  const failed = await pipelinesIn(client, 'failed', services, limit);
   return await mapLimit(failed, 4, async (p) => {
     const ref = pipelineRef(p);
     const load = async () => (await statusOf(client, p.workflowId, opts.queryTimeoutMs)).error;
@@ -287,14 +298,13 @@ export async function collectInventory(
   const services = options.services ?? known;
   const [environments, waiting, failures] = await Promise.all([
     Promise.all(config.environments.map((e) => collectEnvironment(client, e, services, opts))),
-    listPipelines(client, { state: 'waiting-approval', limit: 100 }),
-    recentFailures(client, options.failuresLimit ?? 10, opts),
+    pipelinesIn(client, 'waiting-approval', services, 100),
+    recentFailures(client, services, options.failuresLimit ?? 10, opts),
   ]);
-  const wanted = (p: { service?: string }) => !options.services || options.services.includes(p.service ?? '');
   return {
     generatedAt: new Date().toISOString(),
     environments,
-    waitingApprovals: waiting.filter(wanted).map(pipelineRef),
-    recentFailures: failures.filter(wanted),
+    waitingApprovals: waiting.map(pipelineRef),
+    recentFailures: failures,
   };
 }

@@ -5,7 +5,7 @@
 // outside (service and environment names, commits, approvers, errors, URLs) goes through `esc`,
 // in text and in attributes alike: rendering is the only place that builds markup.
 import type { EnvironmentInventory, Inventory, InventoryEntry, InventoryPipelineRef } from '../../common/contract';
-import { approvedText, instancesText, notesOf, shortDigest, shortSha, sinceText } from '../inventory-view';
+import { approvedText, instancesText, notesOf, shortDigest, shortSha } from '../inventory-view';
 import { formatDuration } from '../status-view';
 
 const entities: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -34,7 +34,7 @@ function cell(entry: InventoryEntry | undefined, env: EnvironmentInventory, now:
     ? [
         `<code class="sha" title="${esc(d.commit)}">${esc(shortSha(d.commit))}</code>`,
         `<span class="since">${ago(d.since, now)}</span>`,
-        `<span class="approved">${esc(approvedText(entry))}</span>`,
+        `<span class="approved">${esc(d.approvedBy.length ? `approved by ${approvedText(entry)}` : approvedText(entry))}</span>`,
         `<span class="digest" title="${esc(d.image)}">${esc(shortDigest(d.digest))}</span>`,
       ]
     : ['<span class="none">not deployed</span>'];
@@ -71,7 +71,14 @@ function grid(inventory: Inventory, now: number): string {
       return `<tr data-service="${esc(s)}"><th scope="row">${esc(s)}</th>${cells.join('')}</tr>`;
     })
     .join('');
-  return `<table class="grid"><thead><tr><th scope="col">service</th>${head}</tr></thead><tbody>${rows}</tbody></table>`;
+  const summary = envs
+    .map((e) => {
+      const t = e.totals;
+      const error = e.marathonError ? ` · Marathon unreadable: ${e.marathonError}` : '';
+      return `<li data-env="${esc(e.name)}"><strong>${esc(e.name)}</strong> ${esc(`${t.tasksRunning}/${t.instances} instances · ${t.cpus} cpus · ${t.mem} MiB${error}`)}</li>`;
+    })
+    .join('');
+  return `<ul class="env-totals">${summary}</ul><table class="grid"><thead><tr><th scope="col">service</th>${head}</tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function pipelineList(
@@ -131,7 +138,9 @@ ul{background:#fff;border:1px solid #d0d7de;margin:0;padding:0;list-style:none}
 li{padding:6px 8px;border-top:1px solid #eef1f4}li:first-child{border-top:0}
 li .note,li .links{display:block}a{color:#0969da}
 .generated{font-size:12px;color:#8c959f}
+ul.env-totals{display:none;margin-bottom:10px;font-size:13px}
 @media (max-width:700px){
+ ul.env-totals{display:block}
  .grid thead{display:none}.grid,.grid tbody,.grid tr,.grid th,.grid td{display:block;width:auto}
  .grid tr{margin-bottom:10px;border:1px solid #d0d7de;background:#fff}
  .grid th[scope=row]{background:#eef1f4}.grid td{border:0;border-top:1px solid #eef1f4}
