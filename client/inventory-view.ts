@@ -40,8 +40,8 @@ export function notesOf(entry: InventoryEntry, environmentWideError?: string): s
   if (entry.waitingApproval.length > 0) notes.push(`waiting for approval: ${entry.waitingApproval.join(', ')}`);
   if (entry.drift?.drifted) notes.push(`DRIFT: ${entry.drift.details.join('; ')}`);
   if (entry.laneError) notes.push(`lane unreadable: ${entry.laneError}`);
-  // An error the whole environment shares is said once, above its table.
-  if (entry.marathon.error && entry.marathon.error !== environmentWideError) notes.push(entry.marathon.error);
+  // When Marathon failed for the whole environment, that is said once, above its table.
+  if (entry.marathon.error && !environmentWideError) notes.push(entry.marathon.error);
   return notes;
 }
 
@@ -62,11 +62,11 @@ export function renderInventoryText(inventory: Inventory, now = Date.now()): str
   const parts: string[] = [];
   for (const env of inventory.environments) {
     const t = env.totals;
+    const summary = env.marathonError
+      ? `Marathon unreadable: ${env.marathonError}`
+      : `${t.apps} apps, ${t.tasksRunning}/${t.instances} instances running (${t.tasksHealthy} healthy), ${resources(t.cpus, t.mem)} in use`;
     parts.push(
-      `${env.name}  ${env.marathonUrl}  ${t.apps} apps, ${t.tasksRunning}/${t.instances} instances running ` +
-        `(${t.tasksHealthy} healthy), ${resources(t.cpus, t.mem)} in use` +
-        (env.marathonError ? `\n  Marathon unreadable: ${env.marathonError}` : '') +
-        '\n' +
+      `${env.name}  ${env.marathonUrl}  ${summary}\n` +
         table(
           ['SERVICE', 'COMMIT', 'DIGEST', 'SINCE', 'APPROVED BY', 'INSTANCES', 'CPUS', 'MEM', 'NOTES'],
           env.entries.map((e) => [

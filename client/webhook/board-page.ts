@@ -52,11 +52,10 @@ function grid(inventory: Inventory, now: number): string {
   const head = envs
     .map((e) => {
       const t = e.totals;
-      const totals = `${t.tasksRunning}/${t.instances} instances · ${t.cpus} cpus · ${t.mem} MiB`;
-      const error = e.marathonError
+      const totals = e.marathonError
         ? `<span class="env-error">Marathon unreadable: ${esc(e.marathonError)}</span>`
-        : '';
-      return `<th scope="col" data-env="${esc(e.name)}">${esc(e.name)}<span class="totals">${esc(totals)}</span>${error}</th>`;
+        : `<span class="totals">${esc(`${t.tasksRunning}/${t.instances} instances · ${t.cpus} cpus · ${t.mem} MiB`)}</span>`;
+      return `<th scope="col" data-env="${esc(e.name)}">${esc(e.name)}${totals}</th>`;
     })
     .join('');
   const rows = services
@@ -74,8 +73,10 @@ function grid(inventory: Inventory, now: number): string {
   const summary = envs
     .map((e) => {
       const t = e.totals;
-      const error = e.marathonError ? ` · Marathon unreadable: ${e.marathonError}` : '';
-      return `<li data-env="${esc(e.name)}"><strong>${esc(e.name)}</strong> ${esc(`${t.tasksRunning}/${t.instances} instances · ${t.cpus} cpus · ${t.mem} MiB${error}`)}</li>`;
+      const text = e.marathonError
+        ? `Marathon unreadable: ${e.marathonError}`
+        : `${t.tasksRunning}/${t.instances} instances · ${t.cpus} cpus · ${t.mem} MiB`;
+      return `<li data-env="${esc(e.name)}"><strong>${esc(e.name)}</strong> ${esc(text)}</li>`;
     })
     .join('');
   return `<ul class="env-totals">${summary}</ul><table class="grid"><thead><tr><th scope="col">service</th>${head}</tr></thead><tbody>${rows}</tbody></table>`;

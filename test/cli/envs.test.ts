@@ -5,14 +5,13 @@
 // Marathon gone, production's entries say so while test and integration are still listed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { projectRoot } from '../../common/paths';
 import type { Inventory, PipelineStatus } from '../../common/contract';
 import { startDeliveredStack, type DeliveredStack } from '../helpers/delivered-stack';
 import { temporalAddress } from '../helpers/env';
+import { runCli } from '../helpers/cli-process';
 
 let world: DeliveredStack | undefined;
 let delivered: PipelineStatus;
@@ -38,17 +37,7 @@ after(async () => {
   await world?.stop();
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), ...args], {
-    env: cliEnv,
-    cwd: projectRoot,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+const cli = (args: string[]) => runCli(args, cliEnv);
 
 const envOf = (inv: Inventory, name: string) => {
   const env = inv.environments.find((e) => e.name === name);
@@ -144,10 +133,12 @@ test('a Marathon that does not answer marks its environment; the others are stil
   assert.equal(test.totals.tasksRunning, 2);
   const table = await cli(['envs', '--env', 'production']);
   assert.equal(table.code, 0, table.stderr);
+  console.log(table.stdout);
   assert.match(
     table.stdout,
-    /^ {2}Marathon unreadable: Marathon http:\/\/127\.0\.0\.1:\d+ \(environment production\) unreachable/m,
+    /^production {2}http:\/\/\S+ {2}Marathon unreadable: Marathon http:\/\/127\.0\.0\.1:\d+ \(environment production\) unreachable/m,
   );
+  assert.equal((table.stdout.match(/unreachable/g) ?? []).length, 1, 'said once, not per service');
   assert.doesNotMatch(table.stdout, /^integration /m);
 });
 

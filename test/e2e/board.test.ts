@@ -87,7 +87,7 @@ const cellOf = (page: Page, service: string, env: string) =>
   page.locator(`td[data-service="${service}"][data-env="${env}"]`);
 
 test('the board shows what runs where and what waits, and follows an approval live', async () => {
-  const context = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+  const context = await browser!.newContext({ viewport: { width: 1280, height: 520 } });
   const page = await openBoard(context);
   const a = delivered.service;
   const b = waiting.service;

@@ -98,3 +98,19 @@ test('an entry with drift set is marked; without it, nothing is', () => {
   assert.doesNotMatch(clean, /class="drift"|drifted/);
   assert.doesNotMatch(renderBoardFragment(inventory(entry()), links, now), /class="drift"/);
 });
+
+test('a Marathon that did not answer is named in its column instead of totals', () => {
+  const inv = inventory(entry({ marathon: { appId: '/production/web', found: false, error: 'unreachable <x>' } }));
+  const env = inv.environments[0]!;
+  env.marathonError = 'unreachable <x>';
+  env.totals = { apps: 0, instances: 0, tasksRunning: 0, tasksHealthy: 0, cpus: 0, mem: 0 };
+  const html = renderBoardFragment(inv, links, now);
+  assert.match(
+    html,
+    /<th scope="col" data-env="production">production<span class="env-error">Marathon unreadable: unreachable &lt;x&gt;<\/span><\/th>/,
+  );
+  assert.doesNotMatch(html, /0\/0 instances/);
+  // Said once for the environment, not again in every cell.
+  assert.equal((html.match(/unreachable &lt;x&gt;/g) ?? []).length, 2, 'column header and phone summary');
+  assert.match(html, /<span class="instances">Marathon error<\/span>/);
+});

@@ -1,0 +1,23 @@
+// The `slipway` CLI as a person runs it: its own process, from the TypeScript sources (tsx), with
+// the environment the test gives it; resolves once it exits, with what it printed.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { projectRoot } from '../../common/paths';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), ...args], {
+    env,
+    cwd: projectRoot,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
