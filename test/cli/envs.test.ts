@@ -70,7 +70,7 @@ test('the table says what runs where, who approved it and what Marathon runs', a
   assert.match(
     rowA,
     new RegExp(
-      `^${a}\\s+${sha}\\s+${digest}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ \\(\\d+s ago\\)\\s+alice\\s+2/2 \\(2 healthy\\)\\s+0\\.1\\s+128$`,
+      `^${a}\\s+${sha}\\s+${digest}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ \\(\\S+ ago\\)\\s+alice\\s+2/2 \\(2 healthy\\)\\s+0\\.1\\s+128$`,
     ),
   );
   const rowB = productionRows.find((l) => l.startsWith(`${b} `));
@@ -112,6 +112,29 @@ test('--json carries the whole digest, the approval and live Marathon figures', 
   assert.equal(entry.drift, undefined, 'nothing fills drift here');
   const since = Date.parse(entry.deployed?.since ?? '');
   assert.ok(since <= Date.now() && since > Date.now() - 5 * 60_000, entry.deployed?.since);
+});
+
+test('a failed deploy is listed with its reason; its environment keeps what ran before', async () => {
+  const failed = await world!.failInTest(delivered.service);
+  const res = await cli(['envs', '--json', '--env', 'test']);
+  assert.equal(res.code, 0, res.stderr);
+  const inv = JSON.parse(res.stdout) as Inventory;
+  const failure = inv.recentFailures.find((f) => f.workflowId === failed.workflowId);
+  assert.ok(failure, JSON.stringify(inv.recentFailures));
+  assert.equal(failure.error, failed.error);
+  assert.match(failure.error ?? '', /test/);
+  const entry = envOf(inv, 'test').entries.find((e) => e.service === delivered.service);
+  assert.equal(entry?.deployed?.commit, delivered.commit, 'the rollback left the delivered version in test');
+  assert.equal(entry?.marathon.tasksHealthy, 1);
+  const table = await cli(['envs', '--env', 'test']);
+  // Visibility keeps no environment for a pipeline that ended; its error names the environment.
+  assert.match(
+    table.stdout,
+    new RegExp(
+      `^Recent failures:\\n.*\\n${failed.workflowId}\\s+\\d{4}-\\S+ \\S+ \\(\\S+ ago\\)\\s+test: .* rolled back to `,
+      'm',
+    ),
+  );
 });
 
 test('a Marathon that does not answer marks its environment; the others are still listed', async () => {

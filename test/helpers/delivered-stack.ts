@@ -5,6 +5,8 @@
 // Only checkout, build and push are no-ops returning a tiny image pushed once to the registry (the
 // benchmarks' worker, bench/worker-process.ts): what the inventory reads — lanes, pipelines,
 // Marathon apps — is made by real deploys, in seconds instead of a Docker build.
+import { appendFileSync } from 'node:fs';
+import path from 'node:path';
 import type { PipelineStatus } from '../../common/contract';
 import { sendDecision, startPipeline } from '../../client/pipelines';
 import { ensureNoopImage, randomSha } from '../../bench/fixtures';
@@ -19,6 +21,12 @@ export interface DeliveredStack {
   toProductionGate(service: string): Promise<PipelineStatus>;
   /** Approves production (validated Update, as `slipway approve --as`) and waits for the pipeline to succeed. */
   approveProduction(workflowId: string, approver: string): Promise<PipelineStatus>;
+  /**
+   * Makes the next deploy of `service` into test unhealthy (the simulated emulator's
+   * SLIPWAY_SIMULATE_UNHEALTHY in the app's env, through the deploy config), starts a pipeline
+   * and waits until it failed: the lane rolls test back to what ran before.
+   */
+  failInTest(service: string): Promise<PipelineStatus>;
   stop(): Promise<void>;
 }
 
@@ -27,6 +35,8 @@ export async function startDeliveredStack(name: string): Promise<DeliveredStack>
     marathonMode: 'simulated',
     example: 'hello-node',
     marathon14For: ['production'],
+    // Long enough for a simulated task to become healthy (200 ms), short for the failing one.
+    healthTimeout: '6s',
     extraServices: 1,
     emulator: { simulatedHealthyAfterMs: 200, simulatedLaunchMs: 20 },
   });
@@ -43,24 +53,38 @@ export async function startDeliveredStack(name: string): Promise<DeliveredStack>
     throw err;
   }
   const client = stack.client;
+  const start = async (service: string) => {
+    const { workflowId } = await startPipeline(client, {
+      service,
+      commit: randomSha(),
+      ref: 'refs/heads/main',
+      trigger: { kind: 'manual', user: 'carol' },
+      author: { name: 'Carol', username: 'carol' },
+      // Production may not be approved by the change's authors, so they must be known.
+      changedBy: { gitlabUsernames: ['carol'], emails: ['carol@example.com'] },
+    });
+    pipelines.push(workflowId);
+    return workflowId;
+  };
   return {
     stack,
     async toProductionGate(service) {
-      const { workflowId } = await startPipeline(client, {
-        service,
-        commit: randomSha(),
-        ref: 'refs/heads/main',
-        trigger: { kind: 'manual', user: 'carol' },
-        author: { name: 'Carol', username: 'carol' },
-        // Production may not be approved by the change's authors, so they must be known.
-        changedBy: { gitlabUsernames: ['carol'], emails: ['carol@example.com'] },
-      });
-      pipelines.push(workflowId);
       return await waitForStatus(
         client,
-        workflowId,
+        await start(service),
         (s) => s.environments.find((e) => e.name === 'production')?.state === 'waiting-approval',
         'production to wait for approval',
+        60_000,
+      );
+    },
+    async failInTest(service) {
+      const file = path.join(stack.configDir, 'services', `${service}.yaml`);
+      appendFileSync(file, "  test: { env: { SLIPWAY_SIMULATE_UNHEALTHY: '1' } }\n");
+      return await waitForStatus(
+        client,
+        await start(service),
+        (s) => s.state === 'failed',
+        'the pipeline to fail',
         60_000,
       );
     },
