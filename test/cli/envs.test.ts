@@ -165,7 +165,10 @@ test('a Marathon that does not answer marks its environment; the others are stil
   assert.doesNotMatch(table.stdout, /^integration /m);
 });
 
-test('unknown names are refused with what was expected', async () => {
+test('unknown names are refused with what was expected; --help shows examples', async () => {
+  const help = await cli(['envs', '--help']);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /Examples:\n {2}slipway envs\n/);
   const env = await cli(['envs', '--env', 'staging']);
   assert.equal(env.code, 1);
   assert.match(env.stderr, /--env "staging": expected one of test, integration, production/);
