@@ -233,6 +233,7 @@ export async function up(opts: { temporal?: TemporalKind } = {}): Promise<void> 
         `  Marathon           ${marathon}${process.env.MARATHON_URL === marathon && !stops.some((s) => s.name === 'Marathon emulator') ? '' : '  (Marathon emulator: a development stand-in)'}`,
         `  Webhook            ${endpoints.webhook}   (X-Gitlab-Token: ${path.join(stateDir, 'webhook-token')})`,
         `  Status API         ${webhook.url}/pipelines`,
+        `  Board              ${webhook.url}/board   (what runs where; JSON: ${webhook.url}/environments)`,
         `  Deploy config      ${endpoints.configDir}`,
         `  Endpoints file     ${endpointsFile}`,
         '',

@@ -431,3 +431,86 @@ export interface DriftCheckInput {
 export const driftScheduleId = 'slipway-drift';
 /** Workflow IDs of drift checks started by hand: `drift/<time>-<random>`. */
 export const driftWorkflowIdPrefix = 'drift/';
+// --- inventory: what runs where (`slipway envs`, GET /environments, the board) ----------------
+
+/** What another check found about one entry (filled by the drift check; absent when not run). */
+export interface InventoryDrift {
+  /** true when what Marathon runs differs from what the lane says it deployed. */
+  drifted: boolean;
+  /** One readable line per difference. */
+  details: string[];
+}
+
+/** One service in one environment: what the lane deployed, and what Marathon runs now. */
+export interface InventoryEntry {
+  service: string;
+  environment: string;
+  laneId: string;
+  /** What the lane says runs there; absent when nothing was ever deployed through Slipway. */
+  deployed?: {
+    pipelineId: string;
+    commit: string;
+    /** repository@sha256:… */
+    image: string;
+    digest: string;
+    /** Marathon version the deploy produced. */
+    version: string;
+    since: string;
+    /** Accepted approvals into this environment, from the deploying pipeline's decisions. */
+    approvedBy: { approver: string; at: string; verified: boolean; channel: DecisionChannel }[];
+    /** false when the environment had no approval gate for this pipeline. */
+    gated: boolean;
+    author?: string;
+  };
+  /** A deploy or rollback running in the lane now. */
+  inFlight?: { pipelineId: string; kind: 'deploy' | 'rollback'; since: string };
+  /** Pipelines waiting for approval into this environment (the lane's list). */
+  waitingApproval: string[];
+  /** Why the lane or the deploying pipeline could not be read (no worker, ...). */
+  laneError?: string;
+  /** Marathon's view, live from GET /v2/apps/<id>; `error` when it could not be read. */
+  marathon: {
+    appId: string;
+    found: boolean;
+    image?: string | null;
+    version?: string | null;
+    instances?: number;
+    tasksRunning?: number;
+    tasksHealthy?: number;
+    /** Per instance, as configured in Marathon. */
+    cpus?: number;
+    mem?: number;
+    error?: string;
+  };
+  drift?: InventoryDrift;
+}
+
+export interface EnvironmentInventory {
+  name: string;
+  marathonUrl: string;
+  entries: InventoryEntry[];
+  /** Summed over the apps Marathon answered for: resources of running tasks (tasksRunning × per-instance). */
+  totals: { apps: number; instances: number; tasksRunning: number; tasksHealthy: number; cpus: number; mem: number };
+  /** Set when Marathon could not be read for any app of this environment. */
+  marathonError?: string;
+}
+
+export interface InventoryPipelineRef {
+  workflowId: string;
+  service?: string;
+  commit?: string;
+  environment?: string;
+  startTime: string;
+  closeTime?: string;
+  /** Why it failed, when its status could be read. */
+  error?: string;
+}
+
+export interface Inventory {
+  generatedAt: string;
+  environments: EnvironmentInventory[];
+  /** Pipelines waiting for an approval now (Temporal visibility), newest first. */
+  waitingApprovals: InventoryPipelineRef[];
+  /** The latest failed pipelines, newest first. */
+  recentFailures: InventoryPipelineRef[];
+}

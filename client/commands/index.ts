@@ -6,6 +6,7 @@ import * as approve from './approve';
 import * as cancel from './cancel';
 import * as demo from './demo';
 import * as drift from './drift';
+import * as envs from './envs';
 import * as list from './list';
 import * as marathonEmulator from './marathon-emulator';
 import * as metrics from './metrics';
@@ -29,6 +30,7 @@ export const commands: CommandModule[] = [
   cancel,
   demo,
   drift,
+  envs,
   list,
   marathonEmulator,
   metrics,

@@ -9,10 +9,12 @@ import { createLogger } from '../../common/log';
 import { defaultConfigDir } from '../../common/paths';
 import { metricsContentType, metricsText, observeDeliveries } from '../../common/prometheus';
 import { connectClient } from '../../common/temporal-connection';
-import { approverDirectory, secretMatches } from './auth';
-import { header, HttpError, sendJson } from './http';
+import { approverDirectory } from './auth';
+import { HttpError, sendJson } from './http';
 import { createIntakeRoute } from './intake-route';
+import { createInventoryRoutes } from './inventory-routes';
 import { createPipelineRoutes } from './pipeline-routes';
+import { requireReader } from './read-access';
 
 export interface WebhookServerOptions {
   port?: number;
@@ -30,6 +32,8 @@ export interface WebhookServerOptions {
   configDir?: string;
   /** Default SLIPWAY_WEBHOOK_BODY_LIMIT or 1 MiB. */
   bodyLimitBytes?: number;
+  /** Temporal UI base for the board's links; default SLIPWAY_TEMPORAL_UI_URL. */
+  temporalUiUrl?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -91,22 +95,17 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
   });
 
   /**
-   * With SLIPWAY_READ_TOKEN set, reading pipelines (services, commits, authors, approvers) needs
-   * it as a bearer token; decisions keep their approver tokens, /healthz stays open.
+   * With SLIPWAY_READ_TOKEN set, reading pipelines and the inventory (services, commits, authors,
+   * approvers) needs it (./read-access.ts); decisions keep their approver tokens, /healthz stays open.
    */
   const readToken = env.SLIPWAY_READ_TOKEN || undefined;
-  function requireReader(req: IncomingMessage): void {
-    if (readToken === undefined) return;
-    const presented = /^Bearer\s+(\S+)\s*$/i.exec(header(req, 'authorization') ?? '')?.[1];
-    if (!secretMatches(presented, readToken)) {
-      throw new HttpError(
-        401,
-        'reading pipelines needs the read token (SLIPWAY_READ_TOKEN) as "Authorization: Bearer <token>"',
-        {},
-        { 'WWW-Authenticate': 'Bearer realm="slipway"' },
-      );
-    }
-  }
+  const inventory = createInventoryRoutes({
+    client,
+    config,
+    readToken,
+    temporalUiUrl: opts.temporalUiUrl ?? (env.SLIPWAY_TEMPORAL_UI_URL || undefined),
+    env,
+  });
 
   async function healthz(res: ServerResponse): Promise<void> {
     try {
@@ -142,12 +141,13 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
       return void res.end(text);
     }
     if (rawPath === '/pipelines' || rawPath.startsWith('/pipelines/')) {
-      if (req.method === 'GET' || req.method === 'HEAD') requireReader(req);
+      if (req.method === 'GET' || req.method === 'HEAD') requireReader(req, readToken);
       if (await pipelines(req, res, url, rawPath)) return;
     }
+    if (await inventory(req, res, url, rawPath)) return;
     throw new HttpError(
       404,
-      `no route for ${req.method} ${rawPath}: try POST /webhooks/gitlab, GET /pipelines, GET /healthz, GET /metrics`,
+      `no route for ${req.method} ${rawPath}: try POST /webhooks/gitlab, GET /pipelines, GET /environments, GET /board, GET /healthz, GET /metrics`,
     );
   }
 
