@@ -7,6 +7,7 @@ import type Dockerode from 'dockerode';
 import { verifyDecisionAttestation } from './attestation';
 import { claimBuildHost } from './build-host';
 import { createDockerActivities } from './docker';
+import { createEventActivities } from './events';
 import { createGitlabActivities } from './gitlab';
 import { createLaneChecks } from './lane-checks';
 import { createLaneActivities } from './lanes';
@@ -15,7 +16,7 @@ import { configuredMarathonClient } from './marathon-guard';
 import { planPipeline, renderMarathonApp } from './plan';
 import { checkoutSource, removeWorkdir } from './source';
 
-/** Task queue "slipway": planning, rendering, lane messages, Marathon, GitLab reporting. */
+/** Task queue "slipway": planning, rendering, lane messages, Marathon, GitLab reporting, audit and notifications. */
 export function createDeployActivities(deps: { client: Client }) {
   return {
     planPipeline,
@@ -25,6 +26,7 @@ export function createDeployActivities(deps: { client: Client }) {
     ...createLaneActivities({ client: deps.client }),
     ...createLaneChecks({ client: deps.client }),
     ...createGitlabActivities(),
+    ...createEventActivities(),
   };
 }
 

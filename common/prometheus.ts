@@ -5,6 +5,7 @@
 //     slipway_deploys_total{environment,outcome}          deploys sent to Marathon (deployToMarathon)
 //     slipway_deploy_duration_seconds{environment,outcome} deploy sent -> app healthy (awaitHealthy)
 //     slipway_rollbacks_total{environment,outcome}        rollbacks of a Marathon app
+//     slipway_notifications_total{target,outcome}         delivery-event notifications (sent, failed)
 //   cluster-wide, read from Temporal visibility at scrape time (the same from every process):
 //     slipway_deliveries{status}                          deliveryPipeline executions by status
 //     slipway_approvals_waiting                           running pipelines waiting for an approval
@@ -47,6 +48,12 @@ export const rollbacks = counter(
   'slipway_rollbacks_total',
   'Rollbacks of a Marathon app carried out by this worker, by environment and outcome',
   ['environment', 'outcome'],
+);
+
+export const notifications = counter(
+  'slipway_notifications_total',
+  'Delivery-event notifications sent by this worker, by target kind (slack, webhook) and outcome (sent, failed)',
+  ['target', 'outcome'],
 );
 
 const pipelineType = 'deliveryPipeline';

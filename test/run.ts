@@ -5,7 +5,8 @@
 // instead (built once, see dev/temporal-cluster.ts; `npm run test:cluster`). Exits non-zero when
 // any test fails or a service cannot start.
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../common/paths';
 import { freePort } from '../dev/process';
@@ -58,6 +59,8 @@ async function main(): Promise<number> {
       TEMPORAL_CLI_PATH: findTemporalCli(),
       TEMPORAL_TEST_SERVER_PATH: findTemporalTestServer(),
       SLIPWAY_LOG_LEVEL: process.env.SLIPWAY_LOG_LEVEL ?? 'warn',
+      // Workers started by tests audit into a folder of this run, not the checkout's .slipway.
+      SLIPWAY_AUDIT_DIR: process.env.SLIPWAY_AUDIT_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'slipway-test-audit-')),
     };
     const args = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files];
     const child = spawn(process.execPath, args, { env, stdio: 'inherit', cwd: projectRoot });

@@ -11,6 +11,8 @@ import { metricsContentType, metricsText, observeDeliveries } from '../../common
 import { connectClient } from '../../common/temporal-connection';
 import { approverDirectory, secretMatches } from './auth';
 import { header, HttpError, sendJson } from './http';
+import { auditDir } from '../../common/audit-log';
+import { serveAudit } from './audit-route';
 import { createIntakeRoute } from './intake-route';
 import { createPipelineRoutes } from './pipeline-routes';
 
@@ -30,6 +32,8 @@ export interface WebhookServerOptions {
   configDir?: string;
   /** Default SLIPWAY_WEBHOOK_BODY_LIMIT or 1 MiB. */
   bodyLimitBytes?: number;
+  /** Where GET /audit reads; default SLIPWAY_AUDIT_DIR, else .slipway/audit. */
+  auditDir?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -141,13 +145,18 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
       res.writeHead(200, { 'Content-Type': metricsContentType, 'Content-Length': Buffer.byteLength(text) });
       return void res.end(text);
     }
+    if (rawPath === '/audit') {
+      if (req.method !== 'GET') throw new HttpError(405, 'expected GET', {}, { Allow: 'GET' });
+      requireReader(req);
+      return serveAudit(res, url, opts.auditDir ?? auditDir(env));
+    }
     if (rawPath === '/pipelines' || rawPath.startsWith('/pipelines/')) {
       if (req.method === 'GET' || req.method === 'HEAD') requireReader(req);
       if (await pipelines(req, res, url, rawPath)) return;
     }
     throw new HttpError(
       404,
-      `no route for ${req.method} ${rawPath}: try POST /webhooks/gitlab, GET /pipelines, GET /healthz, GET /metrics`,
+      `no route for ${req.method} ${rawPath}: try POST /webhooks/gitlab, GET /pipelines, GET /audit, GET /healthz, GET /metrics`,
     );
   }
 

@@ -5,16 +5,19 @@ import { condition, patched } from '@temporalio/workflow';
 import type { EnvironmentPlan } from '../../common/contract';
 import { patches } from '../patches';
 import type { Quick } from '../proxies';
+import type { PipelineEvents } from './events';
 import type { PipelineRun } from './run';
 
 export async function approvalGate(
   run: PipelineRun,
   envPlan: EnvironmentPlan & { approval: NonNullable<EnvironmentPlan['approval']> },
-  steps: { quick: Quick; publish: () => void },
+  steps: { quick: Quick; publish: () => void; events: PipelineEvents },
 ): Promise<void> {
   const { name, approval: rule } = envPlan;
   run.startWaiting(name, rule);
   steps.publish();
+  const deadline = run.environment(name).approval?.deadline;
+  steps.events.emit({ kind: 'waiting-approval', environment: name, approvers: rule.approvers, deadline });
   const lane = { service: run.input.service, environment: name, pipelineId: run.workflowId, order: run.order };
   await steps.quick.announceApprovalWait(lane);
   const decided = await awaitDecision(run, name, rule.timeoutSeconds * 1000, steps.quick);

@@ -34,6 +34,7 @@ import { approvalGate } from './approval-gate';
 import { buildAndPush } from './build-stage';
 import { deployThroughLane, undoInFlightDeploy, type DeploySteps } from './deploy-stage';
 import { GitlabReporter, publish, publishIdentity } from './reporting';
+import { PipelineEvents } from './events';
 import { PipelineRun, PipelineStop, type Decision, type DecisionKind } from './run';
 
 export async function deliveryPipeline(input: PipelineInput): Promise<PipelineStatus> {
@@ -44,12 +45,15 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
   const v2 = patched(patches.orchestrationV2);
   const quick = v2 ? quickLocal : quickRemote;
   const run = new PipelineRun(input, workflowInfo(), () => new Date(), patched(patches.approverIdentities));
-  const steps: DeploySteps = { quick, gitlab: new GitlabReporter(run), publish: () => publish(run) };
-  acceptMessages(run, quick, steps.publish);
+  // Audit lines and notifications (patch delivery-events); earlier pipelines replay without them.
+  const events = new PipelineEvents(run, patched(patches.deliveryEvents));
+  const steps: DeploySteps = { quick, gitlab: new GitlabReporter(run), publish: () => publish(run), events };
+  acceptMessages(run, quick, steps);
   const cleanups: Promise<unknown>[] = [];
   const settle = async () => {
     await Promise.all(cleanups);
     await condition(allHandlersFinished);
+    await events.flush();
   };
 
   let current: string | undefined;
@@ -103,6 +107,7 @@ async function wrapUp(run: PipelineRun, err: unknown, current: string | undefine
     run.skipPending();
     run.finish('cancelled', 'cancelled');
     steps.publish();
+    steps.events.emitEnd(err, true, current);
     await steps.gitlab.commitStatus('canceled', 'cancelled');
     return;
   }
@@ -110,6 +115,7 @@ async function wrapUp(run: PipelineRun, err: unknown, current: string | undefine
   const stop = err instanceof PipelineStop ? err : undefined;
   run.finish(stop?.state ?? 'failed', stop?.message ?? describeError(err));
   steps.publish();
+  steps.events.emitEnd(err, false, current);
   const report = stop?.state === 'superseded' ? 'canceled' : 'failed';
   await steps.gitlab.commitStatus(report, run.status.error ?? '');
 }
@@ -118,7 +124,8 @@ async function wrapUp(run: PipelineRun, err: unknown, current: string | undefine
  * Registers every message the pipeline accepts. Called before the first await, so messages
  * buffered before the first workflow task are seen.
  */
-function acceptMessages(run: PipelineRun, quick: Quick, publishRun: () => void): void {
+function acceptMessages(run: PipelineRun, quick: Quick, steps: DeploySteps): void {
+  const publishRun = steps.publish;
   setHandler(statusQuery, () => run.status, { description: messageDescriptions.status });
 
   const decide = async (kind: DecisionKind, decision: Decision, channel: DecisionChannel) => {
@@ -136,6 +143,13 @@ function acceptMessages(run: PipelineRun, quick: Quick, publishRun: () => void):
       : undefined;
     run.recordDecision(record, valid);
     publishRun();
+    if (record.accepted)
+      steps.events.emit({
+        kind: kind === 'approve' ? 'approved' : 'rejected',
+        environment: record.environment,
+        actor: record.approver,
+        ...((record.comment ?? record.reason) ? { reason: record.comment ?? record.reason } : {}),
+      });
     return record;
   };
   const decideByUpdate = (kind: DecisionKind) => async (decision: Decision) => {

@@ -1,0 +1,83 @@
+// A pipeline's delivery events (patch delivery-events): numbered in the order the pipeline emits
+// them, so each has a deterministic id (workflow, run, sequence) and a retried or replayed
+// recording is recognised as the same event. Recording does not hold the pipeline up: the
+// activities run beside it and `flush` waits for them before the workflow ends.
+import type { DeliveryEvent } from '../../common/contract';
+import { recordEvent } from '../events';
+import { DeployFailure, PipelineStop, type PipelineRun } from './run';
+
+/** What a caller says; the stream fills in who, what commit and image, when, and the id. */
+export type EventFields = Pick<DeliveryEvent, 'kind'> &
+  Partial<Pick<DeliveryEvent, 'environment' | 'actor' | 'reason' | 'approvers' | 'deadline' | 'rolledBackTo'>>;
+
+export class PipelineEvents {
+  private sequence = 0;
+  private readonly pending: Promise<void>[] = [];
+
+  /** `enabled`: patched(patches.deliveryEvents), decided once when the pipeline starts. */
+  constructor(
+    private readonly run: PipelineRun,
+    private readonly enabled: boolean,
+  ) {}
+
+  /** The event as it will be recorded (pure: the unit tests' view). */
+  build(fields: EventFields): DeliveryEvent {
+    const { run } = this;
+    const n = ++this.sequence;
+    return {
+      id: `${run.workflowId}/${run.runId}/${n}-${fields.kind}`,
+      service: run.input.service,
+      commit: run.input.commit,
+      ...(run.status.image ? { image: run.status.image } : {}),
+      pipelineId: run.workflowId,
+      at: run.now(),
+      ...fields,
+    };
+  }
+
+  emit(fields: EventFields): void {
+    if (!this.enabled) return;
+    this.pending.push(recordEvent(this.build(fields)));
+  }
+
+  /** Resolves once every event emitted so far is recorded (or given up on). */
+  async flush(): Promise<void> {
+    await Promise.all(this.pending);
+  }
+
+  /** The event that says how the pipeline ended, when it did not succeed. */
+  emitEnd(err: unknown, cancelled: boolean, current: string | undefined): void {
+    const fields = endEvent(this.run, err, cancelled, current);
+    if (fields) this.emit(fields);
+  }
+}
+
+/** How a failed, stopped or cancelled pipeline is told; a rejection was told when it was decided. */
+export function endEvent(
+  run: PipelineRun,
+  err: unknown,
+  cancelled: boolean,
+  current: string | undefined,
+): EventFields | undefined {
+  const environment = current ? { environment: current } : {};
+  const reason = run.status.error;
+  if (cancelled) return { kind: 'cancelled', ...environment };
+  if (err instanceof PipelineStop) {
+    if (err.state === 'rejected') return undefined;
+    const kind = err.state === 'approval-expired' || err.state === 'superseded' ? err.state : 'failed';
+    return { kind, ...environment, reason };
+  }
+  if (err instanceof DeployFailure && current) {
+    const envError = run.environment(current).error ?? reason;
+    if (err.type === 'DeployRolledBack')
+      return {
+        kind: 'rolled-back',
+        environment: current,
+        reason: envError,
+        ...(err.rolledBackTo ? { rolledBackTo: err.rolledBackTo } : {}),
+      };
+    if (err.type === 'DeployCancelled') return { kind: 'cancelled', environment: current };
+    return { kind: 'failed', environment: current, reason: envError };
+  }
+  return { kind: 'failed', ...environment, reason };
+}
