@@ -128,7 +128,10 @@ const build = z.strictObject({
 });
 
 /** A URL that may itself be a secret (Slack's incoming-webhook URLs carry their token). */
-const notifyUrl = z.union([z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }), secretRef]);
+const notifyUrlExpected = 'expected an http(s) URL, or a secret reference like { secret: { env: SLACK_WEBHOOK_URL } }';
+const notifyUrl = z.union([z.url({ protocol: /^https?$/, error: notifyUrlExpected }), secretRef], {
+  error: notifyUrlExpected,
+});
 const notifyFilters = {
   /** Event kinds to send (default: all of them). */
   events: z.array(z.enum(deliveryEventKinds)).min(1).optional(),
@@ -141,10 +144,15 @@ const notifyFilters = {
  * Where delivery events are sent: a Slack-compatible incoming webhook (Slack, Mattermost,
  * Rocket.Chat take the same JSON), or a generic JSON webhook signed with HMAC-SHA256.
  */
-const notifyTarget = z.union([
-  z.strictObject({ slack: z.strictObject({ url: notifyUrl }), ...notifyFilters }),
-  z.strictObject({ webhook: z.strictObject({ url: notifyUrl, secret: secretRef }), ...notifyFilters }),
-]);
+const notifyTarget = z
+  .strictObject({
+    slack: z.strictObject({ url: notifyUrl }).optional(),
+    webhook: z.strictObject({ url: notifyUrl, secret: secretRef }).optional(),
+    ...notifyFilters,
+  })
+  .refine((t) => Number(!!t.slack) + Number(!!t.webhook) === 1, {
+    message: 'expected exactly one of "slack" or "webhook"',
+  });
 export type NotifyTarget = z.infer<typeof notifyTarget>;
 
 const serviceSchema = z.strictObject({

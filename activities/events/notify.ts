@@ -27,7 +27,7 @@ export function selectTargets(targets: NotifyTarget[], where: string, event: Del
     if (target.events && !target.events.includes(event.kind)) return [];
     if (target.services && !target.services.includes(event.service)) return [];
     if (target.environments && !(event.environment && target.environments.includes(event.environment))) return [];
-    const kind = 'slack' in target ? 'slack' : 'webhook';
+    const kind = target.slack ? 'slack' : 'webhook';
     const key = `${kind}-${createHash('sha256').update(JSON.stringify(target)).digest('hex').slice(0, 16)}`;
     return [{ target, key, kind, where: `${where}.notify.${i}` }];
   });
@@ -71,11 +71,12 @@ export async function sendNotification(
   let headers: Record<string, string> = { 'Content-Type': 'application/json' };
   let body: string;
   try {
-    if ('slack' in selected.target) {
-      url = resolveSecretValues({ url: selected.target.slack.url }, `${selected.where}.slack`, opts.env).url!;
+    const { slack, webhook } = selected.target;
+    if (slack) {
+      url = resolveSecretValues({ url: slack.url }, `${selected.where}.slack`, opts.env).url!;
       body = JSON.stringify({ text });
     } else {
-      const resolved = resolveSecretValues(selected.target.webhook, `${selected.where}.webhook`, opts.env);
+      const resolved = resolveSecretValues(webhook!, `${selected.where}.webhook`, opts.env);
       url = resolved.url!;
       body = JSON.stringify({ event, text, links } satisfies WebhookBody);
       const timestamp = String(Math.floor(Date.now() / 1000));

@@ -1,7 +1,8 @@
 // A pipeline's delivery events (patch delivery-events): numbered in the order the pipeline emits
 // them, so each has a deterministic id (workflow, run, sequence) and a retried or replayed
 // recording is recognised as the same event. Recording does not hold the pipeline up: the
-// activities run beside it and `flush` waits for them before the workflow ends.
+// activities run beside it, one after the other (so the audit log keeps the pipeline's order even
+// for events of one instant), and `flush` waits for them before the workflow ends.
 import type { DeliveryEvent } from '../../common/contract';
 import { recordEvent } from '../events';
 import { DeployFailure, PipelineStop, type PipelineRun } from './run';
@@ -12,7 +13,7 @@ export type EventFields = Pick<DeliveryEvent, 'kind'> &
 
 export class PipelineEvents {
   private sequence = 0;
-  private readonly pending: Promise<void>[] = [];
+  private recorded: Promise<void> = Promise.resolve();
 
   /** `enabled`: patched(patches.deliveryEvents), decided once when the pipeline starts. */
   constructor(
@@ -37,12 +38,13 @@ export class PipelineEvents {
 
   emit(fields: EventFields): void {
     if (!this.enabled) return;
-    this.pending.push(recordEvent(this.build(fields)));
+    const event = this.build(fields);
+    this.recorded = this.recorded.then(() => recordEvent(event));
   }
 
   /** Resolves once every event emitted so far is recorded (or given up on). */
-  async flush(): Promise<void> {
-    await Promise.all(this.pending);
+  flush(): Promise<void> {
+    return this.recorded;
   }
 
   /** The event that says how the pipeline ended, when it did not succeed. */
