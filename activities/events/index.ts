@@ -70,7 +70,10 @@ function checkEvent(event: DeliveryEvent): void {
 }
 
 /** Appends `event` to the audit log and sends it to every target that wants it and has not had it. */
-export async function recordDeliveryEvent(event: DeliveryEvent, opts: EventRecorderOptions = {}): Promise<RecordResult> {
+export async function recordDeliveryEvent(
+  event: DeliveryEvent,
+  opts: EventRecorderOptions = {},
+): Promise<RecordResult> {
   checkEvent(event);
   const env = opts.env ?? process.env;
   const { audit, sent } = ledgersFor(opts.auditDir ?? auditDir(env));
@@ -91,7 +94,13 @@ export async function recordDeliveryEvent(event: DeliveryEvent, opts: EventRecor
       try {
         await once(ledgerId, async () => {
           await sendNotification(selected, event, sendOpts);
-          sent.append({ id: ledgerId, at: event.at, event: event.id, target: selected.key, sentAt: new Date().toISOString() });
+          sent.append({
+            id: ledgerId,
+            at: event.at,
+            event: event.id,
+            target: selected.key,
+            sentAt: new Date().toISOString(),
+          });
         });
         result.sent.push(selected.key);
         notifications.inc({ target: selected.kind, outcome: 'sent' });
@@ -99,7 +108,11 @@ export async function recordDeliveryEvent(event: DeliveryEvent, opts: EventRecor
         const retryable = err instanceof SendFailure ? err.retryable : true;
         result.failed.push({ where: selected.where, error: (err as Error).message, retryable });
         notifications.inc({ target: selected.kind, outcome: 'failed' });
-        log.warn('notification not delivered', { event: event.id, target: selected.where, error: (err as Error).message });
+        log.warn('notification not delivered', {
+          event: event.id,
+          target: selected.where,
+          error: (err as Error).message,
+        });
       }
     }),
   );

@@ -13,7 +13,11 @@ export interface EventLinks {
 
 export function linksFor(event: DeliveryEvent, env: NodeJS.ProcessEnv = process.env): EventLinks {
   const links: EventLinks = {};
-  const ui = temporalUiLink(env.SLIPWAY_TEMPORAL_UI_URL || undefined, env.TEMPORAL_NAMESPACE || 'default', event.pipelineId);
+  const ui = temporalUiLink(
+    env.SLIPWAY_TEMPORAL_UI_URL || undefined,
+    env.TEMPORAL_NAMESPACE || 'default',
+    event.pipelineId,
+  );
   if (ui) links.temporalUi = ui;
   if (event.kind === 'waiting-approval' && event.environment)
     links.approveCommand = `slipway approve ${event.pipelineId} --env ${event.environment} --token "$SLIPWAY_TOKEN"`;

@@ -32,12 +32,18 @@ export function register(program: Command): void {
       const events = readAudit(dir, { since: parseSince(opts.since), service: opts.service, environment: opts.env });
       if (opts.json) return printJson(events);
       if (events.length === 0) return void process.stdout.write(`no audit events since ${opts.since} in ${dir}\n`);
-      process.stdout.write(table(['TIME', 'EVENT', 'SERVICE', 'ENVIRONMENT', 'COMMIT', 'BY', 'DETAILS'], events.map(row)));
+      process.stdout.write(
+        table(['TIME', 'EVENT', 'SERVICE', 'ENVIRONMENT', 'COMMIT', 'BY', 'DETAILS'], events.map(row)),
+      );
     });
 }
 
 function row(e: DeliveryEvent): string[] {
-  const details = [e.rolledBackTo && `to ${e.rolledBackTo}`, e.reason, e.approvers && `approvers ${e.approvers.join(', ')}`]
+  const details = [
+    e.rolledBackTo && `to ${e.rolledBackTo}`,
+    e.reason,
+    e.approvers && `approvers ${e.approvers.join(', ')}`,
+  ]
     .filter(Boolean)
     .join('; ');
   return [

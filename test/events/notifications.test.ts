@@ -292,7 +292,10 @@ describe('notify config', () => {
     write('  - webhook: { url: "https://hooks.example.com/x", secret: "plain" }\n');
     assert.throws(() => loadDeployConfig(dir), /field "notify\.0\.webhook\.secret" is "plain": .*expected object/);
     write('  - slack: { url: "ftp://hooks.example.com/x" }\n');
-    assert.throws(() => loadDeployConfig(dir), /field "notify\.0\.slack\.url" is "ftp:.*": expected an http\(s\) URL, or a secret reference/);
+    assert.throws(
+      () => loadDeployConfig(dir),
+      /field "notify\.0\.slack\.url" is "ftp:.*": expected an http\(s\) URL, or a secret reference/,
+    );
     write('  - events: [deployed]\n');
     assert.throws(() => loadDeployConfig(dir), /field "notify\.0" .*expected exactly one of "slack" or "webhook"/);
   });

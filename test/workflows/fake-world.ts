@@ -36,7 +36,10 @@ export interface WorldOptions {
  */
 function eventActivities() {
   const folder = mkdtempSync(path.join(os.tmpdir(), 'slipway-world-events-'));
-  writeFileSync(path.join(folder, 'slipway.yaml'), 'environments:\n  - name: test\n    marathon: http://marathon.test\n');
+  writeFileSync(
+    path.join(folder, 'slipway.yaml'),
+    'environments:\n  - name: test\n    marathon: http://marathon.test\n',
+  );
   const auditDir = path.join(folder, 'audit');
   return { auditDir, activities: createEventActivities({ auditDir, configDir: folder }) };
 }
