@@ -212,6 +212,9 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     assert.ok(Date.now() - started < 15_000, 'time was skipped, not waited');
     assert.equal(final.state, 'approval-expired');
     assert.match(final.error ?? '', /no decision for production within 1h/);
+    const told = readAudit(world.auditDir, { since: new Date(0), service: svc }).at(-1);
+    assert.deepEqual([told?.kind, told?.environment], ['approval-expired', 'production']);
+    assert.match(told?.reason ?? '', /no decision for production within 1h/);
     assert.equal(
       world.deploys.filter((d) => d.pipelineId === handle.workflowId && d.environment === 'production').length,
       0,
@@ -429,6 +432,13 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     const rollback = world.rollbacks.find((r) => r.appId === `/test/${svc}`);
     assert.equal(rollback?.toVersion, firstTest?.version, 'rolled back to the version that ran before');
     assert.match(rollback?.reason ?? '', /was cancelled/);
+    assert.deepEqual(
+      readAudit(world.auditDir, { since: new Date(0), service: svc })
+        .filter((e) => e.pipelineId === second.workflowId)
+        .map((e) => [e.kind, e.environment]),
+      [['cancelled', 'test']],
+      'a cancelled pipeline is audited as cancelled where it stopped',
+    );
     await recordHistory(second, 'pipeline-cancelled');
   });
 

@@ -38,7 +38,7 @@ export async function deployThroughLane(
   const { report, failure } = run.applyOutcome(name);
   if (!failure) {
     steps.publish();
-    steps.events.emit({ kind: 'deployed', environment: name });
+    await steps.events.emit({ kind: 'deployed', environment: name });
   }
   if (report) await steps.gitlab.deployment(name, report);
   if (failure) throw failure;

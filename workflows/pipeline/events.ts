@@ -1,19 +1,18 @@
 // A pipeline's delivery events (patch delivery-events): numbered in the order the pipeline emits
 // them, so each has a deterministic id (workflow, run, sequence) and a retried or replayed
-// recording is recognised as the same event. Recording does not hold the pipeline up: the
-// activities run beside it, one after the other (so the audit log keeps the pipeline's order even
-// for events of one instant), and `flush` waits for them before the workflow ends.
+// recording is recognised as the same event. The pipeline awaits each recording in its main flow,
+// never beside other steps: an activity completing in the same workflow task as a local activity
+// can be resolved in another order on replay, which breaks determinism.
 import type { DeliveryEvent } from '../../common/contract';
 import { recordEvent } from '../events';
 import { DeployFailure, PipelineStop, type PipelineRun } from './run';
 
 /** What a caller says; the stream fills in who, what commit and image, when, and the id. */
 export type EventFields = Pick<DeliveryEvent, 'kind'> &
-  Partial<Pick<DeliveryEvent, 'environment' | 'actor' | 'reason' | 'approvers' | 'deadline' | 'rolledBackTo'>>;
+  Partial<Pick<DeliveryEvent, 'environment' | 'actor' | 'reason' | 'approvers' | 'deadline' | 'rolledBackTo' | 'at'>>;
 
 export class PipelineEvents {
   private sequence = 0;
-  private recorded: Promise<void> = Promise.resolve();
 
   /** `enabled`: patched(patches.deliveryEvents), decided once when the pipeline starts. */
   constructor(
@@ -36,21 +35,15 @@ export class PipelineEvents {
     };
   }
 
-  emit(fields: EventFields): void {
-    if (!this.enabled) return;
-    const event = this.build(fields);
-    this.recorded = this.recorded.then(() => recordEvent(event));
-  }
-
-  /** Resolves once every event emitted so far is recorded (or given up on). */
-  flush(): Promise<void> {
-    return this.recorded;
+  /** Records the event (resolves when recorded or given up on; never rejects). */
+  async emit(fields: EventFields): Promise<void> {
+    if (this.enabled) await recordEvent(this.build(fields));
   }
 
   /** The event that says how the pipeline ended, when it did not succeed. */
-  emitEnd(err: unknown, cancelled: boolean, current: string | undefined): void {
+  async emitEnd(err: unknown, cancelled: boolean, current: string | undefined): Promise<void> {
     const fields = endEvent(this.run, err, cancelled, current);
-    if (fields) this.emit(fields);
+    if (fields) await this.emit(fields);
   }
 }
 

@@ -48,12 +48,11 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
   // Audit lines and notifications (patch delivery-events); earlier pipelines replay without them.
   const events = new PipelineEvents(run, patched(patches.deliveryEvents));
   const steps: DeploySteps = { quick, gitlab: new GitlabReporter(run), publish: () => publish(run), events };
-  acceptMessages(run, quick, steps);
+  acceptMessages(run, quick, steps.publish);
   const cleanups: Promise<unknown>[] = [];
   const settle = async () => {
     await Promise.all(cleanups);
     await condition(allHandlersFinished);
-    await events.flush();
   };
 
   let current: string | undefined;
@@ -107,7 +106,7 @@ async function wrapUp(run: PipelineRun, err: unknown, current: string | undefine
     run.skipPending();
     run.finish('cancelled', 'cancelled');
     steps.publish();
-    steps.events.emitEnd(err, true, current);
+    await steps.events.emitEnd(err, true, current);
     await steps.gitlab.commitStatus('canceled', 'cancelled');
     return;
   }
@@ -115,7 +114,7 @@ async function wrapUp(run: PipelineRun, err: unknown, current: string | undefine
   const stop = err instanceof PipelineStop ? err : undefined;
   run.finish(stop?.state ?? 'failed', stop?.message ?? describeError(err));
   steps.publish();
-  steps.events.emitEnd(err, false, current);
+  await steps.events.emitEnd(err, false, current);
   const report = stop?.state === 'superseded' ? 'canceled' : 'failed';
   await steps.gitlab.commitStatus(report, run.status.error ?? '');
 }
@@ -124,8 +123,7 @@ async function wrapUp(run: PipelineRun, err: unknown, current: string | undefine
  * Registers every message the pipeline accepts. Called before the first await, so messages
  * buffered before the first workflow task are seen.
  */
-function acceptMessages(run: PipelineRun, quick: Quick, steps: DeploySteps): void {
-  const publishRun = steps.publish;
+function acceptMessages(run: PipelineRun, quick: Quick, publishRun: () => void): void {
   setHandler(statusQuery, () => run.status, { description: messageDescriptions.status });
 
   const decide = async (kind: DecisionKind, decision: Decision, channel: DecisionChannel) => {
@@ -143,13 +141,6 @@ function acceptMessages(run: PipelineRun, quick: Quick, steps: DeploySteps): voi
       : undefined;
     run.recordDecision(record, valid);
     publishRun();
-    if (record.accepted)
-      steps.events.emit({
-        kind: kind === 'approve' ? 'approved' : 'rejected',
-        environment: record.environment,
-        actor: record.approver,
-        ...((record.comment ?? record.reason) ? { reason: record.comment ?? record.reason } : {}),
-      });
     return record;
   };
   const decideByUpdate = (kind: DecisionKind) => async (decision: Decision) => {
