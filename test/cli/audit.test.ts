@@ -15,7 +15,7 @@ import { startWebhookServer, type WebhookServer } from '../../client/webhook';
 import { temporalAddress } from '../helpers/env';
 import { writeTestConfig } from '../webhook/helpers';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-audit-cli-'));
+const dir = mkdtempSync(path.join(process.env.SLIPWAY_AUDIT_DIR ?? os.tmpdir(), 'audit-cli-'));
 const day = 86400e3;
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 const commit = 'c0ffee00112233445566778899aabbccddeeff00';

@@ -69,7 +69,7 @@ let folder: string;
 
 before(async () => {
   await receiver.start();
-  folder = mkdtempSync(path.join(os.tmpdir(), 'slipway-events-'));
+  folder = mkdtempSync(path.join(process.env.SLIPWAY_AUDIT_DIR ?? os.tmpdir(), 'notifications-'));
   const config = path.join(folder, 'config');
   mkdirSync(path.join(config, 'services'), { recursive: true });
   writeFileSync(
@@ -278,7 +278,7 @@ describe('notifications', () => {
 
 describe('notify config', () => {
   test('a wrong event kind or a literal signing key is refused with the field and what was expected', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-notify-config-'));
+    const dir = mkdtempSync(path.join(folder, 'notify-config-'));
     const write = (notify: string) =>
       writeFileSync(
         path.join(dir, 'slipway.yaml'),

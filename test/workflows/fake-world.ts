@@ -35,7 +35,8 @@ export interface WorldOptions {
  * `<folder>/audit`, and a config without notification targets keeps it from sending anything.
  */
 function eventActivities() {
-  const folder = mkdtempSync(path.join(os.tmpdir(), 'slipway-world-events-'));
+  // Inside the test run's audit folder (test/run.ts removes it at the end), else the system's.
+  const folder = mkdtempSync(path.join(process.env.SLIPWAY_AUDIT_DIR ?? os.tmpdir(), 'world-events-'));
   writeFileSync(
     path.join(folder, 'slipway.yaml'),
     'environments:\n  - name: test\n    marathon: http://marathon.test\n',
