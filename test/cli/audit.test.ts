@@ -3,10 +3,11 @@
 // table and --json, a bad --since named.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { AuditLog } from '../../common/audit-log';
 import type { DeliveryEvent } from '../../common/contract';
@@ -46,20 +47,21 @@ before(() => {
   assert.equal(log.append(events[1]!), false, 'an event already there is not appended again');
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), 'audit', ...args],
-    {
+const run = promisify(execFile);
+
+/** `slipway audit ...` in its own process, reading the folder from SLIPWAY_AUDIT_DIR as users set it. */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const argv = ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), 'audit', ...args];
+  try {
+    const { stdout, stderr } = await run(process.execPath, argv, {
       env: { ...process.env, SLIPWAY_AUDIT_DIR: dir },
       cwd: projectRoot,
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const failed = err as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
 }
 
 describe('slipway audit', () => {
