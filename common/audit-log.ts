@@ -22,7 +22,12 @@ export function dayFileOf(dir: string, at: string): string {
 interface KnownIds {
   ids: Set<string>;
   readBytes: number;
+  /** The file ends without a newline (a writer died mid-line): the next line starts on a new one. */
+  torn: boolean;
 }
+
+/** Day files whose ids a long-running worker keeps in memory; an older one is read again if needed. */
+const daysKept = 3;
 
 /**
  * JSON lines in a file per day, each with an `id` that appears at most once: the audit log, and
@@ -43,11 +48,12 @@ export class DayLedger<T extends { id: string; at: string }> {
     const known = this.catchUp(file);
     if (known.ids.has(event.id)) return false;
     mkdirSync(this.dir, { recursive: true });
-    const line = `${JSON.stringify(event)}\n`;
+    const line = `${known.torn ? '\n' : ''}${JSON.stringify(event)}\n`;
     // O_APPEND: one write of one line, so lines of concurrent writers do not interleave.
     appendFileSync(file, line, { mode: 0o640 });
     known.ids.add(event.id);
     known.readBytes += Buffer.byteLength(line);
+    known.torn = false;
     return true;
   }
 
@@ -59,14 +65,16 @@ export class DayLedger<T extends { id: string; at: string }> {
   private catchUp(file: string): KnownIds {
     let known = this.known.get(file);
     if (!known) {
-      known = { ids: new Set(), readBytes: 0 };
+      known = { ids: new Set(), readBytes: 0, torn: false };
       this.known.set(file, known);
+      if (this.known.size > daysKept) this.known.delete(this.known.keys().next().value!);
     }
     const size = existsSync(file) ? statSync(file).size : 0;
     if (size > known.readBytes) {
       const text = readFileSync(file).subarray(known.readBytes).toString('utf8');
       for (const event of parseLines(text)) known.ids.add(event.id);
       known.readBytes = size;
+      known.torn = !text.endsWith('\n');
     }
     return known;
   }
