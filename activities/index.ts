@@ -8,6 +8,7 @@ import { verifyDecisionAttestation } from './attestation';
 import { claimBuildHost } from './build-host';
 import { createDockerActivities } from './docker';
 import { createDriftActivities } from './drift-check';
+import { createEventActivities } from './events';
 import { createGitlabActivities } from './gitlab';
 import { createLaneChecks } from './lane-checks';
 import { createLaneActivities } from './lanes';
@@ -16,7 +17,7 @@ import { configuredMarathonClient } from './marathon-guard';
 import { planPipeline, renderMarathonApp } from './plan';
 import { checkoutSource, removeWorkdir } from './source';
 
-/** Task queue "slipway": planning, rendering, lane messages, Marathon, GitLab reporting. */
+/** Task queue "slipway": planning, rendering, lane messages, Marathon, GitLab reporting, audit and notifications. */
 export function createDeployActivities(deps: { client: Client }) {
   return {
     planPipeline,
@@ -27,6 +28,7 @@ export function createDeployActivities(deps: { client: Client }) {
     ...createLaneChecks({ client: deps.client }),
     ...createGitlabActivities(),
     ...createDriftActivities({ client: deps.client }),
+    ...createEventActivities(),
   };
 }
 

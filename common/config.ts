@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { parseDuration } from './duration';
+import { deliveryEventKinds } from './contract';
 
 export const serviceTypes = ['node', 'java', 'python', 'dotnet'] as const;
 export type ServiceType = (typeof serviceTypes)[number];
@@ -126,6 +127,34 @@ const build = z.strictObject({
   skipTests: z.boolean().optional(),
 });
 
+/** A URL that may itself be a secret (Slack's incoming-webhook URLs carry their token). */
+const notifyUrlExpected = 'expected an http(s) URL, or a secret reference like { secret: { env: SLACK_WEBHOOK_URL } }';
+const notifyUrl = z.union([z.url({ protocol: /^https?$/, error: notifyUrlExpected }), secretRef], {
+  error: notifyUrlExpected,
+});
+const notifyFilters = {
+  /** Event kinds to send (default: all of them). */
+  events: z.array(z.enum(deliveryEventKinds)).min(1).optional(),
+  /** Only these services (default: all). */
+  services: z.array(name).min(1).optional(),
+  /** Only these environments (default: all, and events without one). */
+  environments: z.array(name).min(1).optional(),
+};
+/**
+ * Where delivery events are sent: a Slack-compatible incoming webhook (Slack, Mattermost,
+ * Rocket.Chat take the same JSON), or a generic JSON webhook signed with HMAC-SHA256.
+ */
+const notifyTarget = z
+  .strictObject({
+    slack: z.strictObject({ url: notifyUrl }).optional(),
+    webhook: z.strictObject({ url: notifyUrl, secret: secretRef }).optional(),
+    ...notifyFilters,
+  })
+  .refine((t) => Number(!!t.slack) + Number(!!t.webhook) === 1, {
+    message: 'expected exactly one of "slack" or "webhook"',
+  });
+export type NotifyTarget = z.infer<typeof notifyTarget>;
+
 const serviceSchema = z.strictObject({
   name,
   type: z.enum(serviceTypes),
@@ -156,6 +185,8 @@ const serviceSchema = z.strictObject({
   build: build.default({ context: '.', buildArgs: {} }),
   app: appOverride.default({}),
   environments: z.record(z.string(), appOverride).default({}),
+  /** Notification targets for this service's events only, on top of slipway.yaml's. */
+  notify: z.array(notifyTarget).default([]),
 });
 
 const approverName = z.string().regex(/^@?[\w.-]+$/, 'expected an approver name, or "@group" for an approver group');
@@ -230,6 +261,8 @@ const rootSchema = z.strictObject({
   approverTokens: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 hex digest')).default({}),
   /** App defaults for every service (overridden by the service's app and environment blocks). */
   defaults: appOverride.default({}),
+  /** Where delivery events are sent (the audit log records them all regardless). */
+  notify: z.array(notifyTarget).default([]),
 });
 
 export type HealthCheckConfig = z.infer<typeof healthCheck>;
@@ -249,6 +282,7 @@ export interface DeployConfig {
   approverTokens: Record<string, string>;
   identities: Record<string, IdentityConfig>;
   defaults: AppOverride;
+  notify: NotifyTarget[];
 }
 
 /** Resolved settings of one service in one environment: defaults <- service.app <- environment override. */
@@ -405,6 +439,7 @@ export function loadDeployConfig(dir: string, opts: LoadOptions = {}): DeployCon
     approverTokens: root.approverTokens,
     identities: root.identities,
     defaults: root.defaults,
+    notify: root.notify,
   };
 }
 

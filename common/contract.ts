@@ -514,3 +514,54 @@ export interface Inventory {
   /** The latest failed pipelines, newest first. */
   recentFailures: InventoryPipelineRef[];
 }
+
+// --- delivery events: the audit log and notifications ------------------------------------------
+
+/**
+ * What a delivery event can say. Each kind is one line, so another feature adds its own kind
+ * without touching the others. Events never carry secrets: only names, commits, image references,
+ * versions and reasons (error messages, which Slipway keeps free of secrets).
+ */
+export const deliveryEventKinds = [
+  'waiting-approval',
+  'approved',
+  'rejected',
+  'approval-expired',
+  'deployed',
+  'failed',
+  'rolled-back',
+  'cancelled',
+  'superseded',
+] as const;
+export type DeliveryEventKind = (typeof deliveryEventKinds)[number];
+
+/**
+ * One thing that happened to a delivery, appended to the audit log and sent to the configured
+ * notification targets (activity `recordDeliveryEvent`, or `recordDeliveryEvent` of
+ * activities/events for callers outside a workflow). `id` is deterministic — the same event
+ * recorded twice (a retried activity, a replayed workflow) has the same id, which is what keeps the
+ * audit log and the notifications free of duplicates.
+ */
+export interface DeliveryEvent {
+  /** e.g. "pipeline/hello-node/<commit>/<runId>/3-deployed": workflow, run and sequence. */
+  id: string;
+  kind: DeliveryEventKind;
+  service: string;
+  environment?: string;
+  commit?: string;
+  /** The image digest reference, once built. */
+  image?: string;
+  /** The workflow the event belongs to: a pipeline, or an operator's rollback request. */
+  pipelineId: string;
+  /** Who did it: the approver, the operator who asked for a rollback. */
+  actor?: string;
+  /** Why: a rejection's reason, an approval's comment, an error, a rollback's reason. */
+  reason?: string;
+  /** waiting-approval: who may approve, and until when. */
+  approvers?: string[];
+  deadline?: string;
+  /** rolled-back: the Marathon version the environment returned to. */
+  rolledBackTo?: string;
+  /** ISO time of the event (workflow time: the same on every replay). */
+  at: string;
+}

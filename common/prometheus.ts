@@ -6,6 +6,7 @@
 //     slipway_deploy_duration_seconds{environment,outcome} deploy sent -> app healthy (awaitHealthy)
 //     slipway_rollbacks_total{environment,outcome}        rollbacks of a Marathon app
 //     slipway_drift_fields{service,environment}           fields differing at the last drift check
+//     slipway_notifications_total{target,outcome}         delivery-event notifications (sent, failed)
 //   cluster-wide, read from Temporal visibility at scrape time (the same from every process):
 //     slipway_deliveries{status}                          deliveryPipeline executions by status
 //     slipway_approvals_waiting                           running pipelines waiting for an approval
@@ -56,6 +57,11 @@ export const driftFields = new Gauge<'service' | 'environment'>({
   labelNames: ['service', 'environment'],
   registers: [metricsRegistry],
 });
+export const notifications = counter(
+  'slipway_notifications_total',
+  'Delivery-event notifications sent by this worker, by target kind (slack, webhook) and outcome (sent, failed)',
+  ['target', 'outcome'],
+);
 
 const pipelineType = 'deliveryPipeline';
 const log = createLogger('metrics');

@@ -5,7 +5,8 @@
 // instead (built once, see dev/temporal-cluster.ts; `npm run test:cluster`). Exits non-zero when
 // any test fails or a service cannot start.
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../common/paths';
 import { freePort } from '../dev/process';
@@ -31,9 +32,14 @@ async function main(): Promise<number> {
   const kind = parseTemporalKind(process.env.SLIPWAY_TEST_TEMPORAL, 'SLIPWAY_TEST_TEMPORAL');
   let temporal: RunningTemporal | undefined;
   let registry: Registry | undefined;
+  // Workers started by tests audit into a folder of this run, not the checkout's .slipway.
+  const auditDir = process.env.SLIPWAY_AUDIT_DIR
+    ? undefined
+    : mkdtempSync(path.join(os.tmpdir(), 'slipway-test-audit-'));
   const stop = async () => {
     await temporal?.stop();
     await registry?.process?.stop();
+    if (auditDir) rmSync(auditDir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   process.once('SIGTERM', () => void stop().then(() => process.exit(143)));
@@ -58,6 +64,7 @@ async function main(): Promise<number> {
       TEMPORAL_CLI_PATH: findTemporalCli(),
       TEMPORAL_TEST_SERVER_PATH: findTemporalTestServer(),
       SLIPWAY_LOG_LEVEL: process.env.SLIPWAY_LOG_LEVEL ?? 'warn',
+      SLIPWAY_AUDIT_DIR: process.env.SLIPWAY_AUDIT_DIR ?? auditDir,
     };
     const args = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files];
     const child = spawn(process.execPath, args, { env, stdio: 'inherit', cwd: projectRoot });

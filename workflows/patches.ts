@@ -23,4 +23,9 @@ export const patches = {
   progressSignalInParallel: 'progress-signal-in-parallel',
   /** environmentLane: the environment's registry tag follows a healthy deploy and a rollback. */
   environmentImageTags: 'environment-image-tags',
+  /**
+   * Both workflows: delivery events (waiting for approval, decisions, deployed, failed, rolled
+   * back, cancelled, an operator's rollback) go to the audit log and the notification targets.
+   */
+  deliveryEvents: 'delivery-events',
 } as const;

@@ -82,6 +82,17 @@ export const gitlab = proxyActivities<Pick<DeployActivities, 'reportCommitStatus
   retry: { ...retry, maximumAttempts: 5 },
 });
 
+/**
+ * Delivery events: the audit line and the notifications (activities/events). Best effort and
+ * short: a chat service that stays away costs a few seconds, never a delivery.
+ */
+export const deliveryEvents = proxyActivities<Pick<DeployActivities, 'recordDeliveryEvent'>>({
+  taskQueue: taskQueues.deploy,
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '2m',
+  retry: { ...retry, maximumAttempts: 3 },
+});
+
 /** The first step of a build: any build worker answers with its own host queue. */
 export const buildClaim = proxyActivities<Pick<BuildActivities, 'claimBuildHost'>>({
   taskQueue: taskQueues.build,

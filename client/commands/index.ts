@@ -3,6 +3,7 @@
 // of this folder would look for .ts files that a build does not ship.
 import type { Command } from 'commander';
 import * as approve from './approve';
+import * as audit from './audit';
 import * as cancel from './cancel';
 import * as demo from './demo';
 import * as drift from './drift';
@@ -27,6 +28,7 @@ export interface CommandModule {
 /** In the order `slipway --help` lists them. */
 export const commands: CommandModule[] = [
   approve,
+  audit,
   cancel,
   demo,
   drift,

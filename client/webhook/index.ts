@@ -11,6 +11,8 @@ import { metricsContentType, metricsText, observeDeliveries } from '../../common
 import { connectClient } from '../../common/temporal-connection';
 import { approverDirectory } from './auth';
 import { HttpError, sendJson } from './http';
+import { auditDir } from '../../common/audit-log';
+import { serveAudit } from './audit-route';
 import { createIntakeRoute } from './intake-route';
 import { createInventoryRoutes } from './inventory-routes';
 import { createPipelineRoutes } from './pipeline-routes';
@@ -34,6 +36,8 @@ export interface WebhookServerOptions {
   bodyLimitBytes?: number;
   /** Temporal UI base for the board's links; default SLIPWAY_TEMPORAL_UI_URL. */
   temporalUiUrl?: string;
+  /** Where GET /audit reads; default SLIPWAY_AUDIT_DIR, else .slipway/audit. */
+  auditDir?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -140,6 +144,11 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
       res.writeHead(200, { 'Content-Type': metricsContentType, 'Content-Length': Buffer.byteLength(text) });
       return void res.end(text);
     }
+    if (rawPath === '/audit') {
+      if (req.method !== 'GET') throw new HttpError(405, 'expected GET', {}, { Allow: 'GET' });
+      requireReader(req, readToken);
+      return serveAudit(res, url, opts.auditDir ?? auditDir(env));
+    }
     if (rawPath === '/pipelines' || rawPath.startsWith('/pipelines/')) {
       if (req.method === 'GET' || req.method === 'HEAD') requireReader(req, readToken);
       if (await pipelines(req, res, url, rawPath)) return;
@@ -147,7 +156,7 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
     if (await inventory(req, res, url, rawPath)) return;
     throw new HttpError(
       404,
-      `no route for ${req.method} ${rawPath}: try POST /webhooks/gitlab, GET /pipelines, GET /environments, GET /board, GET /healthz, GET /metrics`,
+      `no route for ${req.method} ${rawPath}: try POST /webhooks/gitlab, GET /pipelines, GET /environments, GET /board, GET /audit, GET /healthz, GET /metrics`,
     );
   }
 

@@ -2,12 +2,16 @@
 // Marathon apps with versions) that records every call, so tests assert what the workflows did —
 // which deploys ran, in what order, how many at once, what was rolled back. The lane activities
 // are the real ones, over the test environment's client.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { createLaneChecks } from '../../activities/lane-checks';
 import { createLaneActivities } from '../../activities/lanes';
 import { verifyDecisionAttestation } from '../../activities/attestation';
+import { createEventActivities } from '../../activities/events';
 import type { BuildActivities, DeployActivities } from '../../activities';
 import type { ApprovalRule, PipelinePlan } from '../../common/contract';
 import { NonRetryable } from '../../common/errors';
@@ -24,6 +28,21 @@ export interface WorldOptions {
   healthDelayMs?: number;
   /** Commits whose health wait takes this long instead (heartbeating, so cancellation reaches it). */
   slowCommits?: Map<string, number>;
+}
+
+/**
+ * The real delivery-event activity over a folder of its own: audit lines land in
+ * `<folder>/audit`, and a config without notification targets keeps it from sending anything.
+ */
+function eventActivities() {
+  // Inside the test run's audit folder (test/run.ts removes it at the end), else the system's.
+  const folder = mkdtempSync(path.join(process.env.SLIPWAY_AUDIT_DIR ?? os.tmpdir(), 'world-events-'));
+  writeFileSync(
+    path.join(folder, 'slipway.yaml'),
+    'environments:\n  - name: test\n    marathon: http://marathon.test\n',
+  );
+  const auditDir = path.join(folder, 'audit');
+  return { auditDir, activities: createEventActivities({ auditDir, configDir: folder }) };
 }
 
 export interface DeployCall {
@@ -50,6 +69,7 @@ export function createFakeWorld(opts: WorldOptions) {
   const tagCalls: { digestRef: string; tag: string }[] = [];
   const inFlight = new Map<string, number>();
   let maxConcurrentPerApp = 0;
+  const events = eventActivities();
   let versionCounter = 0;
 
   const sleep = (ms: number) => {
@@ -143,6 +163,7 @@ export function createFakeWorld(opts: WorldOptions) {
       return null;
     },
     verifyDecisionAttestation,
+    ...events.activities,
     ...createLaneActivities({ client: opts.client }),
     // The real checks against the pipeline a message names; what to deploy comes from this world.
     ...createLaneChecks({
@@ -203,7 +224,19 @@ export function createFakeWorld(opts: WorldOptions) {
     },
   };
 
-  return { deploy, build, apps, deploys, rollbacks, builds, tags, tagCalls, maxConcurrent: () => maxConcurrentPerApp };
+  return {
+    deploy,
+    build,
+    apps,
+    deploys,
+    rollbacks,
+    builds,
+    tags,
+    tagCalls,
+    maxConcurrent: () => maxConcurrentPerApp,
+    /** Where the delivery events of this world's workflows are audited. */
+    auditDir: events.auditDir,
+  };
 }
 
 function fakeApp(service: string, environment: string, image: string): Record<string, unknown> {

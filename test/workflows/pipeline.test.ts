@@ -26,6 +26,7 @@ import {
   type PipelineStatus,
 } from '../../common/contract';
 import { deliveryPipeline, rollbackEnvironment } from '../../workflows';
+import { readAudit } from '../../common/audit-log';
 
 quietTemporalRuntime();
 
@@ -211,6 +212,9 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     assert.ok(Date.now() - started < 15_000, 'time was skipped, not waited');
     assert.equal(final.state, 'approval-expired');
     assert.match(final.error ?? '', /no decision for production within 1h/);
+    const told = readAudit(world.auditDir, { since: new Date(0), service: svc }).at(-1);
+    assert.deepEqual([told?.kind, told?.environment], ['approval-expired', 'production']);
+    assert.match(told?.reason ?? '', /no decision for production within 1h/);
     assert.equal(
       world.deploys.filter((d) => d.pipelineId === handle.workflowId && d.environment === 'production').length,
       0,
@@ -294,6 +298,95 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     await recordHistory(env.client.workflow.getHandle(`lane/${svc}/test`), 'lane-test-image-tags');
   });
 
+  test('delivery events: the audit log holds the wait, the decision, each deploy, a rollback, an operator rollback', async () => {
+    const svc = service();
+    const audit = () => readAudit(world.auditDir, { since: new Date(0), service: svc });
+    const first = await start({ service: svc, commit: commit() });
+    await waitFor(first, waitingFor('production'), 'the first pipeline at the gate');
+    await first.executeUpdate(approveUpdate, {
+      args: [{ environment: 'production', approver: 'alice', comment: 'ship it' }],
+    });
+    const done = (await first.result()) as PipelineStatus;
+    assert.deepEqual(
+      audit().map((e) => [e.kind, e.environment, e.actor, e.reason]),
+      [
+        ['deployed', 'test', undefined, undefined],
+        ['deployed', 'integration', undefined, undefined],
+        ['waiting-approval', 'production', undefined, undefined],
+        ['approved', 'production', 'alice', 'ship it'],
+        ['deployed', 'production', undefined, undefined],
+      ],
+    );
+    const waitLine = audit()[2];
+    assert.deepEqual(waitLine?.approvers, ['alice', 'bob']);
+    assert.ok(waitLine?.deadline, 'the wait says until when');
+    assert.ok(
+      audit().every((e) => e.pipelineId === first.workflowId && e.commit === done.commit),
+      'every line names the pipeline and its commit',
+    );
+    assert.equal(audit().at(-1)?.image, done.image, 'a deploy line names the digest');
+
+    const bad = commit();
+    unhealthyCommits.add(bad);
+    const second = await start({ service: svc, commit: bad });
+    await assert.rejects(second.result());
+    const rolledBack = audit().filter((e) => e.pipelineId === second.workflowId);
+    assert.deepEqual(
+      rolledBack.map((e) => [e.kind, e.environment]),
+      [['rolled-back', 'test']],
+    );
+    const testVersion = world.deploys.find((d) => d.pipelineId === first.workflowId && d.environment === 'test');
+    assert.equal(rolledBack[0]?.rolledBackTo, testVersion?.version);
+    assert.match(rolledBack[0]?.reason ?? '', /not healthy/);
+
+    // A third one reaches the gate and is rejected: test runs it now, with the first one before it.
+    const third = await start({ service: svc, commit: commit() });
+    await waitFor(third, waitingFor('production'), 'the third pipeline at the gate');
+    await third.executeUpdate(rejectUpdate, {
+      args: [{ environment: 'production', approver: 'bob', reason: 'not today' }],
+    });
+    await third.result();
+    assert.deepEqual(
+      audit()
+        .filter((e) => e.pipelineId === third.workflowId)
+        .map((e) => [e.kind, e.environment, e.actor, e.reason]),
+      [
+        ['deployed', 'test', undefined, undefined],
+        ['deployed', 'integration', undefined, undefined],
+        ['waiting-approval', 'production', undefined, undefined],
+        ['rejected', 'production', 'bob', 'not today'],
+      ],
+      'a rejection is told once, when it is decided',
+    );
+
+    const operatorRollback = async (environment: string) => {
+      const requestId = `rollback/${svc}/${environment}/${randomUUID()}`;
+      const args = [{ service: svc, environment, requestedBy: 'carol', reason: 'bad release' }] as const;
+      const result = client.workflow
+        .start(rollbackEnvironment, { taskQueue: 'slipway', workflowId: requestId, args: [...args] })
+        .then((h) => h.result());
+      return { result, lines: () => audit().filter((e) => e.pipelineId === requestId) };
+    };
+    // Production ran one version only: nothing to return to, and the audit says so.
+    const refused = await operatorRollback('production');
+    await assert.rejects(refused.result);
+    assert.deepEqual(
+      refused.lines().map((e) => [e.kind, e.environment, e.actor]),
+      [['failed', 'production', 'carol']],
+    );
+    assert.match(refused.lines()[0]?.reason ?? '', /rollback failed: no earlier version/);
+    const undone = await operatorRollback('test');
+    await undone.result;
+    assert.deepEqual(
+      undone.lines().map((e) => [e.kind, e.environment, e.actor, e.reason]),
+      [['rolled-back', 'test', 'carol', 'bad release']],
+    );
+    assert.equal(new Set(audit().map((e) => e.id)).size, audit().length, 'one line per event id');
+    await recordHistory(first, 'pipeline-delivery-events');
+    await recordHistory(second, 'pipeline-events-rolled-back');
+    await recordHistory(env.client.workflow.getHandle(`lane/${svc}/test`), 'lane-events-operator-rollback');
+  });
+
   test('a registry that refuses the tag leaves a warning, not a failed delivery', async () => {
     const svc = `tagged-refused-${randomUUID().slice(0, 8)}`;
     const handle = await start({ service: svc, commit: commit() });
@@ -339,6 +432,13 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
     const rollback = world.rollbacks.find((r) => r.appId === `/test/${svc}`);
     assert.equal(rollback?.toVersion, firstTest?.version, 'rolled back to the version that ran before');
     assert.match(rollback?.reason ?? '', /was cancelled/);
+    assert.deepEqual(
+      readAudit(world.auditDir, { since: new Date(0), service: svc })
+        .filter((e) => e.pipelineId === second.workflowId)
+        .map((e) => [e.kind, e.environment]),
+      [['cancelled', 'test']],
+      'a cancelled pipeline is audited as cancelled where it stopped',
+    );
     await recordHistory(second, 'pipeline-cancelled');
   });
 

@@ -32,6 +32,7 @@ import {
 import { describeError } from '../failures';
 import { quickLocal } from '../proxies';
 import { patches } from '../patches';
+import { recordEvent } from '../events';
 import { DeployRunner, pointImageTag, runRollback } from './deploy';
 import { Lane } from './lane-state';
 
@@ -48,6 +49,8 @@ export async function environmentLane(input: LaneInput): Promise<void> {
       lane.startRollback(rollback);
       const outcome = await runRollback(lane, rollback, patched(patches.laneReferences));
       lane.finishInFlight();
+      // Into the audit log and to the notification targets; lanes that ran before do not.
+      if (patched(patches.deliveryEvents)) await recordEvent(lane.rollbackEvent(rollback, outcome));
       if (rollback.replyTo) {
         await getExternalWorkflowHandle(rollback.replyTo)
           .signal(rollbackFinishedSignal, { requestId: rollback.requestId, outcome })

@@ -3,7 +3,14 @@
 // given (so a re-sent request is answered again, not deployed twice), what runs now and ran
 // before (the rollback target), and which pipelines wait for approval into this environment.
 // No Temporal calls and no clock of its own: unit-tested without a server.
-import type { DeployOutcome, DeployRequest, LaneInput, LaneState, RollbackRequest } from '../../common/contract';
+import type {
+  DeliveryEvent,
+  DeployOutcome,
+  DeployRequest,
+  LaneInput,
+  LaneState,
+  RollbackRequest,
+} from '../../common/contract';
 
 const historyLimit = 20;
 const answeredLimit = 50;
@@ -219,6 +226,32 @@ export class Lane {
     if (current) this.state.history.unshift({ ...current, outcome });
     this.state.history = this.state.history.slice(0, historyLimit);
     this.state.current = next;
+  }
+
+  /**
+   * The delivery event of an operator's rollback, once carried out (or failed). Its id is the
+   * request's, so recording it again changes nothing.
+   */
+  rollbackEvent(req: RollbackRequest, outcome: DeployOutcome): DeliveryEvent {
+    const { service, environment, current } = this.state;
+    const done = outcome.kind === 'healthy';
+    const returnedTo = done && outcome.previousVersion ? { rolledBackTo: outcome.previousVersion } : {};
+    const known = (value: string | undefined) => (value && value !== 'unknown' ? value : undefined);
+    const commit = done ? known(current?.commit) : undefined;
+    const image = done ? known(current?.image) : undefined;
+    return {
+      id: `${req.requestId}/${done ? 'rolled-back' : 'failed'}`,
+      kind: done ? 'rolled-back' : 'failed',
+      service,
+      environment,
+      ...(commit ? { commit } : {}),
+      ...(image ? { image } : {}),
+      pipelineId: req.requestId,
+      actor: req.requestedBy,
+      reason: 'error' in outcome ? `rollback failed: ${outcome.error}` : req.reason,
+      ...returnedTo,
+      at: this.now(),
+    };
   }
 
   private now(): string {

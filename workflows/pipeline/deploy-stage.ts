@@ -6,6 +6,7 @@ import { condition, patched } from '@temporalio/workflow';
 import type { EnvironmentPlan } from '../../common/contract';
 import { patches } from '../patches';
 import type { Quick } from '../proxies';
+import type { PipelineEvents } from './events';
 import type { GitlabReporter } from './reporting';
 import type { PipelineRun } from './run';
 
@@ -13,6 +14,7 @@ export interface DeploySteps {
   quick: Quick;
   gitlab: GitlabReporter;
   publish: () => void;
+  events: PipelineEvents;
 }
 
 export async function deployThroughLane(
@@ -34,7 +36,10 @@ export async function deployThroughLane(
   await steps.quick.requestDeploy({ service, environment: name, request });
   await awaitLaneOutcome(run, name, steps, checked);
   const { report, failure } = run.applyOutcome(name);
-  if (!failure) steps.publish();
+  if (!failure) {
+    steps.publish();
+    await steps.events.emit({ kind: 'deployed', environment: name });
+  }
   if (report) await steps.gitlab.deployment(name, report);
   if (failure) throw failure;
 }

@@ -34,6 +34,7 @@ import { approvalGate } from './approval-gate';
 import { buildAndPush } from './build-stage';
 import { deployThroughLane, undoInFlightDeploy, type DeploySteps } from './deploy-stage';
 import { GitlabReporter, publish, publishIdentity } from './reporting';
+import { PipelineEvents } from './events';
 import { PipelineRun, PipelineStop, type Decision, type DecisionKind } from './run';
 
 export async function deliveryPipeline(input: PipelineInput): Promise<PipelineStatus> {
@@ -44,7 +45,9 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
   const v2 = patched(patches.orchestrationV2);
   const quick = v2 ? quickLocal : quickRemote;
   const run = new PipelineRun(input, workflowInfo(), () => new Date(), patched(patches.approverIdentities));
-  const steps: DeploySteps = { quick, gitlab: new GitlabReporter(run), publish: () => publish(run) };
+  // Audit lines and notifications (patch delivery-events); earlier pipelines replay without them.
+  const events = new PipelineEvents(run, patched(patches.deliveryEvents));
+  const steps: DeploySteps = { quick, gitlab: new GitlabReporter(run), publish: () => publish(run), events };
   acceptMessages(run, quick, steps.publish);
   const cleanups: Promise<unknown>[] = [];
   const settle = async () => {
@@ -103,6 +106,7 @@ async function wrapUp(run: PipelineRun, err: unknown, current: string | undefine
     run.skipPending();
     run.finish('cancelled', 'cancelled');
     steps.publish();
+    await steps.events.emitEnd(err, true, current);
     await steps.gitlab.commitStatus('canceled', 'cancelled');
     return;
   }
@@ -110,6 +114,7 @@ async function wrapUp(run: PipelineRun, err: unknown, current: string | undefine
   const stop = err instanceof PipelineStop ? err : undefined;
   run.finish(stop?.state ?? 'failed', stop?.message ?? describeError(err));
   steps.publish();
+  await steps.events.emitEnd(err, false, current);
   const report = stop?.state === 'superseded' ? 'canceled' : 'failed';
   await steps.gitlab.commitStatus(report, run.status.error ?? '');
 }

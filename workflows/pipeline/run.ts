@@ -38,6 +38,8 @@ export class DeployFailure extends Error {
   constructor(
     message: string,
     readonly type: 'DeployRolledBack' | 'DeployFailed' | 'DeployCancelled',
+    /** DeployRolledBack: the Marathon version the environment returned to. */
+    readonly rolledBackTo?: string,
   ) {
     super(message);
   }
@@ -304,7 +306,11 @@ export class PipelineRun {
         const to = outcome.rolledBackTo ?? '(no earlier version)';
         return {
           report: 'failed',
-          failure: new DeployFailure(`${name}: ${outcome.error}; rolled back to ${to}`, 'DeployRolledBack'),
+          failure: new DeployFailure(
+            `${name}: ${outcome.error}; rolled back to ${to}`,
+            'DeployRolledBack',
+            outcome.rolledBackTo ?? undefined,
+          ),
         };
       }
       case 'failed':
