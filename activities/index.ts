@@ -14,6 +14,7 @@ import { createMarathonActivities } from './marathon';
 import { configuredMarathonClient } from './marathon-guard';
 import { planPipeline, renderMarathonApp } from './plan';
 import { checkoutSource, removeWorkdir } from './source';
+import { createVerifyActivities } from './verify';
 
 /** Task queue "slipway": planning, rendering, lane messages, Marathon, GitLab reporting. */
 export function createDeployActivities(deps: { client: Client }) {
@@ -25,6 +26,7 @@ export function createDeployActivities(deps: { client: Client }) {
     ...createLaneActivities({ client: deps.client }),
     ...createLaneChecks({ client: deps.client }),
     ...createGitlabActivities(),
+    ...createVerifyActivities({ clientFor: configuredMarathonClient }),
   };
 }
 

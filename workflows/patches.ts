@@ -23,4 +23,9 @@ export const patches = {
   progressSignalInParallel: 'progress-signal-in-parallel',
   /** environmentLane: the environment's registry tag follows a healthy deploy and a rollback. */
   environmentImageTags: 'environment-image-tags',
+  /**
+   * environmentLane: a healthy deploy with config `verify` is verified (smoke checks, metrics, a
+   * soak on durable timers) and rolled back when that fails; the pipeline hears "verifying".
+   */
+  deployVerification: 'deploy-verification',
 } as const;
