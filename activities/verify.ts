@@ -69,7 +69,7 @@ function healthOf(task: TaskView, checks: number): boolean | null {
 /** The worst sample against the check's bounds, and whether it breaches them. */
 export function judgeMetric(check: MetricCheck, samples: Sample[]): MetricReading {
   const values = samples.map((s) => s.value).filter((v) => !Number.isNaN(v));
-  const shown = `metric ${JSON.stringify(check.query)}`;
+  const shown = `metric \`${check.query}\``;
   if (values.length === 0)
     return {
       value: null,

@@ -129,7 +129,9 @@ describe('observeDeployment and smoke checks against the emulator', { timeout: 6
       server.close();
     }
     await assert.rejects(
-      inActivity(verify().runSmokeChecks, [{ ...target, checks: [{ path: '/health', status: 200, timeoutSeconds: 1 }] }]),
+      inActivity(verify().runSmokeChecks, [
+        { ...target, checks: [{ path: '/health', status: 200, timeoutSeconds: 1 }] },
+      ]),
       /smoke GET \/health on 127\.0\.0\.1:\d+ failed: ECONNREFUSED/,
     );
     await assert.rejects(
@@ -155,18 +157,21 @@ describe('evaluateMetric against the Prometheus stand-in', { timeout: 30_000 }, 
     assert.deepEqual(await evaluate(check('errors', { max: 0.05 })), {
       value: 0.2,
       series: 2,
-      breach: 'metric "errors" is 0.2, above max 0.05',
+      breach: 'metric `errors` is 0.2, above max 0.05',
     });
     prometheus.answer('scalar(up)', { scalar: 3 });
     assert.equal((await evaluate(check('scalar(up)', { min: 2 }))).breach, undefined);
-    assert.equal((await evaluate(check('scalar(up)', { min: 4 }))).breach, 'metric "scalar(up)" is 3, below min 4');
+    assert.equal((await evaluate(check('scalar(up)', { min: 4 }))).breach, 'metric `scalar(up)` is 3, below min 4');
     assert.ok(prometheus.queries.includes('scalar(up)'), 'the query was sent as is');
   });
 
   test('no data (no series, or NaN) fails unless noData: pass', async () => {
     prometheus.answer('nan', { vector: [{ value: 'NaN' }] });
-    assert.equal((await evaluate(check('absent', { max: 1 }))).breach, 'metric "absent" returned no data (noData: fail)');
-    assert.equal((await evaluate(check('nan', { max: 1 }))).breach, 'metric "nan" returned no data (noData: fail)');
+    assert.equal(
+      (await evaluate(check('absent', { max: 1 }))).breach,
+      'metric `absent` returned no data (noData: fail)',
+    );
+    assert.equal((await evaluate(check('nan', { max: 1 }))).breach, 'metric `nan` returned no data (noData: fail)');
     assert.deepEqual(await evaluate(check('absent', { max: 1, noData: 'pass' })), { value: null, series: 0 });
   });
 
@@ -176,7 +181,10 @@ describe('evaluateMetric against the Prometheus stand-in', { timeout: 30_000 }, 
     prometheus.answer('range', { matrix: true });
     await assert.rejects(evaluate(check('rate(x', { max: 1 })), (err: unknown) => {
       assert.ok(err instanceof ApplicationFailure && err.nonRetryable);
-      assert.match(err.message, /answered 400 \(bad_data: 1:7: parse error: unclosed left parenthesis\): fix the query/);
+      assert.match(
+        err.message,
+        /answered 400 \(bad_data: 1:7: parse error: unclosed left parenthesis\): fix the query/,
+      );
       return true;
     });
     await assert.rejects(evaluate(check('heavy', { max: 1 })), (err: unknown) => {

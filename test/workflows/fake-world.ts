@@ -11,6 +11,7 @@ import { verifyDecisionAttestation } from '../../activities/attestation';
 import type { BuildActivities, DeployActivities } from '../../activities';
 import type { ApprovalRule, PipelinePlan } from '../../common/contract';
 import { NonRetryable } from '../../common/errors';
+import { createFakeVerify, type VerifyScript } from './fake-verify';
 
 export interface WorldOptions {
   client: Client;
@@ -24,6 +25,8 @@ export interface WorldOptions {
   healthDelayMs?: number;
   /** Commits whose health wait takes this long instead (heartbeating, so cancellation reaches it). */
   slowCommits?: Map<string, number>;
+  /** Commits whose deploy into `test` is verified (config `verify`), and how their version behaves. */
+  verifyScripts?: Map<string, VerifyScript>;
 }
 
 export interface DeployCall {
@@ -51,6 +54,10 @@ export function createFakeWorld(opts: WorldOptions) {
   const inFlight = new Map<string, number>();
   let maxConcurrentPerApp = 0;
   let versionCounter = 0;
+  const verify = createFakeVerify(opts.verifyScripts ?? new Map(), (version) => {
+    const pipelineId = deploys.find((d) => d.version === version)?.pipelineId ?? '';
+    return pipelineId.slice(pipelineId.lastIndexOf('/') + 1);
+  });
 
   const sleep = (ms: number) => {
     try {
@@ -143,6 +150,7 @@ export function createFakeWorld(opts: WorldOptions) {
       return null;
     },
     verifyDecisionAttestation,
+    ...verify.activities,
     ...createLaneActivities({ client: opts.client }),
     // The real checks against the pipeline a message names; what to deploy comes from this world.
     ...createLaneChecks({
@@ -154,6 +162,9 @@ export function createFakeWorld(opts: WorldOptions) {
           healthTimeoutSeconds: 60,
           forceOverForeignDeployment: false,
           ...(lane.service.startsWith('tagged-') ? { imageTag: lane.environment } : {}),
+          ...(lane.environment === 'test' && verify.planFor(request.commit)
+            ? { verify: verify.planFor(request.commit) }
+            : {}),
         }),
         targetOf: (lane) => ({
           marathonUrl: 'http://marathon.test',
@@ -203,7 +214,18 @@ export function createFakeWorld(opts: WorldOptions) {
     },
   };
 
-  return { deploy, build, apps, deploys, rollbacks, builds, tags, tagCalls, maxConcurrent: () => maxConcurrentPerApp };
+  return {
+    deploy,
+    build,
+    apps,
+    deploys,
+    rollbacks,
+    builds,
+    tags,
+    tagCalls,
+    maxConcurrent: () => maxConcurrentPerApp,
+    verified: verify.record,
+  };
 }
 
 function fakeApp(service: string, environment: string, image: string): Record<string, unknown> {

@@ -98,7 +98,10 @@ export async function verifyDeployment(
   const started = Date.now();
   const deadline = started + soakMs;
   onStart?.(new Date(deadline).toISOString());
-  const soakAt = () => (soakMs ? ` (${formatSeconds(Math.round((Date.now() - started) / 1000))} into the ${formatSeconds(soakMs / 1000)} soak)` : '');
+  const soakAt = () =>
+    soakMs
+      ? ` (${formatSeconds(Math.round((Date.now() - started) / 1000))} into the ${formatSeconds(soakMs / 1000)} soak)`
+      : '';
   try {
     if (verify.smoke.length > 0) await smokeSteps.runSmokeChecks({ ...target, checks: verify.smoke });
     const metrics = new MetricWatch(verify.metrics, soakMs > 0);
