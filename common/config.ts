@@ -508,7 +508,8 @@ export function resolveAppSettings(config: DeployConfig, service: ServiceConfig,
   const out: AppSettings = {
     ...builtinDefaults,
     healthTimeoutSeconds: parseDuration(env.healthTimeout) ?? 300,
-    verify: env.verify ?? null,
+    // The checks only: where queries go stays with the worker, out of templates and history.
+    verify: env.verify ? checksOf(env.verify) : null,
   };
   for (const layer of layers) {
     const { healthTimeout, env: vars, labels, ...rest } = layer;
@@ -518,6 +519,11 @@ export function resolveAppSettings(config: DeployConfig, service: ServiceConfig,
     if (healthTimeout) out.healthTimeoutSeconds = parseDuration(healthTimeout) ?? out.healthTimeoutSeconds;
   }
   return out;
+}
+
+function checksOf(verify: NonNullable<EnvironmentConfig['verify']>): VerifyConfig {
+  const { soak, interval, smoke, metrics } = verify;
+  return { ...(soak ? { soak } : {}), interval, smoke, metrics };
 }
 
 /** The Git URL to check a service out from. */

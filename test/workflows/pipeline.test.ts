@@ -441,6 +441,12 @@ describe('deploy verification (config verify)', { timeout: 120_000 }, () => {
       ['▶', 'test', 'running', 'verifying,', '4'],
     );
     assert.equal(verifying.state, 'deploying');
+    // The Temporal UI's "Current Details", as the UI reads them (the workflow metadata query).
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(
+      metadata.currentDetails ?? '',
+      /\| test \| 🔎 verifying \| v\d+ \| verifying until \d\d:\d\d:\d\d UTC, 10 min left \|/,
+    );
     // Ten minutes of workflow time pass in a moment on the time-skipping server.
     await env.sleep('10m');
     const waiting = await waitFor(handle, waitingFor('production'), 'the production gate');
