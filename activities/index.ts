@@ -16,6 +16,7 @@ import { createMarathonActivities } from './marathon';
 import { configuredMarathonClient } from './marathon-guard';
 import { planPipeline, renderMarathonApp } from './plan';
 import { checkoutSource, removeWorkdir } from './source';
+import { createVerifyActivities } from './verify';
 
 /** Task queue "slipway": planning, rendering, lane messages, Marathon, GitLab reporting, audit and notifications. */
 export function createDeployActivities(deps: { client: Client }) {
@@ -29,6 +30,7 @@ export function createDeployActivities(deps: { client: Client }) {
     ...createGitlabActivities(),
     ...createDriftActivities({ client: deps.client }),
     ...createEventActivities(),
+    ...createVerifyActivities({ clientFor: configuredMarathonClient }),
   };
 }
 

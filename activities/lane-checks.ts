@@ -6,7 +6,7 @@
 // on an outcome only once the lane confirms it gave that answer. A forged message changes nothing.
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
-import { getEnvironment, getService, marathonAppId, resolveAppSettings } from '../common/config';
+import { getEnvironment, getService, marathonAppId, resolveAppSettings, verifyPlanOf } from '../common/config';
 import {
   deployOutcomeQuery,
   laneQuery,
@@ -52,11 +52,14 @@ export const deploysFromConfig = (dirOf: (lane: LaneAddress) => string = () => c
           `image ${request.image} is not a digest reference (repository@sha256:<64 hex>)`,
           NonRetryable.BadConfig,
         );
+      const settings = resolveAppSettings(config, service, env.name);
+      const verify = verifyPlanOf(settings.verify);
       return {
         marathonUrl: env.marathon,
-        healthTimeoutSeconds: resolveAppSettings(config, service, env.name).healthTimeoutSeconds,
+        healthTimeoutSeconds: settings.healthTimeoutSeconds,
         forceOverForeignDeployment: env.forceOverForeignDeployments,
         ...(env.imageTag ? { imageTag: env.imageTag } : {}),
+        ...(verify ? { verify } : {}),
       };
     }, dir);
     // Rendered for the version that Marathon says it runs (renderMarathonApp asks it).

@@ -152,7 +152,8 @@ function taskState(t: Record<string, unknown>): string {
   return str(t.stagedAt) ? 'TASK_STAGING' : 'TASK_UNKNOWN';
 }
 
-function taskView(raw: unknown): TaskView {
+/** One task as GET /v2/apps/{id} (embedded) or GET /v2/apps/{id}/tasks lists it. */
+export function taskView(raw: unknown): TaskView {
   const t = asObject(raw);
   return {
     id: str(t.id) ?? '',

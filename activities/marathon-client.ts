@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import { NonRetryable } from '../common/errors';
-import { absoluteAppId, type MarathonApp } from './marathon-app';
+import { absoluteAppId, taskView, type MarathonApp, type TaskView } from './marathon-app';
 import { viewQueue, type QueueView } from './marathon-queue';
 import { dropServiceAccountToken, serviceAccountToken, type ServiceAccount } from './dcos-auth';
 
@@ -420,6 +420,15 @@ export class MarathonClient {
     if (res.status !== 200) this.fail(res, `GET versions of ${absoluteAppId(appId)}`);
     const versions = (res.data as { versions?: unknown }).versions;
     return Array.isArray(versions) ? versions.map(String).sort().reverse() : [];
+  }
+
+  /** GET /v2/apps/{id}/tasks: the app's tasks with host and ports; empty when the app does not exist. */
+  async listTasks(appId: string): Promise<TaskView[]> {
+    const res = await this.request('GET', `${appPath(appId)}/tasks`);
+    if (res.status === 404) return [];
+    if (res.status !== 200) this.fail(res, `GET tasks of ${absoluteAppId(appId)}`);
+    const tasks = (res.data as { tasks?: unknown }).tasks;
+    return Array.isArray(tasks) ? tasks.map(taskView) : [];
   }
 
   /** One stored definition; null when the app or that version is unknown. */

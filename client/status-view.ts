@@ -23,6 +23,7 @@ function environmentNote(e: EnvironmentStatus, status: PipelineStatus, now: numb
     return `waits for ${e.approval.approvers.join(' or ')}${left}`;
   }
   if (e.error) return e.error;
+  if (e.state === 'verifying') return verifyingText(e, now);
   const notes: string[] = [];
   const decision = [...status.decisions].reverse().find((d) => d.environment === e.name && d.accepted);
   if (decision)
@@ -33,6 +34,13 @@ function environmentNote(e: EnvironmentStatus, status: PipelineStatus, now: numb
   if (e.imageTag) notes.push(`tagged :${e.imageTag}`);
   if (e.warning) notes.push(`warning: ${e.warning}`);
   return notes.join('; ');
+}
+
+/** "verifying, 4 min left" (config `verify`); the last minute counts as 1. */
+export function verifyingText(e: EnvironmentStatus, now: number): string {
+  if (!e.verifyingUntil) return 'verifying';
+  const ms = Date.parse(e.verifyingUntil) - now;
+  return ms > 0 ? `verifying, ${Math.ceil(ms / 60_000)} min left` : 'verifying, finishing';
 }
 
 export function renderStatusTable(status: PipelineStatus, now = Date.now()): string {
@@ -107,7 +115,7 @@ export function stagesOf(status: PipelineStatus, now = Date.now()): Stage[] {
     const state: StageState =
       e.state === 'healthy'
         ? 'done'
-        : e.state === 'deploying'
+        : e.state === 'deploying' || e.state === 'verifying'
           ? 'running'
           : e.state === 'waiting-approval'
             ? 'waiting'
@@ -121,7 +129,9 @@ export function stagesOf(status: PipelineStatus, now = Date.now()): Stage[] {
       state === 'done'
         ? `healthy${time ? ` (${time})` : ''}`
         : state === 'running'
-          ? `deploying ${time}`
+          ? e.state === 'verifying'
+            ? verifyingText(e, now)
+            : `deploying ${time}`
           : state === 'failed'
             ? `${e.state}${e.error ? `: ${e.error}` : ''}`
             : environmentNote(e, status, now);

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors';
 import { parseDuration } from './duration';
 import { deliveryEventKinds } from './contract';
+import type { VerifyPlan } from './contract';
 
 export const serviceTypes = ['node', 'java', 'python', 'dotnet'] as const;
 export type ServiceType = (typeof serviceTypes)[number];
@@ -89,6 +90,59 @@ const upgradeStrategy = z.strictObject({
   maximumOverCapacity: z.number().min(0).max(1).default(1),
 });
 
+/** One HTTP check sent straight to each task of the new version, once it is healthy. */
+const smokeCheck = z.strictObject({
+  path: oneLine.pipe(z.string().startsWith('/')),
+  /** The status every task must answer. */
+  status: z.number().int().min(100).max(599).default(200),
+  /** A regular expression the response body must match. */
+  body: z
+    .string()
+    .refine(
+      (v) => {
+        try {
+          new RegExp(v);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'expected a valid regular expression' },
+    )
+    .optional(),
+  timeout: duration.default('5s'),
+});
+
+/** A Prometheus instant query and the bound its value must stay within while the new version runs. */
+const metricCheck = z
+  .strictObject({
+    query: z.string().min(1),
+    max: z.number().optional(),
+    min: z.number().optional(),
+    /** How long a breach must last before it fails the deploy (checked every `interval` of the soak). */
+    for: duration.optional(),
+    /** What an empty answer (no series, or NaN) means: no data fails by default. */
+    noData: z.enum(['fail', 'pass']).default('fail'),
+  })
+  .refine((m) => m.max !== undefined || m.min !== undefined, { message: 'expected "max", "min" or both' });
+
+/** What a service file may set under `verify` (everything but where Prometheus is). */
+const verifyFields = {
+  /** How long the new version is watched after it became healthy (restarts, health, instances). */
+  soak: duration.optional(),
+  /** How often the soak looks. */
+  interval: duration.default('30s'),
+  smoke: z.array(smokeCheck).default([]),
+  metrics: z.array(metricCheck).default([]),
+};
+const verifyOverride = z.strictObject(verifyFields);
+
+/**
+ * Verification of a deploy, per environment: `prometheus` is the operator's (slipway.yaml), so a
+ * service file can change the checks but never where the worker sends its queries.
+ */
+const verifySchema = z.strictObject({ ...verifyFields, prometheus: z.url().optional() });
+
 /** The per-environment tunables of an app; all optional so overrides can name just what changes. */
 const appFields = {
   instances: z.number().int().min(0).max(1000),
@@ -105,6 +159,8 @@ const appFields = {
   constraints: z.array(z.array(z.string())),
   healthTimeout: duration,
   args: z.array(z.string()),
+  /** Replaces the environment's verification checks for this service; null turns verification off. */
+  verify: verifyOverride.nullable(),
 };
 const appOverride = z.strictObject(appFields).partial();
 
@@ -234,6 +290,8 @@ const environmentSchema = z.strictObject({
     .string()
     .regex(/^[\w][\w.-]{0,127}$/, 'expected a Docker tag: letters, digits, "_", "." and "-", at most 128')
     .optional(),
+  /** Verification after "healthy": a soak, smoke checks, Prometheus thresholds; failing it rolls back. */
+  verify: verifySchema.optional(),
 });
 
 const baseImage = z.union([imageReference, z.strictObject({ build: imageReference, runtime: imageReference })]);
@@ -272,6 +330,7 @@ export type ServiceConfig = z.infer<typeof serviceSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema> & { marathon: string; group: string };
 export type IdentityConfig = z.infer<typeof rootSchema>['identities'][string];
 export type ApprovalConfig = z.infer<typeof approvalSchema>;
+export type VerifyConfig = z.infer<typeof verifyOverride>;
 
 export interface DeployConfig {
   dir: string;
@@ -301,6 +360,8 @@ export interface AppSettings {
   constraints: string[][];
   healthTimeoutSeconds: number;
   args?: string[];
+  /** Verification after "healthy": the environment's, or the service's override; null: none. */
+  verify: VerifyConfig | null;
 }
 
 const builtinDefaults: AppSettings = {
@@ -317,6 +378,7 @@ const builtinDefaults: AppSettings = {
   labels: {},
   constraints: [],
   healthTimeoutSeconds: 300,
+  verify: null,
 };
 
 const localBaseImages: Record<ServiceType, { build: string; runtime: string }> = {
@@ -493,7 +555,12 @@ export function getEnvironment(config: DeployConfig, environment: string): Envir
 export function resolveAppSettings(config: DeployConfig, service: ServiceConfig, environment: string): AppSettings {
   const env = getEnvironment(config, environment);
   const layers: AppOverride[] = [config.defaults, service.app, service.environments[environment] ?? {}];
-  const out: AppSettings = { ...builtinDefaults, healthTimeoutSeconds: parseDuration(env.healthTimeout) ?? 300 };
+  const out: AppSettings = {
+    ...builtinDefaults,
+    healthTimeoutSeconds: parseDuration(env.healthTimeout) ?? 300,
+    // The checks only: where queries go stays with the worker, out of templates and history.
+    verify: env.verify ? checksOf(env.verify) : null,
+  };
   for (const layer of layers) {
     const { healthTimeout, env: vars, labels, ...rest } = layer;
     Object.assign(out, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
@@ -502,6 +569,11 @@ export function resolveAppSettings(config: DeployConfig, service: ServiceConfig,
     if (healthTimeout) out.healthTimeoutSeconds = parseDuration(healthTimeout) ?? out.healthTimeoutSeconds;
   }
   return out;
+}
+
+function checksOf(verify: NonNullable<EnvironmentConfig['verify']>): VerifyConfig {
+  const { soak, interval, smoke, metrics } = verify;
+  return { ...(soak ? { soak } : {}), interval, smoke, metrics };
 }
 
 /** The Git URL to check a service out from. */
@@ -530,4 +602,39 @@ export function marathonAppId(envConfig: EnvironmentConfig, service: string): st
 export function customAppTemplate(config: DeployConfig, service: string, environment: string): string | undefined {
   const file = path.join(config.dir, 'environments', environment, `${service}.json.hbs`);
   return existsSync(file) ? file : undefined;
+}
+
+/**
+ * The verification a deploy of `settings` goes through, in seconds, for workflow history: the
+ * checks only (never the Prometheus URL, which the worker looks up itself). Undefined: none.
+ */
+export function verifyPlanOf(verify: VerifyConfig | null): VerifyPlan | undefined {
+  if (!verify || (!verify.soak && verify.smoke.length === 0 && verify.metrics.length === 0)) return undefined;
+  const seconds = (d: string) => parseDuration(d) ?? 0;
+  return {
+    ...(verify.soak ? { soakSeconds: seconds(verify.soak) } : {}),
+    intervalSeconds: seconds(verify.interval),
+    smoke: verify.smoke.map((c) => ({
+      path: c.path,
+      status: c.status,
+      ...(c.body !== undefined ? { body: c.body } : {}),
+      timeoutSeconds: seconds(c.timeout),
+    })),
+    metrics: verify.metrics.map((m) => ({
+      query: m.query,
+      ...(m.max !== undefined ? { max: m.max } : {}),
+      ...(m.min !== undefined ? { min: m.min } : {}),
+      ...(m.for ? { forSeconds: seconds(m.for) } : {}),
+      noData: m.noData,
+    })),
+  };
+}
+
+/** Where this worker sends an environment's metric queries: its `verify.prometheus`, else SLIPWAY_PROMETHEUS_URL. */
+export function prometheusUrlOf(
+  config: DeployConfig,
+  environment: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  return getEnvironment(config, environment).verify?.prometheus ?? env.SLIPWAY_PROMETHEUS_URL;
 }

@@ -39,7 +39,15 @@ export interface PipelineInput {
 }
 
 export type EnvironmentState =
-  'pending' | 'waiting-approval' | 'deploying' | 'healthy' | 'failed' | 'rolled-back' | 'skipped';
+  | 'pending'
+  | 'waiting-approval'
+  | 'deploying'
+  /** Healthy, and being verified (soak, smoke checks, metrics) before it counts (config `verify`). */
+  | 'verifying'
+  | 'healthy'
+  | 'failed'
+  | 'rolled-back'
+  | 'skipped';
 
 export type PipelineState =
   | 'planning'
@@ -137,6 +145,8 @@ export interface EnvironmentStatus {
   warning?: string;
   /** While deploying: why Marathon is not launching the tasks (its launch queue), e.g. "waiting for offers: insufficient memory on all 3 agents". */
   waitingReason?: string;
+  /** While verifying: when the soak ends (or when verification started, without a soak). */
+  verifyingUntil?: string;
 }
 
 export interface BuildStatus {
@@ -241,6 +251,37 @@ export interface LaneDeploy {
   forceOverForeignDeployment: boolean;
   /** Registry tag to point at the image once it is healthy. */
   imageTag?: string;
+  /** Checks the new version must pass once healthy (config `verify`); failing them rolls back. */
+  verify?: VerifyPlan;
+}
+
+/**
+ * The verification of a deploy (config `verify`), in seconds: what the lane records in history.
+ * No URL: the worker that queries Prometheus finds it in its own config.
+ */
+export interface VerifyPlan {
+  /** Watch the new version this long (restarts, health flaps, instances below target). */
+  soakSeconds?: number;
+  intervalSeconds: number;
+  smoke: SmokeCheck[];
+  metrics: MetricCheck[];
+}
+
+export interface SmokeCheck {
+  path: string;
+  status: number;
+  /** Regular expression the body must match. */
+  body?: string;
+  timeoutSeconds: number;
+}
+
+export interface MetricCheck {
+  query: string;
+  max?: number;
+  min?: number;
+  /** A breach fails the deploy once it has lasted this long (default: at once). */
+  forSeconds?: number;
+  noData: 'fail' | 'pass';
 }
 
 /**
@@ -276,6 +317,8 @@ export interface DeployProgress {
   deploymentId: string | null;
   version: string;
   previousVersion: string | null;
+  /** Sent again once the version is healthy and its verification starts (config `verify`). */
+  verifying?: { until: string };
 }
 
 export interface RollbackRequest {

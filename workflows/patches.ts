@@ -28,4 +28,9 @@ export const patches = {
    * back, cancelled, an operator's rollback) go to the audit log and the notification targets.
    */
   deliveryEvents: 'delivery-events',
+  /**
+   * environmentLane: a healthy deploy with config `verify` is verified (smoke checks, metrics, a
+   * soak on durable timers) and rolled back when that fails; the pipeline hears "verifying".
+   */
+  deployVerification: 'deploy-verification',
 } as const;

@@ -74,6 +74,24 @@ export function marathonWaits(healthTimeoutSeconds: number) {
   });
 }
 
+/**
+ * A deploy's verification (config `verify`): each call is one look at the new version. Smoke
+ * checks get three attempts (a task may answer 503 for a moment after turning healthy); a look at
+ * Marathon or Prometheus rides out a minute of outage before it fails the verification.
+ */
+export const verifySteps = proxyActivities<Pick<DeployActivities, 'observeDeployment' | 'evaluateMetric'>>({
+  taskQueue: taskQueues.deploy,
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '90s',
+  retry: { ...retry, maximumAttempts: 6 },
+});
+export const smokeSteps = proxyActivities<Pick<DeployActivities, 'runSmokeChecks'>>({
+  taskQueue: taskQueues.deploy,
+  startToCloseTimeout: '2m',
+  scheduleToCloseTimeout: '10m',
+  retry: { ...retry, initialInterval: '2s', maximumAttempts: 3 },
+});
+
 /** GitLab reporting is best effort: a GitLab outage must not fail a delivery. */
 export const gitlab = proxyActivities<Pick<DeployActivities, 'reportCommitStatus' | 'reportDeployment'>>({
   taskQueue: taskQueues.deploy,

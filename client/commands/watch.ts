@@ -43,7 +43,9 @@ export async function watchPipeline(read: () => Promise<PipelineStatus>, opts: W
       const now = new Map<string, string>();
       for (const s of stagesOf(status)) {
         // Timers tick in the detail; print a line when the state (or the reason it waits) changes.
-        const key = `${s.state}|${s.state === 'running' ? '' : s.detail.replace(/\d+[smhd]\d*[smh]? left/, '')}`;
+        // A deploy that turns to verifying gets its own line ("verifying, 10 min left").
+        const running = s.detail.startsWith('verifying') ? 'verifying' : '';
+        const key = `${s.state}|${s.state === 'running' ? running : s.detail.replace(/\d+[smhd]\d*[smh]? left/, '')}`;
         now.set(s.name, key);
         if (last.get(s.name) !== key && !(s.state === 'pending' && !last.has(s.name) && !s.detail)) {
           opts.out.write(`${time}   ${s.name}: ${s.state}${s.detail ? ` — ${s.detail}` : ''}\n`);

@@ -15,6 +15,7 @@ import { createEventActivities } from '../../activities/events';
 import type { BuildActivities, DeployActivities } from '../../activities';
 import type { ApprovalRule, PipelinePlan } from '../../common/contract';
 import { NonRetryable } from '../../common/errors';
+import { createFakeVerify, type VerifyScript } from './fake-verify';
 
 export interface WorldOptions {
   client: Client;
@@ -28,6 +29,8 @@ export interface WorldOptions {
   healthDelayMs?: number;
   /** Commits whose health wait takes this long instead (heartbeating, so cancellation reaches it). */
   slowCommits?: Map<string, number>;
+  /** Commits whose deploy into `test` is verified (config `verify`), and how their version behaves. */
+  verifyScripts?: Map<string, VerifyScript>;
 }
 
 /**
@@ -71,6 +74,10 @@ export function createFakeWorld(opts: WorldOptions) {
   let maxConcurrentPerApp = 0;
   const events = eventActivities();
   let versionCounter = 0;
+  const verify = createFakeVerify(opts.verifyScripts ?? new Map(), (version) => {
+    const pipelineId = deploys.find((d) => d.version === version)?.pipelineId ?? '';
+    return pipelineId.slice(pipelineId.lastIndexOf('/') + 1);
+  });
 
   const sleep = (ms: number) => {
     try {
@@ -164,6 +171,7 @@ export function createFakeWorld(opts: WorldOptions) {
     },
     verifyDecisionAttestation,
     ...events.activities,
+    ...verify.activities,
     ...createLaneActivities({ client: opts.client }),
     // The real checks against the pipeline a message names; what to deploy comes from this world.
     ...createLaneChecks({
@@ -175,6 +183,9 @@ export function createFakeWorld(opts: WorldOptions) {
           healthTimeoutSeconds: 60,
           forceOverForeignDeployment: false,
           ...(lane.service.startsWith('tagged-') ? { imageTag: lane.environment } : {}),
+          ...(lane.environment === 'test' && verify.planFor(request.commit)
+            ? { verify: verify.planFor(request.commit) }
+            : {}),
         }),
         targetOf: (lane) => ({
           marathonUrl: 'http://marathon.test',
@@ -236,6 +247,7 @@ export function createFakeWorld(opts: WorldOptions) {
     maxConcurrent: () => maxConcurrentPerApp,
     /** Where the delivery events of this world's workflows are audited. */
     auditDir: events.auditDir,
+    verified: verify.record,
   };
 }
 

@@ -16,6 +16,7 @@ import { temporalTestServerPath } from '../helpers/env';
 import { until } from '../helpers/wait';
 import { quietTemporalRuntime, registerSearchAttributes } from '../helpers/runtime';
 import { createFakeWorld } from './fake-world';
+import type { VerifyScript } from './fake-verify';
 import {
   approveSignal,
   approveUpdate,
@@ -24,7 +25,9 @@ import {
   statusQuery,
   type PipelineInput,
   type PipelineStatus,
+  type VerifyPlan,
 } from '../../common/contract';
+import { renderStages, renderStatusTable } from '../../client/status-view';
 import { deliveryPipeline, rollbackEnvironment } from '../../workflows';
 import { readAudit } from '../../common/audit-log';
 
@@ -42,6 +45,7 @@ let workers: Worker[];
 let running: Promise<unknown>;
 const unhealthyCommits = new Set<string>();
 const slowCommits = new Map<string, number>();
+const verifyScripts = new Map<string, VerifyScript>();
 
 before(async () => {
   env = await TestWorkflowEnvironment.createTimeSkipping({
@@ -49,7 +53,7 @@ before(async () => {
   });
   await registerSearchAttributes(env.connection);
   client = new Client({ connection: env.connection, namespace: env.namespace });
-  world = createFakeWorld({ client, unhealthyCommits, slowCommits, healthDelayMs: 50 });
+  world = createFakeWorld({ client, unhealthyCommits, slowCommits, verifyScripts, healthDelayMs: 50 });
   const connection = env.nativeConnection;
   workers = [
     await Worker.create({
@@ -478,5 +482,185 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
       const last = world.deploys.filter((d) => d.appId === `/${envName}/${svc}`).at(-1);
       assert.equal(last?.pipelineId, newer.workflowId, `${envName} runs the newer commit`);
     }
+  });
+});
+
+describe('deploy verification (config verify)', { timeout: 120_000 }, () => {
+  const plan = (p: Partial<VerifyPlan>): VerifyPlan => ({ intervalSeconds: 30, smoke: [], metrics: [], ...p });
+  const testState = (state: string) => (s: PipelineStatus) => s.environments[0]?.state === state;
+
+  /** A pipeline that delivered to test and stopped at the production gate: what runs before. */
+  async function deliveredBefore(svc: string): Promise<WorkflowHandle> {
+    const first = await start({ service: svc, commit: commit() });
+    await waitFor(first, waitingFor('production'), 'the first pipeline at the gate');
+    await first.executeUpdate(rejectUpdate, { args: [{ environment: 'production', approver: 'alice' }] });
+    await first.result();
+    return first;
+  }
+
+  /** The verified deploy fails: rolled back to what `first` deployed, the reason in the error. */
+  async function assertRolledBack(first: WorkflowHandle, handle: WorkflowHandle, reason: RegExp) {
+    // env.client lets the server skip the soak's and the retries' timers while it waits.
+    await assert.rejects(env.client.workflow.getHandle(handle.workflowId).result(), (err: unknown) => {
+      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure);
+      assert.match(err.cause.message, reason);
+      return true;
+    });
+    const status = await handle.query(statusQuery);
+    assert.deepEqual(
+      status.environments.map((e) => e.state),
+      ['rolled-back', 'skipped', 'skipped'],
+    );
+    const svc = status.service;
+    const before = world.deploys.find((d) => d.pipelineId === first.workflowId && d.environment === 'test');
+    const rollback = world.rollbacks.find((r) => r.appId === `/test/${svc}`);
+    assert.equal(rollback?.toVersion, before?.version, 'rolled back to the version that ran before');
+    assert.match(rollback?.reason ?? '', /^verification failed: /);
+    return status;
+  }
+
+  test('a 10-minute soak with smoke and metric checks passes: "verifying, 4 min left", then on to the next environment', async () => {
+    const svc = service();
+    const sha = commit();
+    const query = `errors{commit="${sha}"}`;
+    const smoke = [{ path: '/health', status: 200, timeoutSeconds: 5 }];
+    const metrics = [{ query, max: 0.05, noData: 'fail' as const }];
+    verifyScripts.set(sha, {
+      plan: plan({ soakSeconds: 600, intervalSeconds: 60, smoke, metrics }),
+      metricValue: 0.01,
+    });
+    const handle = await start({ service: svc, commit: sha });
+    const verifying = await waitFor(handle, testState('verifying'), 'test to be verifying');
+    const until = Date.parse(verifying.environments[0]?.verifyingUntil ?? '');
+    assert.ok(until - Date.parse(verifying.environments[0]?.startedAt ?? '') >= 600_000, 'the soak lasts 10 minutes');
+    assert.match(renderStatusTable(verifying, until - 239_000), /test +verifying .*verifying, 4 min left/);
+    assert.deepEqual(
+      renderStages(verifying, until - 239_000)[2]
+        ?.split(/ +/)
+        .slice(1, 6),
+      ['▶', 'test', 'running', 'verifying,', '4'],
+    );
+    assert.equal(verifying.state, 'deploying');
+    // The Temporal UI's "Current Details", as the UI reads them (the workflow metadata query).
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(
+      metadata.currentDetails ?? '',
+      /\| test \| 🔎 verifying \| v\d+ \| verifying until \d\d:\d\d:\d\d UTC, 10 min left \|/,
+    );
+    // Ten minutes of workflow time pass in a moment on the time-skipping server.
+    await env.sleep('10m');
+    const waiting = await waitFor(handle, waitingFor('production'), 'the production gate');
+    assert.deepEqual(
+      waiting.environments.map((e) => e.state),
+      ['healthy', 'healthy', 'waiting-approval'],
+    );
+    const version = world.deploys.find((d) => d.pipelineId === handle.workflowId && d.environment === 'test')?.version;
+    assert.equal(world.verified.looks.get(version ?? ''), 11, 'a baseline, then a look every minute for 10 minutes');
+    assert.equal(world.verified.smokeAttempts.get(version ?? ''), 1);
+    assert.equal(world.verified.metricQueries.filter((q) => q === query).length, 11);
+    const integration = world.deploys.find(
+      (d) => d.pipelineId === handle.workflowId && d.environment === 'integration',
+    );
+    assert.equal(world.verified.looks.get(integration?.version ?? ''), undefined, 'integration has no verify config');
+    await handle.executeUpdate(approveUpdate, { args: [{ environment: 'production', approver: 'alice' }] });
+    assert.equal(((await handle.result()) as PipelineStatus).state, 'succeeded');
+    await recordHistory(handle, 'pipeline-verified');
+    await recordHistory(env.client.workflow.getHandle(`lane/${svc}/test`), 'lane-test-verified');
+  });
+
+  test('a task restarting during the soak fails verification and rolls back', async () => {
+    const svc = service();
+    const first = await deliveredBefore(svc);
+    const sha = commit();
+    verifyScripts.set(sha, { plan: plan({ soakSeconds: 300 }), restartAtLook: 4 });
+    const handle = await start({ service: svc, commit: sha });
+    const status = await assertRolledBack(
+      first,
+      handle,
+      /test: verification failed: task \S+\.first stopped and was restarted or replaced \(last task failure: TASK_FAILED: exited with 137 \(task \S+\.second\)\) \((9\d|1\d\d)s into the 5m soak\); rolled back to v\d+$/,
+    );
+    assert.match(status.environments[0]?.error ?? '', /^verification failed: task .* stopped and was restarted/);
+    await recordHistory(handle, 'pipeline-verify-rollback');
+  });
+
+  test('a failing smoke check is tried three times, then rolls back with its reason', async () => {
+    const svc = service();
+    const first = await deliveredBefore(svc);
+    const sha = commit();
+    const failure = 'smoke GET /health on 127.0.0.1:31000 returned 500, expected 200';
+    const smoke = [{ path: '/health', status: 200, timeoutSeconds: 5 }];
+    verifyScripts.set(sha, { plan: plan({ smoke }), smokeFailure: failure });
+    const handle = await start({ service: svc, commit: sha });
+    await assertRolledBack(
+      first,
+      handle,
+      /test: verification failed: smoke GET \/health on 127\.0\.0\.1:31000 returned 500, expected 200; rolled back to v\d+$/,
+    );
+    const version = world.deploys.find((d) => d.pipelineId === handle.workflowId)?.version ?? '';
+    assert.equal(world.verified.smokeAttempts.get(version), 3);
+  });
+
+  test('a metric over its threshold rolls back', async () => {
+    const svc = service();
+    const first = await deliveredBefore(svc);
+    const sha = commit();
+    const query = `errors{commit="${sha}"}`;
+    verifyScripts.set(sha, { plan: plan({ metrics: [{ query, max: 0.05, noData: 'fail' }] }), metricValue: 0.3 });
+    const handle = await start({ service: svc, commit: sha });
+    await assertRolledBack(
+      first,
+      handle,
+      /test: verification failed: metric `errors\{commit="[0-9a-f]+"\}` is 0\.3, above max 0\.05; rolled back to v\d+$/,
+    );
+  });
+
+  test('cancelled while verifying: the verified version is rolled back and the pipeline ends cancelled', async () => {
+    const svc = service();
+    const first = await deliveredBefore(svc);
+    const sha = commit();
+    verifyScripts.set(sha, { plan: plan({ soakSeconds: 600 }) });
+    const handle = await start({ service: svc, commit: sha });
+    await waitFor(handle, testState('verifying'), 'test to be verifying');
+    await handle.cancel();
+    await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError);
+    const status = await handle.query(statusQuery);
+    assert.deepEqual([status.state, status.environments[0]?.state], ['cancelled', 'rolled-back']);
+    const before = world.deploys.find((d) => d.pipelineId === first.workflowId && d.environment === 'test');
+    const rollback = world.rollbacks.find((r) => r.appId === `/test/${svc}`);
+    assert.equal(rollback?.toVersion, before?.version);
+    assert.match(rollback?.reason ?? '', /was cancelled/);
+  });
+
+  test('mid-soak: the lane history so far replays, as a worker taking the lane over does first; the soak finishes once, nothing deployed twice', async () => {
+    const svc = service();
+    const sha = commit();
+    verifyScripts.set(sha, { plan: plan({ soakSeconds: 120 }) });
+    const handle = await start({ service: svc, commit: sha });
+    await waitFor(handle, testState('verifying'), 'test to be verifying');
+    const version = world.deploys.find((d) => d.pipelineId === handle.workflowId)?.version ?? '';
+    await env.sleep('45s');
+    await until('the soak to look twice', 10_000, () =>
+      (world.verified.looks.get(version) ?? 0) >= 2 ? true : undefined,
+    );
+    // What a worker that takes over a lane does first: replay its history, here stopped mid-soak
+    // (committed as a history too, so every later change of the code must replay it).
+    const lane = env.client.workflow.getHandle(`lane/${svc}/test`);
+    await Worker.runReplayHistory(
+      { workflowsPath: require.resolve('../../workflows') },
+      await lane.fetchHistory(),
+      lane.workflowId,
+    );
+    await recordHistory(lane, 'lane-test-mid-soak');
+    await env.sleep('2m');
+    const waiting = await waitFor(handle, waitingFor('production'), 'the production gate after the soak');
+    assert.equal(waiting.environments[0]?.state, 'healthy');
+    assert.equal(
+      world.deploys.filter((d) => d.pipelineId === handle.workflowId && d.environment === 'test').length,
+      1,
+      'deployed once',
+    );
+    assert.equal(world.verified.looks.get(version), 5, 'a baseline and one look every 30 s for 2 minutes, none twice');
+    await handle.executeUpdate(rejectUpdate, { args: [{ environment: 'production', approver: 'alice' }] });
+    await handle.result();
   });
 });

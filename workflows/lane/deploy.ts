@@ -5,6 +5,7 @@ import { CancellationScope, getExternalWorkflowHandle, isCancellation, log, patc
 import {
   deployProgressSignal,
   type DeployOutcome,
+  type DeployProgress,
   type DeployRequest,
   type ImageTagResult,
   type LaneState,
@@ -15,6 +16,7 @@ import { describeError, isFailureOfType } from '../failures';
 import { patches } from '../patches';
 import { marathonDeploy, marathonWaits, quickLocal, registryTags } from '../proxies';
 import type { Lane } from './lane-state';
+import { VerificationFailed, verifyDeployment } from './verify';
 
 type Deployed = Awaited<ReturnType<typeof marathonDeploy.deployToMarathon>>;
 
@@ -39,7 +41,8 @@ export class DeployRunner {
       return await this.scope.run(() => this.deployAndWait(req, progress));
     } catch (err) {
       const cancelled = this.cancelled && isCancellation(err);
-      if (!cancelled && !isFailureOfType(err, NonRetryable.HealthTimeout)) {
+      const unverified = err instanceof VerificationFailed;
+      if (!cancelled && !unverified && !isFailureOfType(err, NonRetryable.HealthTimeout)) {
         // A 422, a refused credential, a foreign lock: Marathon did not take the new version.
         return { kind: 'failed', error: describeError(err) };
       }
@@ -65,8 +68,9 @@ export class DeployRunner {
     });
     progress.deployed = deployed;
     const { deploymentId, version, previousVersion } = deployed;
+    const started: DeployProgress = { environment, pipelineId: req.pipelineId, deploymentId, version, previousVersion };
     const note = getExternalWorkflowHandle(req.pipelineId)
-      .signal(deployProgressSignal, { environment, pipelineId: req.pipelineId, deploymentId, version, previousVersion })
+      .signal(deployProgressSignal, started)
       .catch(() => undefined);
     // The progress note need not be delivered before the health wait starts: waiting for it
     // cost two server round trips per deploy. Lanes that ran before keep their order on replay.
@@ -79,6 +83,15 @@ export class DeployRunner {
       deploymentId,
       timeoutSeconds: req.healthTimeoutSeconds,
     });
+    // Healthy is not yet done where the environment asks for verification: the pipeline hears
+    // "verifying" (the same progress note, with the deadline) and a failure rolls back.
+    const target = { marathonUrl: req.marathonUrl, environment, appId: String(req.app.id), version };
+    const verdict = await verifyDeployment(target, req.verify, (until) => {
+      void getExternalWorkflowHandle(req.pipelineId)
+        .signal(deployProgressSignal, { ...started, verifying: { until } })
+        .catch(() => undefined);
+    });
+    if (!verdict.ok) throw new VerificationFailed(verdict.reason);
     return { kind: 'healthy', deploymentId, version, previousVersion };
   }
 

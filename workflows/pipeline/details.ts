@@ -1,11 +1,12 @@
 // The Markdown the Temporal Web UI shows as a pipeline's "current details": what waits for whom,
 // what would change, and how each environment stands — readable without opening the code.
-import type { PipelineStatus } from '../../common/contract';
+import type { EnvironmentStatus, PipelineStatus } from '../../common/contract';
 
 const icons: Record<string, string> = {
   pending: '⏳',
   'waiting-approval': '✋',
   deploying: '🚀',
+  verifying: '🔎',
   healthy: '✅',
   failed: '❌',
   'rolled-back': '↩️',
@@ -31,7 +32,10 @@ export function describePipeline(status: PipelineStatus): string {
     lines.push('', '| environment | state | Marathon version | note |', '|---|---|---|---|');
     for (const e of status.environments) {
       const note =
-        e.error ?? [e.imageTag && `tagged :${e.imageTag}`, e.warning && `⚠️ ${e.warning}`].filter(Boolean).join('; ');
+        e.error ??
+        [verifyingNote(e), e.imageTag && `tagged :${e.imageTag}`, e.warning && `⚠️ ${e.warning}`]
+          .filter(Boolean)
+          .join('; ');
       lines.push(
         `| ${e.name} | ${icons[e.state] ?? ''} ${e.state} | ${e.version ?? ''} | ${note.replace(/\|/g, '/').slice(0, 120)} |`,
       );
@@ -39,4 +43,14 @@ export function describePipeline(status: PipelineStatus): string {
   }
   if (status.error) lines.push('', `**Error:** ${status.error}`);
   return lines.join('\n');
+}
+
+/**
+ * "verifying until 10:42:05 UTC, 10 min left": the details are written when the state changes,
+ * so the time left is as of then and the deadline is what stays true.
+ */
+function verifyingNote(e: EnvironmentStatus): string {
+  if (e.state !== 'verifying' || !e.verifyingUntil) return '';
+  const left = Math.max(0, Math.ceil((Date.parse(e.verifyingUntil) - Date.now()) / 60_000));
+  return `verifying until ${e.verifyingUntil.slice(11, 19)} UTC, ${left} min left`;
 }

@@ -102,7 +102,7 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
 /** Records how the pipeline ended and tells GitLab; a cancelled one first undoes its in-flight deploy. */
 async function wrapUp(run: PipelineRun, err: unknown, current: string | undefined, steps: DeploySteps): Promise<void> {
   if (isCancellation(err)) {
-    if (current && run.environment(current).state === 'deploying') await undoInFlightDeploy(run, current, steps);
+    if (current && run.deployInFlight(current)) await undoInFlightDeploy(run, current, steps);
     run.skipPending();
     run.finish('cancelled', 'cancelled');
     steps.publish();

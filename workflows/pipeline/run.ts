@@ -117,7 +117,7 @@ export class PipelineRun {
   /** The environment the pipeline works on or waits for, else the last one that became healthy. */
   focusEnvironment(): string {
     const envs = this.status.environments;
-    const active = envs.find((e) => e.state === 'waiting-approval' || e.state === 'deploying');
+    const active = envs.find((e) => ['waiting-approval', 'deploying', 'verifying'].includes(e.state));
     return active?.name ?? [...envs].reverse().find((e) => e.state === 'healthy')?.name ?? '';
   }
 
@@ -258,6 +258,12 @@ export class PipelineRun {
     this.outcomes.delete(name);
   }
 
+  /** Deploying into `name`, or verifying what was deployed there: a cancel must undo it. */
+  deployInFlight(name: string): boolean {
+    const state = this.environment(name).state;
+    return state === 'deploying' || state === 'verifying';
+  }
+
   /** The lane's note that the Marathon deployment started; false when it is not for this run. */
   applyProgress(progress: DeployProgress): boolean {
     const env = this.status.environments.find((e) => e.name === progress.environment);
@@ -265,6 +271,11 @@ export class PipelineRun {
     env.deploymentId = progress.deploymentId;
     env.version = progress.version;
     env.previousVersion = progress.previousVersion;
+    // Healthy, now verified (config `verify`): only while the deploy is still open here.
+    if (progress.verifying && env.state === 'deploying') {
+      env.state = 'verifying';
+      env.verifyingUntil = progress.verifying.until;
+    }
     return true;
   }
 
