@@ -13,6 +13,8 @@ import { createLaneActivities } from './lanes';
 import { createMarathonActivities } from './marathon';
 import { configuredMarathonClient } from './marathon-guard';
 import { planPipeline, renderMarathonApp } from './plan';
+import { createPromotionActivities } from './promotion';
+import { verifyPromotionImage } from './promotion-registry';
 import { checkoutSource, removeWorkdir } from './source';
 
 /** Task queue "slipway": planning, rendering, lane messages, Marathon, GitLab reporting. */
@@ -25,6 +27,7 @@ export function createDeployActivities(deps: { client: Client }) {
     ...createLaneActivities({ client: deps.client }),
     ...createLaneChecks({ client: deps.client }),
     ...createGitlabActivities(),
+    ...createPromotionActivities({ client: deps.client }),
   };
 }
 
@@ -35,6 +38,7 @@ export function createBuildActivities(deps: { docker?: Dockerode }) {
     checkoutSource,
     removeWorkdir,
     ...createDockerActivities({ docker: deps.docker }),
+    verifyPromotionImage,
   };
 }
 

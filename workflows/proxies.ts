@@ -30,6 +30,8 @@ type QuickSteps = Pick<
   | 'confirmLaneOutcome'
   | 'confirmSuperseded'
   | 'resolveLaneTarget'
+  | 'findPromotionSource'
+  | 'planRollbackToCommit'
 >;
 const quickOptions = {
   startToCloseTimeout: '30s',
@@ -116,6 +118,14 @@ export function buildHost(taskQueue: string, maximumAttempts = 3, scheduleToClos
 
 /** Registry tags on any build worker (they hold the registry credentials); best effort. */
 export const registryTags = proxyActivities<Pick<BuildActivities, 'tagImageInRegistry'>>({
+  taskQueue: taskQueues.build,
+  scheduleToCloseTimeout: '2m',
+  startToCloseTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 5 },
+});
+
+/** A promotion's image checked in the registry by any build worker (they hold the registry credentials). */
+export const registryCheck = proxyActivities<Pick<BuildActivities, 'verifyPromotionImage'>>({
   taskQueue: taskQueues.build,
   scheduleToCloseTimeout: '2m',
   startToCloseTimeout: '30s',
