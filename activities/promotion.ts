@@ -93,6 +93,9 @@ export function createPromotionActivities({
         order: pipelineOrder(status),
         ...(trigger.kind !== 'manual' ? { project: trigger.project } : {}),
         ...(status.ref ? { ref: status.ref } : {}),
+        ...(status.changedBy ? { changedBy: status.changedBy } : {}),
+        ...(status.author ? { author: status.author } : {}),
+        ...(status.committedAt ? { committedAt: status.committedAt } : {}),
         ranIn,
       };
     },

@@ -108,9 +108,7 @@ export async function startRerun(
     throw err;
   }
   if (!finalPipelineStates.includes(status.state) || !rerunnable.includes(status.state))
-    throw new RequestRefused(
-      `${pipelineId} is ${status.state}: only a rejected or approval-expired pipeline is rerun`,
-    );
+    throw new RequestRefused(`${pipelineId} is ${status.state}: only a rejected or approval-expired pipeline is rerun`);
   const last = status.environments.at(-1);
   if (!last || last.state === 'healthy') throw new RequestRefused(`${pipelineId} reached every environment it planned`);
   // A rerun of a promotion reuses the same build as it did.
@@ -151,4 +149,3 @@ export async function startCommitRollback(
   });
   return { workflowId, handle };
 }
-

@@ -84,7 +84,7 @@ export function registerRerun(program: Command): void {
   const cmd = program
     .command('rerun')
     .description(
-      'Promote a rejected or approval-expired pipeline\'s commit to the environments it did not reach, reusing its build',
+      "Promote a rejected or approval-expired pipeline's commit to the environments it did not reach, reusing its build",
     )
     .argument('<pipelineId>', 'the pipeline to rerun: pipeline/<service>/<commit> (or a promotion)');
   commonOptions(cmd).addHelpText(

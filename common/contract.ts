@@ -84,6 +84,10 @@ export interface PromotionSource {
   order?: number;
   project?: string;
   ref?: string;
+  /** The change's authors as the build pipeline knew them: approval gates tell them apart as they did. */
+  changedBy?: Identities;
+  author?: PipelineInput['author'];
+  committedAt?: string;
   /** Environments whose lane ran this commit (now or before). */
   ranIn: string[];
 }
@@ -97,8 +101,7 @@ export interface VerifiedImage {
 
 /** How `rollback --to-commit` returns: to a Marathon version Marathon still has, or by redeploying the digest. */
 export type CommitRollbackPlan =
-  | { kind: 'version'; version: string; image: string }
-  | { kind: 'redeploy'; image: string; version: string };
+  { kind: 'version'; version: string; image: string } | { kind: 'redeploy'; image: string; version: string };
 
 export type EnvironmentState =
   'pending' | 'waiting-approval' | 'deploying' | 'healthy' | 'failed' | 'rolled-back' | 'skipped';

@@ -11,17 +11,22 @@ import {
   type RollbackInput,
 } from '../common/contract';
 import { deliveryPipeline } from './pipeline';
+import { describeError } from './failures';
 import { quickRemote } from './proxies';
 
 export async function rollbackEnvironment(input: RollbackInput): Promise<DeployOutcome> {
   const requestId = workflowInfo().workflowId;
   let toVersion = input.toVersion;
   if (input.toCommit) {
-    const plan = await quickRemote.planRollbackToCommit({
-      service: input.service,
-      environment: input.environment,
-      commit: input.toCommit,
-    });
+    const plan = await quickRemote
+      .planRollbackToCommit({ service: input.service, environment: input.environment, commit: input.toCommit })
+      .catch((err: unknown) => {
+        // Say why ("never ran in production"), not "activity task failed".
+        throw ApplicationFailure.nonRetryable(
+          `rollback of ${input.service} in ${input.environment}: ${describeError(err)}`,
+          'RollbackRefused',
+        );
+      });
     if (plan.kind === 'redeploy') return redeployCommit(input, input.toCommit);
     toVersion = plan.version;
   }

@@ -72,8 +72,18 @@ async function startVersionRollback(
   opts: RollbackOptions,
 ) {
   const workflowId = `rollback/${service}/${opts.env}/${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  const input = { service, environment: opts.env, toVersion: opts.toVersion, requestedBy: opts.as, reason: opts.reason };
-  const handle = await client.workflow.start(rollbackEnvironment, { taskQueue: taskQueues.deploy, workflowId, args: [input] });
+  const input = {
+    service,
+    environment: opts.env,
+    toVersion: opts.toVersion,
+    requestedBy: opts.as,
+    reason: opts.reason,
+  };
+  const handle = await client.workflow.start(rollbackEnvironment, {
+    taskQueue: taskQueues.deploy,
+    workflowId,
+    args: [input],
+  });
   return { workflowId, handle };
 }
 

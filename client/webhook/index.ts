@@ -141,7 +141,11 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
       res.writeHead(200, { 'Content-Type': metricsContentType, 'Content-Length': Buffer.byteLength(text) });
       return void res.end(text);
     }
-    if (rawPath === '/pipelines' || rawPath.startsWith('/pipelines/') || /^\/(promotions|rollbacks)\/?$/.test(rawPath)) {
+    if (
+      rawPath === '/pipelines' ||
+      rawPath.startsWith('/pipelines/') ||
+      /^\/(promotions|rollbacks)\/?$/.test(rawPath)
+    ) {
       if (req.method === 'GET' || req.method === 'HEAD') requireReader(req);
       if (await pipelines(req, res, url, rawPath)) return;
     }

@@ -74,7 +74,11 @@ export function createPromotionRoutes(opts: PromotionRouteOptions) {
 
     async rerun(req: IncomingMessage, res: ServerResponse, pipelineId: string): Promise<void> {
       const { approver, body } = await authenticated(req);
-      const request = { reason: text(body, 'reason', false), allowOlder: flag(body, 'allowOlder'), requestedBy: approver };
+      const request = {
+        reason: text(body, 'reason', false),
+        allowOlder: flag(body, 'allowOlder'),
+        requestedBy: approver,
+      };
       await respond(res, 'rerun', () => startRerun(opts.client, pipelineId, request));
     },
 

@@ -6,6 +6,7 @@
 import type { EnvironmentPlan, PipelinePlan } from '../../common/contract';
 import { registryCheck } from '../proxies';
 import type { DeploySteps } from './deploy-stage';
+import { applyPromotion, promotionChain } from './promotion-plan';
 import type { PipelineRun } from './run';
 
 export async function promoteBuiltImage(
@@ -14,7 +15,7 @@ export async function promoteBuiltImage(
   steps: DeploySteps,
 ): Promise<{ image: string; environments: EnvironmentPlan[] }> {
   const { service, commit, promotion } = run.input;
-  const chain = run.promotionChain(plan);
+  const chain = promotionChain(run, plan);
   const source = await steps.quick.findPromotionSource({
     service,
     commit,
@@ -26,7 +27,7 @@ export async function promoteBuiltImage(
     tag: plan.tag,
     ...(source.image ? { digestRef: source.image } : {}),
   });
-  const environments = run.promoted(plan, source, image);
+  const environments = applyPromotion(run, plan, source, image);
   // The build pipeline's GitLab project is known now: deployments are reported there.
   steps.gitlab.start();
   steps.publish();

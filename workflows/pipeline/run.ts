@@ -9,15 +9,12 @@ import type {
   DecisionRecord,
   DeployOutcome,
   DeployProgress,
-  EnvironmentPlan,
   EnvironmentStatus,
   PipelineInput,
   PipelinePlan,
   PipelineState,
   PipelineStatus,
-  PromotionSource,
   RejectionRequest,
-  VerifiedImage,
 } from '../../common/contract';
 import { mergeIdentities, refusalReason, type DecisionKind } from './approval-rules';
 import { DecisionBook } from './decision-book';
@@ -50,7 +47,7 @@ export class PipelineRun {
   readonly status: PipelineStatus;
   /**
    * Pipelines of one service are ordered by when they started: an older one never overtakes. A
-   * promotion takes its build's order (`promoted`).
+   * promotion takes its build's order (promotion-plan.ts).
    */
   order: number;
   /** Bound into verified decisions: one signed for another run of this workflow ID is refused. */
@@ -111,52 +108,6 @@ export class PipelineRun {
       marathonUrl: e.marathonUrl,
       approval: e.approval,
     }));
-  }
-
-  // --- promotions ------------------------------------------------------------------------------
-
-  /** The environments a promotion may touch: the chain up to `to`, or `to` alone; refused when `to` is not in it. */
-  promotionChain(plan: PipelinePlan): EnvironmentPlan[] {
-    const promotion = this.input.promotion;
-    if (!promotion) throw new Error('not a promotion');
-    const names = plan.environments.map((e) => e.name);
-    const at = names.indexOf(promotion.to);
-    if (at < 0) throw new Error(`environment "${promotion.to}" is not in ${plan.service}'s chain (${names.join(', ')})`);
-    return promotion.only ? [plan.environments[at]!] : plan.environments.slice(0, at + 1);
-  }
-
-  /**
-   * A promotion found its image. Records where from, takes its build's order (unless it may be
-   * older than what runs), and returns what to deploy: `to`, after the chain's earlier
-   * environments the commit never ran in (those it ran in are skipped, as already passed).
-   */
-  promoted(plan: PipelinePlan, source: PromotionSource, image: VerifiedImage): EnvironmentPlan[] {
-    const promotion = this.input.promotion!;
-    const chain = this.promotionChain(plan);
-    if (!promotion.allowOlder) {
-      const order = source.order ?? (image.createdAt ? Date.parse(image.createdAt) : undefined);
-      if (order === undefined)
-        throw new Error(`the build time of ${image.digestRef} is unknown: promote it with allowOlder (--allow-older)`);
-      this.order = order;
-    }
-    this.status.order = this.order;
-    const alreadyRan = chain.filter((e) => e.name !== promotion.to && source.ranIn.includes(e.name)).map((e) => e.name);
-    const from = source.pipelineId ?? `registry ${plan.imageRepository}:${plan.tag}`;
-    this.status.promotion = {
-      ...promotion,
-      source: source.pipelineId ? 'pipeline' : 'registry',
-      ...(source.pipelineId ? { pipelineId: source.pipelineId } : {}),
-      alreadyRan,
-      ...(source.project ? { project: source.project } : {}),
-      note: `promoted from ${from}, no build`,
-    };
-    if (source.ref) this.status.ref = source.ref;
-    this.status.image = image.digestRef;
-    this.status.build = { digestRef: image.digestRef, finishedAt: this.now() };
-    this.status.environments = this.status.environments.filter((e) => chain.some((c) => c.name === e.name));
-    for (const name of alreadyRan)
-      Object.assign(this.environment(name), { state: 'skipped', warning: `already ran ${this.input.commit.slice(0, 12)}` });
-    return chain.filter((e) => !alreadyRan.includes(e.name));
   }
 
   environment(name: string): EnvironmentStatus {
