@@ -119,7 +119,12 @@ export function createPromotionActivities({
       }
       const target = deploys.targetOf(input);
       const kept = await versions(target, environment);
-      if (kept.includes(ran.version)) return { kind: 'version', version: ran.version, image: ran.image };
+      if (kept.includes(ran.version)) {
+        const build = await pipelineStatusOf(pipelineWorkflowId(service, commit)).catch(() => undefined);
+        const project = build && build.trigger.kind !== 'manual' ? build.trigger.project : undefined;
+        const gitlab = project && build?.ref ? { gitlab: { project, ref: build.ref } } : {};
+        return { kind: 'version', version: ran.version, image: ran.image, ...gitlab };
+      }
       if (!ran.image.includes('@sha256:'))
         throw notPromotable(
           `Marathon no longer holds version ${ran.version} of ${target.appId}, and the lane does not know the image that ran ${commit.slice(0, 12)}`,

@@ -100,8 +100,12 @@ export interface VerifiedImage {
 }
 
 /** How `rollback --to-commit` returns: to a Marathon version Marathon still has, or by redeploying the digest. */
-export type CommitRollbackPlan =
-  { kind: 'version'; version: string; image: string } | { kind: 'redeploy'; image: string; version: string };
+export type CommitRollbackPlan = (
+  { kind: 'version'; version: string; image: string } | { kind: 'redeploy'; image: string; version: string }
+) & {
+  /** Where GitLab hears of the rollback: the commit's build pipeline's project and ref, when known. */
+  gitlab?: { project: string; ref: string };
+};
 
 export type EnvironmentState =
   'pending' | 'waiting-approval' | 'deploying' | 'healthy' | 'failed' | 'rolled-back' | 'skipped';

@@ -2,21 +2,24 @@
 // version, carried out by that environment's lane so it never races a deploy. With `toCommit`,
 // the version that ran that commit (the lane's history); when Marathon no longer holds that
 // version, the commit's digest is deployed anew by a promotion to that environment alone.
-import { ApplicationFailure, condition, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, executeChild, log, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   promotionWorkflowId,
   rollbackFinishedSignal,
+  type CommitRollbackPlan,
   type DeployOutcome,
   type PipelineStatus,
   type RollbackInput,
 } from '../common/contract';
 import { deliveryPipeline } from './pipeline';
 import { describeError } from './failures';
-import { quickRemote } from './proxies';
+import { refName } from './pipeline/reporting';
+import { gitlab, quickRemote } from './proxies';
 
 export async function rollbackEnvironment(input: RollbackInput): Promise<DeployOutcome> {
   const requestId = workflowInfo().workflowId;
   let toVersion = input.toVersion;
+  let report: CommitRollbackPlan['gitlab'];
   if (input.toCommit) {
     const plan = await quickRemote
       .planRollbackToCommit({ service: input.service, environment: input.environment, commit: input.toCommit })
@@ -29,6 +32,7 @@ export async function rollbackEnvironment(input: RollbackInput): Promise<DeployO
       });
     if (plan.kind === 'redeploy') return redeployCommit(input, input.toCommit);
     toVersion = plan.version;
+    report = plan.gitlab;
   }
   let outcome: DeployOutcome | undefined;
   setHandler(rollbackFinishedSignal, (msg) => {
@@ -47,6 +51,20 @@ export async function rollbackEnvironment(input: RollbackInput): Promise<DeployO
       `rollback of ${input.service} in ${input.environment} failed: ${why}`,
       'RollbackFailed',
     );
+  }
+  // A rollback to a commit is that commit's deployment, as GitLab sees it (best effort).
+  if (report && input.toCommit) {
+    const { project, ref } = report;
+    await gitlab
+      .reportDeployment({
+        project,
+        sha: input.toCommit,
+        ref: refName(ref) ?? ref,
+        tag: ref.startsWith('refs/tags/'),
+        environment: input.environment,
+        status: 'success',
+      })
+      .catch((err: unknown) => log.warn('GitLab deployment not reported', { error: describeError(err) }));
   }
   return result;
 }

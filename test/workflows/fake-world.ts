@@ -53,6 +53,7 @@ export function createFakeWorld(opts: WorldOptions) {
   const tagCalls: { digestRef: string; tag: string }[] = [];
   /** What the fake registry holds: "repository:tag" -> digest reference, as pushImage stored it. */
   const pushed = new Map<string, string>();
+  const gitlabDeployments: Parameters<DeployActivities['reportDeployment']>[0][] = [];
   const registryChecks: { imageRepository: string; tag: string; digestRef?: string }[] = [];
   const inFlight = new Map<string, number>();
   let maxConcurrentPerApp = 0;
@@ -145,8 +146,11 @@ export function createFakeWorld(opts: WorldOptions) {
     async reportCommitStatus() {
       return null;
     },
-    async reportDeployment() {
-      return null;
+    async reportDeployment(input) {
+      gitlabDeployments.push(input);
+      return input.deploymentId === undefined
+        ? { deploymentId: gitlabDeployments.length }
+        : { deploymentId: input.deploymentId };
     },
     verifyDecisionAttestation,
     ...createLaneActivities({ client: opts.client }),
@@ -248,6 +252,7 @@ export function createFakeWorld(opts: WorldOptions) {
     tagCalls,
     pushed,
     registryChecks,
+    gitlabDeployments,
     maxConcurrent: () => maxConcurrentPerApp,
   };
 }

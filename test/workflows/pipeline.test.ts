@@ -386,7 +386,8 @@ describe('deliveryPipeline', { timeout: 60_000 }, () => {
 describe("promotions: deploy a commit's build again, no build", { timeout: 60_000 }, () => {
   /** A pipeline of `sha` rejected at the production gate: it ran in test and integration. */
   async function rejectedAtProduction(svc: string, sha: string): Promise<PipelineStatus> {
-    const handle = await start({ service: svc, commit: sha });
+    const gitlabPush = { kind: 'gitlab-push' as const, project: `group/${svc}`, user: 'carol' };
+    const handle = await start({ service: svc, commit: sha, ref: 'refs/heads/main', trigger: gitlabPush });
     await waitFor(handle, waitingFor('production'), 'the production gate');
     await handle.executeUpdate(rejectUpdate, {
       args: [{ environment: 'production', approver: 'bob', reason: 'not now' }],
@@ -432,6 +433,17 @@ describe("promotions: deploy a commit's build again, no build", { timeout: 60_00
     );
     assert.equal(deploysOf(svc, 'production').at(-1)?.image, rejected.image);
     assert.equal(deploysOf(svc, 'test').length, 1, 'test was not deployed again');
+    const reported = world.gitlabDeployments.filter(
+      (d) => d.project === `group/${svc}` && d.environment === 'production',
+    );
+    assert.deepEqual(
+      reported.map((d) => [d.sha, d.ref, d.status]),
+      [
+        [sha, 'main', 'running'],
+        [sha, 'main', 'success'],
+      ],
+      "the promotion reports its production deployment under the build pipeline's project and ref",
+    );
     assert.deepEqual(
       world.registryChecks.find((c) => c.digestRef === rejected.image)?.imageRepository,
       `registry.test/${svc}`,
@@ -530,6 +542,8 @@ describe("promotions: deploy a commit's build again, no build", { timeout: 60_00
     });
     assert.equal((await byVersion.handle.result()).kind, 'healthy');
     assert.equal(world.rollbacks.at(-1)?.toVersion, deploysOf(svc, 'test')[0]?.version);
+    const rolledBack = world.gitlabDeployments.filter((d) => d.project === `group/${svc}` && d.environment === 'test');
+    assert.deepEqual(rolledBack.at(-1) && [rolledBack.at(-1)!.sha, rolledBack.at(-1)!.status], [shaOld, 'success']);
     // Marathon forgot newer's version in test: its digest is deployed anew, over the older commit.
     for (const d of deploysOf(svc, 'test')) forgottenVersions.add(d.version);
     const deploysBefore = deploysOf(svc, 'test').length;

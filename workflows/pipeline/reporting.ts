@@ -82,6 +82,7 @@ export class GitlabReporter {
   }
 }
 
-function refName(ref: string | undefined): string | undefined {
+/** refs/heads/main -> main, as GitLab names refs. */
+export function refName(ref: string | undefined): string | undefined {
   return ref?.replace(/^refs\/(heads|tags)\//, '');
 }
