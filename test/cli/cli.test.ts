@@ -76,6 +76,8 @@ describe('help', () => {
       'reject',
       'cancel',
       'rollback',
+      'promote',
+      'rerun',
       'metrics',
       'demo',
     ];

@@ -104,6 +104,19 @@ test(
   { timeout: 180_000 },
   async () => {
     assert.ok(built, 'the delivery ran');
+    const anonymous = await fetch(`${webhook.url}/promotions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ service: stack.service, commit: built.commit, to: 'production' }),
+    });
+    assert.equal(anonymous.status, 401, 'the API starts promotions only for an approver token');
+    const shortSha = await asAlice('/promotions', {
+      service: stack.service,
+      commit: built.commit.slice(0, 8),
+      to: 'production',
+    });
+    assert.equal(shortSha.status, 409);
+    assert.match(String(shortSha.body.error), /expected the full commit SHA/);
     const cli = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
       const child = execFile(
         process.execPath,
@@ -158,6 +171,9 @@ test(
       app: { container: { docker: { image: string } } };
     };
     assert.equal(app.app.container.docker.image, built.image, 'production runs the digest the build pushed');
+    const again = await asAlice(`/pipelines/${encodeURIComponent(workflowId)}/rerun`, {});
+    assert.equal(again.status, 409);
+    assert.match(String(again.body.error), /is succeeded: only a rejected or approval-expired pipeline is rerun/);
     const deployment = gitlab.deployments.find((d) => d.environment === 'production');
     assert.deepEqual(deployment && { sha: deployment.sha, ref: deployment.ref, status: deployment.status }, {
       sha: built.commit,
