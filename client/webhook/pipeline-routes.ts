@@ -10,9 +10,9 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { signDecision } from '../../activities/attestation';
 import type { Logger } from '../../common/log';
 import { listPipelines, PipelineNotFound, pipelineStatus, sendDecision } from '../pipelines';
-import { authenticateApprover, type ApproverDirectory } from './auth';
-import { createPromotionRoutes } from './promotion-routes';
-import { header, HttpError, parseJson, readBody, requireJsonContentType, sendJson } from './http';
+import type { ApproverDirectory } from './auth';
+import { authenticatedJson, createPromotionRoutes } from './promotion-routes';
+import { HttpError, sendJson } from './http';
 
 export interface PipelineRouteOptions {
   client: Client;
@@ -99,16 +99,7 @@ export function createPipelineRoutes(opts: PipelineRouteOptions) {
     workflowId: string,
     kind: 'approve' | 'reject',
   ): Promise<void> {
-    const approver = authenticateApprover(header(req, 'authorization'), opts.approvers());
-    if (!approver) {
-      req.resume();
-      throw new HttpError(401, 'expected Authorization: Bearer <approver token>', {});
-    }
-    requireJsonContentType(req);
-    const body = parseJson(await readBody(req, 64 * 1024));
-    if (!body || typeof body !== 'object' || Array.isArray(body))
-      throw new HttpError(400, 'expected a JSON object like {"environment":"production"}');
-    const b = body as Record<string, unknown>;
+    const { approver, body: b } = await authenticatedJson(req, opts.approvers());
     if (typeof b.environment !== 'string' || !b.environment)
       throw new HttpError(400, 'field "environment": expected the name of the environment that waits');
     if (b.approver !== undefined && b.approver !== approver) {

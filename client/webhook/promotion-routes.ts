@@ -32,19 +32,26 @@ const flag = (b: Body, field: string): boolean => {
   return v === true;
 };
 
-export function createPromotionRoutes(opts: PromotionRouteOptions) {
-  /** The token's owner and the JSON object the request carries. */
-  async function authenticated(req: IncomingMessage): Promise<{ approver: string; body: Body }> {
-    const approver = authenticateApprover(header(req, 'authorization'), opts.approvers());
-    if (!approver) {
-      req.resume();
-      throw new HttpError(401, 'expected Authorization: Bearer <approver token>', {});
-    }
-    requireJsonContentType(req);
-    const body = parseJson(await readBody(req, 64 * 1024));
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'expected a JSON object');
-    return { approver, body: body as Body };
+/** The approver token's owner and the JSON object the request carries: 401 without a known token. */
+export async function authenticatedJson(
+  req: IncomingMessage,
+  approvers: ApproverDirectory,
+  example = '{"environment":"production"}',
+): Promise<{ approver: string; body: Body }> {
+  const approver = authenticateApprover(header(req, 'authorization'), approvers);
+  if (!approver) {
+    req.resume();
+    throw new HttpError(401, 'expected Authorization: Bearer <approver token>', {});
   }
+  requireJsonContentType(req);
+  const body = parseJson(await readBody(req, 64 * 1024));
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new HttpError(400, `expected a JSON object like ${example}`);
+  return { approver, body: body as Body };
+}
+
+export function createPromotionRoutes(opts: PromotionRouteOptions) {
+  const authenticated = (req: IncomingMessage) => authenticatedJson(req, opts.approvers(), '{"service":"…"}');
 
   async function respond(res: ServerResponse, what: string, start: () => Promise<{ workflowId: string }>) {
     try {

@@ -7,6 +7,7 @@
 // production deployment under the build's project and ref.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
@@ -19,6 +20,7 @@ import { registryAddress } from '../helpers/env';
 import { startStack, type Stack } from '../helpers/stack';
 import { waitForStatus } from '../helpers/status';
 
+const execFileAsync = promisify(execFile);
 const gitlabToken = `glpat-${randomUUID()}`;
 const aliceToken = `alice-${randomUUID()}`;
 /** Workers check the API's signed decisions with the same key. */
@@ -38,14 +40,13 @@ before(async () => {
     token: gitlabToken,
     projects: { [`e2e/${stack.service}`]: { id: 77, refs: ['main'] } },
   });
-  stack.workerEnv.GITLAB_URL = gitlab.url;
-  stack.startWorker('deploy');
-  stack.startWorker('build');
+  // One worker process for both roles: the build worker's steps are what must not run again.
+  stack.startWorker('deploy,build', { GITLAB_URL: gitlab.url });
   webhook = await startWebhookServer({
     port: 0,
     client: stack.client,
-    token: `hook-${randomUUID()}`,
     configDir: stack.configDir,
+    token: `hook-${randomUUID()}`,
     env: { ...process.env, SLIPWAY_APPROVAL_KEY: approvalKey, SLIPWAY_APPROVER_TOKEN_ALICE: aliceToken },
   });
 });
@@ -117,31 +118,24 @@ test(
     });
     assert.equal(shortSha.status, 409);
     assert.match(String(shortSha.body.error), /expected the full commit SHA/);
-    const cli = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const child = execFile(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          path.join(projectRoot, 'client', 'cli.ts'),
-          'promote',
-          stack.service,
-          '--commit',
-          built.commit,
-          '--to',
-          'production',
-          '--token',
-          aliceToken,
-          '--api',
-          webhook.url,
-          '--json',
-        ],
-        { env: { ...process.env, SLIPWAY_TOKEN: '' }, cwd: projectRoot },
-        (_err, stdout, stderr) => resolve({ code: child.exitCode, out: stdout, err: stderr }),
-      );
-    });
-    assert.equal(cli.code, 0, cli.err);
-    const { workflowId } = JSON.parse(cli.out) as { workflowId: string };
+    // The CLI as a user runs it (a non-zero exit rejects with its output).
+    const promote = ['promote', stack.service, '--commit', built.commit, '--to', 'production'];
+    const cli = await execFileAsync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(projectRoot, 'client', 'cli.ts'),
+        ...promote,
+        '--token',
+        aliceToken,
+        '--api',
+        webhook.url,
+        '--json',
+      ],
+      { env: { ...process.env, SLIPWAY_TOKEN: '' }, cwd: projectRoot },
+    );
+    const { workflowId } = JSON.parse(cli.stdout) as { workflowId: string };
     assert.match(workflowId, new RegExp(`^promotion/${stack.service}/${built.commit}/production/`));
 
     const waiting = await waitForStatus(
