@@ -433,6 +433,7 @@ describe("promotions: deploy a commit's build again, no build", { timeout: 60_00
     );
     assert.equal(deploysOf(svc, 'production').at(-1)?.image, rejected.image);
     assert.equal(deploysOf(svc, 'test').length, 1, 'test was not deployed again');
+    await recordHistory(handle, 'pipeline-promotion-rerun');
     const reported = world.gitlabDeployments.filter(
       (d) => d.project === `group/${svc}` && d.environment === 'production',
     );
