@@ -121,6 +121,8 @@ export async function startRerun(
     reason: opts.reason ?? `rerun of ${pipelineId}`,
     ...(from ? { from } : {}),
     ...(opts.allowOlder ? { allowOlder: true } : {}),
+    // A rerun of a one-environment promotion stays one environment.
+    ...(status.promotion?.only ? { only: true } : {}),
     kind: 'rerun',
   });
   return { ...started, to: last.name };
