@@ -17,6 +17,7 @@ import { startPipeline } from '../../client/pipelines';
 import { startWebhookServer, type WebhookServer } from '../../client/webhook';
 import { startFakeGitlab, type FakeGitlab } from '../gitlab/fake-gitlab';
 import { registryAddress } from '../helpers/env';
+import { verifyPromotionImage } from '../../activities/promotion-registry';
 import { startStack, type Stack } from '../helpers/stack';
 import { waitForStatus } from '../helpers/status';
 
@@ -176,3 +177,18 @@ test(
     });
   },
 );
+
+test("the registry's commit tag alone finds the build (its pipeline gone), and a commit never built is refused", async () => {
+  assert.ok(built, 'the delivery ran');
+  const imageRepository = `${registryAddress()}/${stack.service}`;
+  const found = await verifyPromotionImage({ imageRepository, tag: built.commit.slice(0, 12) });
+  assert.equal(found.digestRef, built.image);
+  assert.ok(found.createdAt && Date.parse(found.createdAt) > Date.parse(built.startedAt) - 3600_000, found.createdAt);
+  await assert.rejects(verifyPromotionImage({ imageRepository, tag: 'f'.repeat(12) }), (err: Error) =>
+    err.message.includes(`no ${imageRepository}:ffffffffffff in the registry`),
+  );
+  const foreign = `${registryAddress()}/someone-else@${built.image!.split('@')[1]}`;
+  await assert.rejects(verifyPromotionImage({ imageRepository, tag: 'x', digestRef: foreign }), (err: Error) =>
+    err.message.includes('is not in ' + imageRepository + ", this service's repository"),
+  );
+});
