@@ -15,6 +15,8 @@ import { createLaneActivities } from './lanes';
 import { createMarathonActivities } from './marathon';
 import { configuredMarathonClient } from './marathon-guard';
 import { planPipeline, renderMarathonApp } from './plan';
+import { createPromotionActivities } from './promotion';
+import { verifyPromotionImage } from './promotion-registry';
 import { checkoutSource, removeWorkdir } from './source';
 import { createVerifyActivities } from './verify';
 
@@ -31,6 +33,7 @@ export function createDeployActivities(deps: { client: Client }) {
     ...createDriftActivities({ client: deps.client }),
     ...createEventActivities(),
     ...createVerifyActivities({ clientFor: configuredMarathonClient }),
+    ...createPromotionActivities({ client: deps.client }),
   };
 }
 
@@ -41,6 +44,7 @@ export function createBuildActivities(deps: { docker?: Dockerode }) {
     checkoutSource,
     removeWorkdir,
     ...createDockerActivities({ docker: deps.docker }),
+    verifyPromotionImage,
   };
 }
 

@@ -11,6 +11,7 @@ import {
   deployOutcomeQuery,
   laneQuery,
   laneWorkflowId,
+  pipelineOrder,
   statusQuery,
   type DeployOutcome,
   type LaneAdmission,
@@ -112,8 +113,8 @@ export function createLaneChecks({
           ? `its commit is ${status.commit}, not ${req.commit}`
           : status.image !== req.image
             ? `its image is ${status.image ?? '(not built)'}, not ${req.image}`
-            : Date.parse(status.startedAt) !== req.order
-              ? `its order is ${Date.parse(status.startedAt)}, not ${req.order}`
+            : pipelineOrder(status) !== req.order
+              ? `its order is ${pipelineOrder(status)}, not ${req.order}`
               : env?.state !== 'deploying'
                 ? `it is not deploying into ${lane.environment} (${env?.state ?? 'no such environment'})`
                 : undefined;
@@ -164,7 +165,7 @@ export function createLaneChecks({
         status &&
         status.service === input.service &&
         env?.state === 'waiting-approval' &&
-        Date.parse(status.startedAt) === claim.order
+        pipelineOrder(status) === claim.order
       )
         return { ok: true };
       return {

@@ -7,7 +7,8 @@
 // Either way the command prints what happened and exits non-zero when the decision was refused.
 import type { Command } from 'commander';
 import type { DecisionRecord } from '../common/contract';
-import { fail, printJson, readEndpoints, withClient } from './cli-support';
+import { apiBase, postToApi } from './api-call';
+import { fail, printJson, withClient } from './cli-support';
 import { sendDecision, type DecisionOutcome } from './pipelines';
 
 interface DecisionOptions {
@@ -76,31 +77,14 @@ async function decideThroughApi(
   token: string,
   opts: DecisionOptions,
 ): Promise<DecisionOutcome> {
-  const base = (
-    opts.api ??
-    process.env.SLIPWAY_API_URL ??
-    readEndpoints()?.webhook?.replace(/\/webhooks\/gitlab$/, '') ??
-    'http://127.0.0.1:8787'
-  ).replace(/\/+$/, '');
-  const url = `${base}/pipelines/${encodeURIComponent(workflowId)}/${kind === 'approve' ? 'approvals' : 'rejections'}`;
+  const path = `/pipelines/${encodeURIComponent(workflowId)}/${kind === 'approve' ? 'approvals' : 'rejections'}`;
   const body = {
     environment: opts.env,
     ...(opts.as ? { approver: opts.as } : {}),
     ...(kind === 'approve' ? { comment: opts.comment } : { reason: opts.reason }),
   };
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-  } catch (err) {
-    throw new Error(
-      `the Slipway API at ${base} does not answer (${(err as Error).message}); set --api or SLIPWAY_API_URL`,
-    );
-  }
-  const answer = (await res.json().catch(() => ({}))) as { decision?: DecisionRecord; error?: string };
+  const res = await postToApi(apiBase(opts.api), path, token, body);
+  const answer = res.answer as { decision?: DecisionRecord; error?: string };
   if (res.ok && answer.decision) return { ok: true, record: answer.decision };
   const code = res.status === 404 ? 'not-found' : 'refused';
   return { ok: false, code, reason: answer.error ?? `the API answered ${res.status} ${res.statusText}` };

@@ -51,7 +51,7 @@ export function renderStatusTable(status: PipelineStatus, now = Date.now()): str
     `Started    ${status.startedAt}${status.finishedAt ? `, finished after ${since(status.startedAt, status.finishedAt, now)}` : `, running ${since(status.startedAt, undefined, now)}`}`,
     `Trigger    ${status.trigger.kind}${status.trigger.user ? ` by ${status.trigger.user}` : ''}${status.author?.name || status.author?.username ? `; author ${status.author.username ?? status.author.name}` : ''}`,
     `Image      ${status.image ?? status.build.image ?? '(not built yet)'}`,
-    `Build      ${status.build.finishedAt ? `done in ${since(status.build.startedAt, status.build.finishedAt, now)}` : status.build.startedAt ? `running ${since(status.build.startedAt, undefined, now)}` : 'not started'}${status.build.host ? ` on ${status.build.host}` : ''}`,
+    `Build      ${status.promotion ? `${status.promotion.note} (requested by ${status.promotion.requestedBy})` : status.build.finishedAt ? `done in ${since(status.build.startedAt, status.build.finishedAt, now)}` : status.build.startedAt ? `running ${since(status.build.startedAt, undefined, now)}` : 'not started'}${status.build.host ? ` on ${status.build.host}` : ''}`,
     '',
   ];
   const rows = status.environments.map((e) => [
@@ -103,7 +103,7 @@ export function stagesOf(status: PipelineStatus, now = Date.now()): Stage[] {
       state: buildState,
       detail:
         buildState === 'done'
-          ? `${status.image} (${since(status.build.startedAt, status.build.finishedAt, now)})`
+          ? `${status.image} (${status.promotion?.note ?? since(status.build.startedAt, status.build.finishedAt, now)})`
           : buildState === 'running'
             ? `building${status.build.host ? ` on ${status.build.host}` : ''} ${since(status.build.startedAt, undefined, now)}`
             : buildState === 'failed'

@@ -36,7 +36,76 @@ export interface PipelineInput {
    */
   changedBy?: Identities;
   committedAt?: string;
+  /**
+   * Set for a promotion (`slipway promote`, `rerun`, a rollback that redeploys): no build; the
+   * digest that commit's build pushed is found on a worker and walked to `to`. Only pipelines
+   * started with it take that path, so histories of pipelines without it replay unchanged.
+   */
+  promotion?: Promotion;
 }
+
+/** What a promotion asks for: references only; the image is found and verified on workers. */
+export interface Promotion {
+  /** The environment to reach; the chain's earlier environments the commit never ran in come first. */
+  to: string;
+  /** The pipeline whose build to reuse (a rerun names the one it reruns); default pipeline/<service>/<commit>. */
+  from?: string;
+  requestedBy: string;
+  reason?: string;
+  /** Deploy `to` only, whatever ran before it (a redeploy, a rollback to a commit). */
+  only?: boolean;
+  /**
+   * Let the lanes deploy it over a newer pipeline's image. Without it the promotion keeps its
+   * build's order and a lane running something newer refuses it, as it would the build pipeline.
+   */
+  allowOlder?: boolean;
+  /** What started it, for status and GitLab: promote, rerun or rollback. */
+  kind?: 'promote' | 'rerun' | 'rollback';
+}
+
+/** Where a promotion found its image, shown in status: "promoted from <pipeline>, no build". */
+export interface PromotionStatus extends Promotion {
+  source: 'pipeline' | 'registry';
+  /** The build pipeline the digest came from (source "pipeline"). */
+  pipelineId?: string;
+  /** Environments of the chain the commit had already run in: not deployed again. */
+  alreadyRan: string[];
+  /** GitLab project of the build pipeline, where the deployments are reported. */
+  project?: string;
+  note: string;
+}
+
+/** What a worker found about a commit's build: its pipeline, or nothing (then the registry decides). */
+export interface PromotionSource {
+  pipelineId?: string;
+  /** The digest the build pipeline pushed: repository@sha256:… (checked in the registry next). */
+  image?: string;
+  /** The build pipeline's order (its start), so a promotion is as old as its build. */
+  order?: number;
+  project?: string;
+  ref?: string;
+  /** The change's authors as the build pipeline knew them: approval gates tell them apart as they did. */
+  changedBy?: Identities;
+  author?: PipelineInput['author'];
+  committedAt?: string;
+  /** Environments whose lane ran this commit (now or before). */
+  ranIn: string[];
+}
+
+/** The registry's word on a promotion's image, checked on a build worker. */
+export interface VerifiedImage {
+  digestRef: string;
+  /** The image config's creation time, when the registry has it: the order of a registry-only promotion. */
+  createdAt?: string;
+}
+
+/** How `rollback --to-commit` returns: to a Marathon version Marathon still has, or by redeploying the digest. */
+export type CommitRollbackPlan = (
+  { kind: 'version'; version: string; image: string } | { kind: 'redeploy'; image: string; version: string }
+) & {
+  /** Where GitLab hears of the rollback: the commit's build pipeline's project and ref, when known. */
+  gitlab?: { project: string; ref: string };
+};
 
 export type EnvironmentState =
   | 'pending'
@@ -178,6 +247,23 @@ export interface PipelineStatus {
   finishedAt?: string;
   error?: string;
   supersededBy?: string;
+  /** A promotion's order among the service's pipelines (its build's); others use startedAt. */
+  order?: number;
+  /** Set for a promotion: where its image came from; no build ran. */
+  promotion?: PromotionStatus;
+}
+
+/** A pipeline's order among its service's pipelines, as lanes compare it. */
+export function pipelineOrder(status: Pick<PipelineStatus, 'order' | 'startedAt'>): number {
+  return status.order ?? Date.parse(status.startedAt);
+}
+
+/**
+ * A promotion's workflow ID: never a build pipeline's (pipeline/…), and one per request, so a
+ * second promotion of the same commit is a new pipeline the lanes answer afresh.
+ */
+export function promotionWorkflowId(service: string, commit: string, to: string, requestId: string): string {
+  return `promotion/${service}/${commit}/${to}/${requestId}`;
 }
 
 /** The workflow ID of the pipeline for (service, commit): a redelivered webhook finds the same one. */
@@ -366,6 +452,8 @@ export interface RollbackInput {
   service: string;
   environment: string;
   toVersion?: string;
+  /** Return to the version that ran this commit (the lane's history); its digest anew if Marathon forgot it. */
+  toCommit?: string;
   requestedBy: string;
   reason: string;
 }

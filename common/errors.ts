@@ -21,6 +21,8 @@ export const NonRetryable = {
   ForeignDeployment: 'ForeignDeployment',
   /** The repository holds what the build host must not act on (a symbolic link on a path Slipway reads or writes). */
   UnsafeRepository: 'UnsafeRepository',
+  /** A promotion, rerun or rollback to a commit has nothing to work with (never built, never ran there). */
+  NotPromotable: 'NotPromotable',
 } as const;
 
 export type NonRetryableType = (typeof NonRetryable)[keyof typeof NonRetryable];

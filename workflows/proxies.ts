@@ -30,6 +30,8 @@ type QuickSteps = Pick<
   | 'confirmLaneOutcome'
   | 'confirmSuperseded'
   | 'resolveLaneTarget'
+  | 'findPromotionSource'
+  | 'planRollbackToCommit'
 >;
 const quickOptions = {
   startToCloseTimeout: '30s',
@@ -160,4 +162,12 @@ export const driftCheckStep = proxyActivities<Pick<DeployActivities, 'checkDrift
   startToCloseTimeout: '2m',
   scheduleToCloseTimeout: '5m',
   retry: { ...retry, maximumAttempts: 3 },
+});
+
+/** A promotion's image checked in the registry by any build worker (they hold the registry credentials). */
+export const registryCheck = proxyActivities<Pick<BuildActivities, 'verifyPromotionImage'>>({
+  taskQueue: taskQueues.build,
+  scheduleToCloseTimeout: '2m',
+  startToCloseTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 5 },
 });

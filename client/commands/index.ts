@@ -11,8 +11,10 @@ import * as envs from './envs';
 import * as list from './list';
 import * as marathonEmulator from './marathon-emulator';
 import * as metrics from './metrics';
+import * as promote from './promote';
 import * as reject from './reject';
 import * as render from './render';
+import * as rerun from './rerun';
 import * as rollback from './rollback';
 import * as run from './run';
 import * as status from './status';
@@ -36,8 +38,10 @@ export const commands: CommandModule[] = [
   list,
   marathonEmulator,
   metrics,
+  promote,
   reject,
   render,
+  rerun,
   rollback,
   run,
   status,

@@ -149,7 +149,11 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
       requireReader(req, readToken);
       return serveAudit(res, url, opts.auditDir ?? auditDir(env));
     }
-    if (rawPath === '/pipelines' || rawPath.startsWith('/pipelines/')) {
+    if (
+      rawPath === '/pipelines' ||
+      rawPath.startsWith('/pipelines/') ||
+      /^\/(promotions|rollbacks)\/?$/.test(rawPath)
+    ) {
       if (req.method === 'GET' || req.method === 'HEAD') requireReader(req, readToken);
       if (await pipelines(req, res, url, rawPath)) return;
     }

@@ -3,14 +3,16 @@
 //   GET  /pipelines?service=&state=&limit=    list through Temporal visibility
 //   POST /pipelines/<workflowId>/approvals    {"environment","comment"?}   Authorization: Bearer <token>
 //   POST /pipelines/<workflowId>/rejections   {"environment","reason"?}
+//   POST /pipelines/<workflowId>/rerun, POST /promotions, POST /rollbacks: promotion-routes.ts
 // Workflow IDs contain slashes (pipeline/<service>/<commit>): accepted raw or URL-encoded.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { signDecision } from '../../activities/attestation';
 import type { Logger } from '../../common/log';
 import { listPipelines, PipelineNotFound, pipelineStatus, sendDecision } from '../pipelines';
-import { authenticateApprover, type ApproverDirectory } from './auth';
-import { header, HttpError, parseJson, readBody, requireJsonContentType, sendJson } from './http';
+import type { ApproverDirectory } from './auth';
+import { authenticatedJson, createPromotionRoutes } from './promotion-routes';
+import { HttpError, sendJson } from './http';
 
 export interface PipelineRouteOptions {
   client: Client;
@@ -25,8 +27,8 @@ export interface PipelineRouteOptions {
 /** Splits "/pipelines/<id>[/approvals|/rejections]" (raw path, before decoding). */
 export function parsePipelinePath(
   rawPath: string,
-): { workflowId: string; action?: 'approvals' | 'rejections' } | undefined {
-  const match = /^\/pipelines\/(.+?)(?:\/(approvals|rejections))?\/?$/.exec(rawPath);
+): { workflowId: string; action?: 'approvals' | 'rejections' | 'rerun' } | undefined {
+  const match = /^\/pipelines\/(.+?)(?:\/(approvals|rejections|rerun))?\/?$/.exec(rawPath);
   if (!match) return undefined;
   let workflowId: string;
   try {
@@ -34,7 +36,7 @@ export function parsePipelinePath(
   } catch {
     throw new HttpError(400, 'workflow ID is not valid URL encoding');
   }
-  return { workflowId, action: match[2] as 'approvals' | 'rejections' | undefined };
+  return { workflowId, action: match[2] as 'approvals' | 'rejections' | 'rerun' | undefined };
 }
 
 function isDeadline(err: unknown): boolean {
@@ -43,6 +45,7 @@ function isDeadline(err: unknown): boolean {
 
 export function createPipelineRoutes(opts: PipelineRouteOptions) {
   const queryTimeoutMs = opts.queryTimeoutMs ?? 10_000;
+  const promotions = createPromotionRoutes(opts);
 
   async function status(res: ServerResponse, workflowId: string): Promise<void> {
     try {
@@ -96,16 +99,7 @@ export function createPipelineRoutes(opts: PipelineRouteOptions) {
     workflowId: string,
     kind: 'approve' | 'reject',
   ): Promise<void> {
-    const approver = authenticateApprover(header(req, 'authorization'), opts.approvers());
-    if (!approver) {
-      req.resume();
-      throw new HttpError(401, 'expected Authorization: Bearer <approver token>', {});
-    }
-    requireJsonContentType(req);
-    const body = parseJson(await readBody(req, 64 * 1024));
-    if (!body || typeof body !== 'object' || Array.isArray(body))
-      throw new HttpError(400, 'expected a JSON object like {"environment":"production"}');
-    const b = body as Record<string, unknown>;
+    const { approver, body: b } = await authenticatedJson(req, opts.approvers());
     if (typeof b.environment !== 'string' || !b.environment)
       throw new HttpError(400, 'field "environment": expected the name of the environment that waits');
     if (b.approver !== undefined && b.approver !== approver) {
@@ -166,11 +160,19 @@ export function createPipelineRoutes(opts: PipelineRouteOptions) {
       await list(res, url);
       return true;
     }
+    const starts = { '/promotions': promotions.promote, '/rollbacks': promotions.rollback } as const;
+    const start = starts[rawPath.replace(/\/$/, '') as keyof typeof starts];
+    if (start) {
+      if (req.method !== 'POST') throw new HttpError(405, 'expected POST', {}, { Allow: 'POST' });
+      await start(req, res);
+      return true;
+    }
     const target = parsePipelinePath(rawPath);
     if (!target) return false;
     if (target.action) {
       if (req.method !== 'POST') throw new HttpError(405, 'expected POST', {}, { Allow: 'POST' });
-      await decide(req, res, target.workflowId, target.action === 'approvals' ? 'approve' : 'reject');
+      if (target.action === 'rerun') await promotions.rerun(req, res, target.workflowId);
+      else await decide(req, res, target.workflowId, target.action === 'approvals' ? 'approve' : 'reject');
       return true;
     }
     if (req.method !== 'GET') throw new HttpError(405, 'expected GET', {}, { Allow: 'GET' });

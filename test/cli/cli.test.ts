@@ -61,6 +61,8 @@ describe('help', () => {
       'reject',
       'cancel',
       'rollback',
+      'promote',
+      'rerun',
       'metrics',
       'demo',
       'drift',

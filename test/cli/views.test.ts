@@ -240,6 +240,22 @@ describe('auth and routing helpers', () => {
       workflowId: 'pipeline/svc/abc',
       action: 'rejections',
     });
+    assert.deepEqual(parsePipelinePath('/pipelines/pipeline/svc/abc/rerun'), {
+      workflowId: 'pipeline/svc/abc',
+      action: 'rerun',
+    });
     assert.throws(() => parsePipelinePath('/pipelines/%E0%A4%A'), /URL encoding/);
+  });
+
+  test('a promotion says where its image came from and that nothing was built', () => {
+    const note = 'promoted from pipeline/hello-node/3f2c9e1d0b7a4c5e8f90123456789abcdef01234, no build';
+    const promoted = status({
+      workflowId: 'promotion/hello-node/3f2c9e1d0b7a4c5e8f90123456789abcdef01234/production/x',
+      build: { digestRef: 'registry/hello-node@sha256:abc', finishedAt: at(2) },
+      promotion: { to: 'production', requestedBy: 'alice', source: 'pipeline', alreadyRan: ['test'], note },
+    });
+    assert.match(renderStatusTable(promoted, t0 + 100_000), new RegExp(`Build +${note} \\(requested by alice\\)`));
+    assert.match(renderStages(promoted, t0 + 100_000)[1] ?? '', new RegExp(`build .*\\(${note}\\)`));
+    assert.match(describePipeline(promoted), new RegExp(`${note} \\(requested by alice\\)`));
   });
 });

@@ -10,6 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { createLaneChecks } from '../../activities/lane-checks';
 import { createLaneActivities } from '../../activities/lanes';
+import { createPromotionActivities } from '../../activities/promotion';
 import { verifyDecisionAttestation } from '../../activities/attestation';
 import { createEventActivities } from '../../activities/events';
 import type { BuildActivities, DeployActivities } from '../../activities';
@@ -29,6 +30,8 @@ export interface WorldOptions {
   healthDelayMs?: number;
   /** Commits whose health wait takes this long instead (heartbeating, so cancellation reaches it). */
   slowCommits?: Map<string, number>;
+  /** Marathon app versions Marathon no longer holds (it keeps a bounded number). */
+  forgottenVersions?: Set<string>;
   /** Commits whose deploy into `test` is verified (config `verify`), and how their version behaves. */
   verifyScripts?: Map<string, VerifyScript>;
 }
@@ -70,6 +73,10 @@ export function createFakeWorld(opts: WorldOptions) {
   /** Registry tags as the fake registry holds them now: "repository:tag" -> digest reference. */
   const tags = new Map<string, string>();
   const tagCalls: { digestRef: string; tag: string }[] = [];
+  /** What the fake registry holds: "repository:tag" -> digest reference, as pushImage stored it. */
+  const pushed = new Map<string, string>();
+  const gitlabDeployments: Parameters<DeployActivities['reportDeployment']>[0][] = [];
+  const registryChecks: { imageRepository: string; tag: string; digestRef?: string }[] = [];
   const inFlight = new Map<string, number>();
   let maxConcurrentPerApp = 0;
   const events = eventActivities();
@@ -166,13 +173,31 @@ export function createFakeWorld(opts: WorldOptions) {
     async reportCommitStatus() {
       return null;
     },
-    async reportDeployment() {
-      return null;
+    async reportDeployment(input) {
+      gitlabDeployments.push(input);
+      return input.deploymentId === undefined
+        ? { deploymentId: gitlabDeployments.length }
+        : { deploymentId: input.deploymentId };
     },
     verifyDecisionAttestation,
     ...events.activities,
     ...verify.activities,
     ...createLaneActivities({ client: opts.client }),
+    // The real lookups over the test's Temporal; Marathon's versions from this world.
+    ...createPromotionActivities({
+      client: opts.client,
+      deploys: {
+        targetOf: (lane) => ({
+          marathonUrl: 'http://marathon.test',
+          appId: `/${lane.environment}/${lane.service}`,
+          healthTimeoutSeconds: 60,
+        }),
+      },
+      versions: async (target) =>
+        [...deploys.filter((d) => d.appId === target.appId).map((d) => d.version)].filter(
+          (v) => !opts.forgottenVersions?.has(v),
+        ),
+    }),
     // The real checks against the pipeline a message names; what to deploy comes from this world.
     ...createLaneChecks({
       client: opts.client,
@@ -223,9 +248,22 @@ export function createFakeWorld(opts: WorldOptions) {
     async pushImage({ image }) {
       const repo = image.slice(0, image.lastIndexOf(':'));
       const digest = `sha256:${Buffer.from(image).toString('hex').padEnd(64, '0').slice(0, 64)}`;
+      pushed.set(image, `${repo}@${digest}`);
       return { digestRef: `${repo}@${digest}`, digest, alreadyPresent: false };
     },
     async removeWorkdir() {},
+    async verifyPromotionImage(input) {
+      registryChecks.push(input);
+      const found = input.digestRef
+        ? [...pushed.values()].find((d) => d === input.digestRef && d.startsWith(`${input.imageRepository}@`))
+        : pushed.get(`${input.imageRepository}:${input.tag}`);
+      if (!found)
+        throw ApplicationFailure.nonRetryable(
+          `no build of this commit: no pipeline found and no ${input.imageRepository}:${input.tag} in the registry`,
+          NonRetryable.NotPromotable,
+        );
+      return { digestRef: found, createdAt: '2026-11-26T10:00:00.000Z' };
+    },
     async tagImageInRegistry({ digestRef, tag }) {
       tagCalls.push({ digestRef, tag });
       // A registry that refuses tags, for services named tagged-refused-*.
@@ -248,6 +286,9 @@ export function createFakeWorld(opts: WorldOptions) {
     /** Where the delivery events of this world's workflows are audited. */
     auditDir: events.auditDir,
     verified: verify.record,
+    pushed,
+    registryChecks,
+    gitlabDeployments,
   };
 }
 

@@ -30,6 +30,7 @@ import {
 import { renderStages, renderStatusTable } from '../../client/status-view';
 import { deliveryPipeline, rollbackEnvironment } from '../../workflows';
 import { readAudit } from '../../common/audit-log';
+import { startCommitRollback, startPromotion, startRerun } from '../../client/promote';
 
 quietTemporalRuntime();
 
@@ -46,6 +47,7 @@ let running: Promise<unknown>;
 const unhealthyCommits = new Set<string>();
 const slowCommits = new Map<string, number>();
 const verifyScripts = new Map<string, VerifyScript>();
+const forgottenVersions = new Set<string>();
 
 before(async () => {
   env = await TestWorkflowEnvironment.createTimeSkipping({
@@ -53,7 +55,14 @@ before(async () => {
   });
   await registerSearchAttributes(env.connection);
   client = new Client({ connection: env.connection, namespace: env.namespace });
-  world = createFakeWorld({ client, unhealthyCommits, slowCommits, verifyScripts, healthDelayMs: 50 });
+  world = createFakeWorld({
+    client,
+    unhealthyCommits,
+    slowCommits,
+    verifyScripts,
+    forgottenVersions,
+    healthDelayMs: 50,
+  });
   const connection = env.nativeConnection;
   workers = [
     await Worker.create({
@@ -662,5 +671,194 @@ describe('deploy verification (config verify)', { timeout: 120_000 }, () => {
     assert.equal(world.verified.looks.get(version), 5, 'a baseline and one look every 30 s for 2 minutes, none twice');
     await handle.executeUpdate(rejectUpdate, { args: [{ environment: 'production', approver: 'alice' }] });
     await handle.result();
+  });
+});
+
+describe("promotions: deploy a commit's build again, no build", { timeout: 60_000 }, () => {
+  /** A pipeline of `sha` rejected at the production gate: it ran in test and integration. */
+  async function rejectedAtProduction(svc: string, sha: string): Promise<PipelineStatus> {
+    const gitlabPush = { kind: 'gitlab-push' as const, project: `group/${svc}`, user: 'carol' };
+    const handle = await start({ service: svc, commit: sha, ref: 'refs/heads/main', trigger: gitlabPush });
+    await waitFor(handle, waitingFor('production'), 'the production gate');
+    await handle.executeUpdate(rejectUpdate, {
+      args: [{ environment: 'production', approver: 'bob', reason: 'not now' }],
+    });
+    const status = (await handle.result()) as PipelineStatus;
+    assert.equal(status.state, 'rejected');
+    return status;
+  }
+
+  const deploysOf = (svc: string, envName: string) => world.deploys.filter((d) => d.appId === `/${envName}/${svc}`);
+
+  test('rerun of a rejected pipeline: production only, through its approval gate, same digest, no build', async () => {
+    const svc = service();
+    const sha = commit();
+    const rejected = await rejectedAtProduction(svc, sha);
+    const { workflowId, to } = await startRerun(client, rejected.workflowId, { requestedBy: 'carol' });
+    assert.equal(to, 'production');
+    assert.match(workflowId, new RegExp(`^promotion/${svc}/${sha}/production/`));
+    const handle = client.workflow.getHandle(workflowId);
+    const waiting = await waitFor(handle, waitingFor('production'), 'the promotion at the production gate');
+    assert.equal(waiting.promotion?.note, `promoted from ${rejected.workflowId}, no build`);
+    assert.deepEqual(waiting.promotion?.alreadyRan, ['test', 'integration']);
+    assert.deepEqual(
+      waiting.environments.map((e) => [e.name, e.state]),
+      [
+        ['test', 'skipped'],
+        ['integration', 'skipped'],
+        ['production', 'waiting-approval'],
+      ],
+    );
+    await assert.rejects(
+      handle.executeUpdate(approveUpdate, { args: [{ environment: 'production', approver: 'carol' }] }),
+      'the gate refuses who it always refused (carol is the author)',
+    );
+    await handle.executeUpdate(approveUpdate, { args: [{ environment: 'production', approver: 'alice' }] });
+    const done = (await handle.result()) as PipelineStatus;
+    assert.equal(done.state, 'succeeded');
+    assert.equal(done.image, rejected.image);
+    assert.deepEqual(
+      world.builds.filter((c) => c === sha),
+      [sha],
+      'built once, by the first pipeline',
+    );
+    assert.equal(deploysOf(svc, 'production').at(-1)?.image, rejected.image);
+    assert.equal(deploysOf(svc, 'test').length, 1, 'test was not deployed again');
+    await recordHistory(handle, 'pipeline-promotion-rerun');
+    const reported = world.gitlabDeployments.filter(
+      (d) => d.project === `group/${svc}` && d.environment === 'production',
+    );
+    assert.deepEqual(
+      reported.map((d) => [d.sha, d.ref, d.status]),
+      [
+        [sha, 'main', 'running'],
+        [sha, 'main', 'success'],
+      ],
+      "the promotion reports its production deployment under the build pipeline's project and ref",
+    );
+    assert.deepEqual(
+      world.registryChecks.find((c) => c.digestRef === rejected.image)?.imageRepository,
+      `registry.test/${svc}`,
+    );
+  });
+
+  test('a commit whose pipeline is gone is promoted from the registry tag, through the chain up to --to', async () => {
+    const svc = service();
+    const sha = commit();
+    const digestRef = `registry.test/${svc}@sha256:${'ab'.repeat(32)}`;
+    world.pushed.set(`registry.test/${svc}:${sha.slice(0, 12)}`, digestRef);
+    const { workflowId } = await startPromotion(client, {
+      service: svc,
+      commit: sha,
+      to: 'integration',
+      requestedBy: 'carol',
+    });
+    const done = (await client.workflow.getHandle(workflowId).result()) as PipelineStatus;
+    assert.equal(done.state, 'succeeded');
+    assert.equal(done.promotion?.note, `promoted from registry registry.test/${svc}:${sha.slice(0, 12)}, no build`);
+    assert.deepEqual(
+      done.environments.map((e) => [e.name, e.state]),
+      [
+        ['test', 'healthy'],
+        ['integration', 'healthy'],
+      ],
+    );
+    assert.equal(deploysOf(svc, 'test')[0]?.image, digestRef);
+    assert.equal(deploysOf(svc, 'production').length, 0, 'nothing beyond --to');
+    assert.equal(world.builds.includes(sha), false);
+  });
+
+  test('a promotion of a commit never built is refused with a clear message', async () => {
+    const svc = service();
+    const sha = commit();
+    const { workflowId } = await startPromotion(client, {
+      service: svc,
+      commit: sha,
+      to: 'test',
+      requestedBy: 'carol',
+    });
+    const err = await client.workflow
+      .getHandle(workflowId)
+      .result()
+      .then(
+        () => assert.fail('the promotion succeeded'),
+        (e: unknown) => e as WorkflowFailedError,
+      );
+    assert.ok(err instanceof WorkflowFailedError);
+    assert.match(
+      (err.cause as ApplicationFailure).message,
+      new RegExp(
+        `no build of this commit: no pipeline found and no registry.test/${svc}:${sha.slice(0, 12)} in the registry`,
+      ),
+    );
+    assert.equal(deploysOf(svc, 'test').length, 0);
+    await assert.rejects(
+      startPromotion(client, { service: svc, commit: sha.slice(0, 12), to: 'test', requestedBy: 'carol' }),
+      /expected the full commit SHA/,
+    );
+  });
+
+  test('older than what runs: refused unless allowed; rollback to a commit by version, or by redeploy once Marathon forgot it', async () => {
+    const svc = service();
+    const [shaOld, shaNew] = [commit(), commit()];
+    const old = await rejectedAtProduction(svc, shaOld);
+    const newer = await start({ service: svc, commit: shaNew });
+    await waitFor(newer, waitingFor('production'), 'the newer pipeline at the gate');
+    await newer.executeUpdate(approveUpdate, { args: [{ environment: 'production', approver: 'alice' }] });
+    await newer.result();
+
+    const refused = await startRerun(client, old.workflowId, { requestedBy: 'carol' });
+    const refusedStatus = (await client.workflow.getHandle(refused.workflowId).result()) as PipelineStatus;
+    assert.equal(refusedStatus.state, 'superseded');
+    // The lane answers its approval wait at once: a newer pipeline already runs there.
+    assert.equal(refusedStatus.supersededBy, newer.workflowId);
+    assert.match(refusedStatus.error ?? '', /superseded by .* while waiting for approval into production/);
+    assert.equal(refusedStatus.environments.at(-1)?.state, 'skipped');
+
+    const never = await startCommitRollback(client, {
+      service: svc,
+      environment: 'production',
+      commit: shaOld,
+      requestedBy: 'carol',
+    });
+    await assert.rejects(never.handle.result(), (e: WorkflowFailedError) =>
+      /never ran in production \(the lane remembers/.test((e.cause as Error).message),
+    );
+
+    // test ran old, then newer: back to old's Marathon version, which Marathon still holds.
+    const byVersion = await startCommitRollback(client, {
+      service: svc,
+      environment: 'test',
+      commit: shaOld,
+      requestedBy: 'carol',
+    });
+    assert.equal((await byVersion.handle.result()).kind, 'healthy');
+    assert.equal(world.rollbacks.at(-1)?.toVersion, deploysOf(svc, 'test')[0]?.version);
+    const rolledBack = world.gitlabDeployments.filter((d) => d.project === `group/${svc}` && d.environment === 'test');
+    assert.deepEqual(rolledBack.at(-1) && [rolledBack.at(-1)!.sha, rolledBack.at(-1)!.status], [shaOld, 'success']);
+    // Marathon forgot newer's version in test: its digest is deployed anew, over the older commit.
+    for (const d of deploysOf(svc, 'test')) forgottenVersions.add(d.version);
+    const deploysBefore = deploysOf(svc, 'test').length;
+    const byRedeploy = await startCommitRollback(client, {
+      service: svc,
+      environment: 'test',
+      commit: shaNew,
+      requestedBy: 'carol',
+    });
+    assert.equal((await byRedeploy.handle.result()).kind, 'healthy');
+    assert.equal(deploysOf(svc, 'test').length, deploysBefore + 1);
+    assert.equal(deploysOf(svc, 'test').at(-1)?.image, ((await newer.result()) as PipelineStatus).image);
+    assert.deepEqual(
+      world.builds.filter((c) => c === shaNew),
+      [shaNew],
+      'no second build',
+    );
+
+    const allowed = await startRerun(client, old.workflowId, { requestedBy: 'carol', allowOlder: true });
+    const handle = client.workflow.getHandle(allowed.workflowId);
+    await waitFor(handle, waitingFor('production'), 'the allowed rerun at the gate');
+    await handle.executeUpdate(approveUpdate, { args: [{ environment: 'production', approver: 'alice' }] });
+    assert.equal(((await handle.result()) as PipelineStatus).state, 'succeeded');
+    assert.equal(deploysOf(svc, 'production').at(-1)?.image, old.image);
   });
 });

@@ -16,6 +16,7 @@ const icons: Record<string, string> = {
 export function describePipeline(status: PipelineStatus): string {
   const lines = [`**${status.service}** @ \`${status.commit.slice(0, 12)}\` — **${status.state}**`];
   if (status.image) lines.push(`Image: \`${status.image}\``);
+  if (status.promotion) lines.push(`${status.promotion.note} (requested by ${status.promotion.requestedBy})`);
   const waiting = status.environments.find((e) => e.state === 'waiting-approval');
   if (waiting?.approval) {
     lines.push(

@@ -25,6 +25,7 @@ import {
   supersededSignal,
   type DecisionChannel,
   type PipelineInput,
+  type PipelinePlan,
   type PipelineStatus,
 } from '../../common/contract';
 import { describeError } from '../failures';
@@ -33,6 +34,7 @@ import { quickLocal, quickRemote, type Quick } from '../proxies';
 import { approvalGate } from './approval-gate';
 import { buildAndPush } from './build-stage';
 import { deployThroughLane, undoInFlightDeploy, type DeploySteps } from './deploy-stage';
+import { promoteBuiltImage } from './promotion-stage';
 import { GitlabReporter, publish, publishIdentity } from './reporting';
 import { PipelineEvents } from './events';
 import { PipelineRun, PipelineStop, type Decision, type DecisionKind } from './run';
@@ -69,12 +71,10 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
     steps.gitlab.start();
     run.planned(plan);
     await steps.gitlab.commitStatus('running', 'building');
-    run.setState('building');
-    steps.publish();
-    const deferCleanup = v2 ? (cleanup: Promise<unknown>) => void cleanups.push(cleanup) : undefined;
-    const image = await buildAndPush(run, plan, { publish: steps.publish, deferCleanup });
-    run.status.image = image;
-    for (const envPlan of plan.environments) {
+    const { image, environments } = input.promotion
+      ? await promoteBuiltImage(run, plan, steps)
+      : await build(run, plan, steps, v2 ? (cleanup) => void cleanups.push(cleanup) : undefined);
+    for (const envPlan of environments) {
       current = envPlan.name;
       if (envPlan.approval) await approvalGate(run, { ...envPlan, approval: envPlan.approval }, steps);
       await deployThroughLane(run, envPlan, image, steps);
@@ -97,6 +97,20 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
   }
   await settle();
   return run.status;
+}
+
+/** The build pipeline's stage: build and push once; every environment of the plan follows. */
+async function build(
+  run: PipelineRun,
+  plan: PipelinePlan,
+  steps: DeploySteps,
+  deferCleanup: ((cleanup: Promise<unknown>) => void) | undefined,
+) {
+  run.setState('building');
+  steps.publish();
+  const image = await buildAndPush(run, plan, { publish: steps.publish, deferCleanup });
+  run.status.image = image;
+  return { image, environments: plan.environments };
 }
 
 /** Records how the pipeline ended and tells GitLab; a cancelled one first undoes its in-flight deploy. */

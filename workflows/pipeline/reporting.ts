@@ -44,7 +44,8 @@ export class GitlabReporter {
   }
 
   async commitStatus(state: CommitReport, description: string): Promise<void> {
-    if (!this.project) return;
+    // The commit's status is its build pipeline's; a promotion reports deployments only.
+    if (!this.project || this.run.input.promotion) return;
     const { commit, ref } = this.run.input;
     await gitlab
       .reportCommitStatus({
@@ -60,7 +61,9 @@ export class GitlabReporter {
   }
 
   async deployment(environment: string, status: DeploymentReport): Promise<void> {
-    const { commit, ref } = this.run.input;
+    const { commit } = this.run.input;
+    // A promotion reports under its build pipeline's ref (status.ref); others: the input's, the same.
+    const ref = this.run.status.ref;
     if (!this.project || !ref) return;
     try {
       const result = await gitlab.reportDeployment({
@@ -79,6 +82,7 @@ export class GitlabReporter {
   }
 }
 
-function refName(ref: string | undefined): string | undefined {
+/** refs/heads/main -> main, as GitLab names refs. */
+export function refName(ref: string | undefined): string | undefined {
   return ref?.replace(/^refs\/(heads|tags)\//, '');
 }

@@ -47,8 +47,11 @@ export class DeployFailure extends Error {
 
 export class PipelineRun {
   readonly status: PipelineStatus;
-  /** Pipelines of one service are ordered by when they started: an older one never overtakes. */
-  readonly order: number;
+  /**
+   * Pipelines of one service are ordered by when they started: an older one never overtakes. A
+   * promotion takes its build's order (promotion-plan.ts).
+   */
+  order: number;
   /** Bound into verified decisions: one signed for another run of this workflow ID is refused. */
   readonly runId: string;
   private readonly decisions = new DecisionBook();
@@ -91,6 +94,7 @@ export class PipelineRun {
 
   /** The GitLab project to report to; manual runs report nowhere. */
   get gitlabProject(): string | undefined {
+    if (this.input.promotion) return this.status.promotion?.project;
     return this.input.trigger.kind === 'manual' ? undefined : this.input.trigger.project;
   }
 
