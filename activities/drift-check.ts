@@ -5,12 +5,14 @@
 // both `slipway drift` and the Schedule reach through the driftCheck workflow: the check runs on a
 // deploy worker, with the worker's config, Marathon credentials and secrets, and only findings
 // (never a secret value) leave it.
+import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { marathonAppId, type DeployConfig, type EnvironmentConfig, type ServiceConfig } from '../common/config';
 import {
   laneQuery,
   laneWorkflowId,
+  type DeliveryEvent,
   type DriftCheckInput,
   type DriftEnvironmentReport,
   type DriftReport,
@@ -23,6 +25,7 @@ import { environmentLabel, pipelineLabel } from './marathon';
 import type { MarathonClient } from './marathon-client';
 import { configuredMarathonClient } from './marathon-guard';
 import { marathonVersionOf } from './marathon-version';
+import { recordDeliveryEvent } from './events';
 import { renderMarathonAppFromConfig, withConfig } from './plan';
 import { resolveSecretValues } from './secrets';
 
@@ -173,16 +176,44 @@ export async function collectDrift(sources: DriftSources, input: DriftCheckInput
 }
 
 /**
- * Where found drift is announced: the single call site for notifications (chat, e-mail, GitLab
- * issues), called by the scheduled check. For now it logs one line per drifted environment.
+ * The delivery event for one drifted environment. Its id names the drift itself (image and the
+ * differing fields), so the same drift found by every scheduled run is audited and notified once,
+ * and a new difference is news again.
+ */
+export function driftEvent(f: DriftEnvironmentReport, at: string): DeliveryEvent {
+  const fields = f.fields.map((x) => x.field).sort();
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify([f.image ?? '', f.fields.map((x) => x.summary).sort()]))
+    .digest('hex')
+    .slice(0, 16);
+  return {
+    id: `drift/${f.service}/${f.environment}/${fingerprint}`,
+    kind: 'drift',
+    service: f.service,
+    environment: f.environment,
+    ...(f.commit ? { commit: f.commit } : {}),
+    ...(f.image ? { image: f.image } : {}),
+    pipelineId: laneWorkflowId(f.service, f.environment),
+    // Summaries carry no secret values: a secret field says only that it differs.
+    reason: `${fields.length} field(s) differ from what the config renders: ${f.fields.map((x) => x.summary).join('; ')}`,
+    at,
+  };
+}
+
+/**
+ * Where found drift is announced, called by the scheduled check: one delivery event per drifted
+ * environment (the audit log and the `notify:` targets that want `drift`). Best effort, like every
+ * notification: a failure is logged, never fails the check.
  */
 export async function onDriftFound(findings: DriftEnvironmentReport[]): Promise<void> {
+  const at = new Date().toISOString();
   for (const f of findings) {
-    log.warn('drift found', {
-      service: f.service,
-      environment: f.environment,
-      fields: f.fields.map((x) => x.field),
-    });
+    log.warn('drift found', { service: f.service, environment: f.environment, fields: f.fields.map((x) => x.field) });
+    try {
+      await recordDeliveryEvent(driftEvent(f, at));
+    } catch (err) {
+      log.warn('drift event not recorded', { service: f.service, error: (err as Error).message });
+    }
   }
 }
 

@@ -14,6 +14,7 @@ import { marathonAppId, type DeployConfig, type EnvironmentConfig } from '../com
 import {
   laneQuery,
   laneWorkflowId,
+  type DriftReport,
   type EnvironmentInventory,
   type Inventory,
   type InventoryEntry,
@@ -23,6 +24,7 @@ import {
 } from '../common/contract';
 import { viewApp } from '../activities/marathon-app';
 import { MarathonClient, marathonCredentialsFromEnv } from '../activities/marathon-client';
+import { lastScheduledDrift } from './drift';
 import { listPipelines, pipelineStatus, type PipelineSummary } from './pipelines';
 
 export interface InventoryOptions {
@@ -279,6 +281,19 @@ async function recentFailures(
   });
 }
 
+/** Fills each entry's `drift` from a drift report (entries it did not check stay unmarked). */
+export function markDrift(environments: EnvironmentInventory[], report: DriftReport): void {
+  const found = new Map(report.environments.map((d) => [`${d.service} ${d.environment}`, d]));
+  for (const env of environments) {
+    for (const entry of env.entries) {
+      const d = found.get(`${entry.service} ${env.name}`);
+      if (!d || (d.state !== 'drifted' && d.state !== 'missing' && d.state !== 'in-sync')) continue;
+      const details = d.state === 'missing' ? [d.reason ?? 'Marathon lost the app'] : d.fields.map((f) => f.summary);
+      entry.drift = { drifted: d.state !== 'in-sync', details, checkedAt: report.checkedAt };
+    }
+  }
+}
+
 export async function collectInventory(
   client: Client,
   config: DeployConfig,
@@ -296,11 +311,14 @@ export async function collectInventory(
       throw new Error(`unknown service "${name}": expected one of ${known.join(', ') || '(none configured)'}`);
   }
   const services = options.services ?? known;
-  const [environments, waiting, failures] = await Promise.all([
+  const [environments, waiting, failures, drift] = await Promise.all([
     Promise.all(config.environments.map((e) => collectEnvironment(client, e, services, opts))),
     pipelinesIn(client, 'waiting-approval', services, 100),
     recentFailures(client, services, options.failuresLimit ?? 10, opts),
+    // What the drift Schedule's last run found; drift is compared on a deploy worker, not here.
+    lastScheduledDrift(client).catch(() => undefined),
   ]);
+  if (drift) markDrift(environments, drift);
   return {
     generatedAt: new Date().toISOString(),
     environments,

@@ -570,6 +570,8 @@ export interface InventoryDrift {
   drifted: boolean;
   /** One readable line per difference. */
   details: string[];
+  /** When the drift check that found it ran (the drift Schedule's last run). */
+  checkedAt?: string;
 }
 
 /** One service in one environment: what the lane deployed, and what Marathon runs now. */
@@ -663,6 +665,7 @@ export const deliveryEventKinds = [
   'rolled-back',
   'cancelled',
   'superseded',
+  'drift',
 ] as const;
 export type DeliveryEventKind = (typeof deliveryEventKinds)[number];
 

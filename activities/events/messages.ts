@@ -57,6 +57,8 @@ export function headline(event: DeliveryEvent): string {
       return `🛑 ${what} cancelled${in_}${why}`;
     case 'superseded':
       return `⏭️ ${what} superseded${in_}${why}`;
+    case 'drift':
+      return `🔀 ${what} drifted${in_}${why}`;
     default:
       return `${String(event.kind)}: ${what}${in_}${by}${why}`;
   }

@@ -13,10 +13,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Client } from '@temporalio/client';
+import { auditDir, readAudit } from '../../common/audit-log';
 import { driftScheduleId, type DriftEnvironmentReport, type DriftReport } from '../../common/contract';
 import { metricsRegistry } from '../../common/prometheus';
 import { connectClient, temporalSettingsFromEnv } from '../../common/temporal-connection';
 import { startMarathonEmulator, type MarathonEmulator } from '../../dev/marathon-emulator';
+import { collectInventory } from '../../client/inventory';
+import { loadDeployConfig } from '../../common/config';
 import { lastScheduledDrift, unscheduleDriftCheck } from '../../client/drift';
 import { startPipeline } from '../../client/pipelines';
 import { createWorkers, type WorkerSet } from '../../worker';
@@ -37,6 +40,7 @@ let workers: WorkerSet;
 let running: Promise<void>;
 let client: Client;
 let cliEnv: NodeJS.ProcessEnv;
+let configDir: string;
 
 const emulator = (extra: { apiShape?: '1.4' }) =>
   startMarathonEmulator({
@@ -54,6 +58,7 @@ before(async () => {
   emulator15 = await emulator({});
   emulator14 = await emulator({ apiShape: '1.4' });
   const dir = mkdtempSync(path.join(os.tmpdir(), `slipway-drift-${suffix}-`));
+  configDir = dir;
   mkdirSync(path.join(dir, 'services'));
   writeFileSync(
     path.join(dir, 'slipway.yaml'),
@@ -107,6 +112,9 @@ before(async () => {
       removeWorkdir: noop,
       buildImage: async () => ({ image: digest, imageId: 'sha256:x', durationMs: 0, steps: 0, cachedSteps: 0 }),
       pushImage: async () => ({ digestRef: digest, digest: digest.split('@')[1] as string, alreadyPresent: true }),
+      // The no-op push left nothing in a registry: the promotion `drift --fix` starts asks the
+      // registry for the digest the (no-op) build pipeline reported.
+      verifyPromotionImage: async () => ({ digestRef: digest }),
     } as never,
   });
   running = workers.run();
@@ -236,6 +244,30 @@ test('a delivered app is in sync; hand edits in Marathon are reported field by f
     [scheduledEnvs.test?.fields.map((f) => f.field), scheduledEnvs.production?.fields.map((f) => f.field)],
     [['instances'], ['env.DB_PASSWORD', 'env.LOG_LEVEL']],
   );
+  // The scheduled run announces each drift once: an audit line per drifted environment, whose id
+  // names the drift, so the next run finding the same fields adds none.
+  const driftEvents = () =>
+    readAudit(auditDir(), { since: new Date(Date.now() - 3_600_000), service }).filter((e) => e.kind === 'drift');
+  await until('the drift events in the audit log', 10_000, () => (driftEvents().length === 2 ? true : undefined));
+  assert.deepEqual(
+    driftEvents()
+      .map((e) => [e.environment, e.commit])
+      .sort(),
+    [
+      ['production', sha],
+      ['test', sha],
+    ],
+  );
+  assert.ok(!JSON.stringify(driftEvents()).includes(secretValue), 'no secret in the drift events');
+  // `slipway envs` and the board mark what the Schedule's last run found.
+  const inventory = await collectInventory(client, loadDeployConfig(configDir), { services: [service] });
+  assert.deepEqual(
+    inventory.environments.map((e) => [e.name, e.entries[0]?.drift?.drifted, e.entries[0]?.drift?.details]),
+    [
+      ['test', true, ['instances: 1 rendered, 3 live']],
+      ['production', true, ['env.DB_PASSWORD differs (secret)', 'env.LOG_LEVEL: info rendered, debug live']],
+    ],
+  );
   const gauge = await metricsRegistry.getSingleMetricAsString('slipway_drift_fields');
   assert.match(gauge, new RegExp(`slipway_drift_fields\\{service="${service}",environment="test"\\} 1`));
   assert.match(gauge, new RegExp(`slipway_drift_fields\\{service="${service}",environment="production"\\} 2`));
@@ -249,6 +281,21 @@ test('a delivered app is in sync; hand edits in Marathon are reported field by f
   assert.equal(lost.code, 2, lost.stderr);
   const lostTest = byEnvironment(JSON.parse(lost.stdout) as DriftReport).test;
   assert.deepEqual([lostTest?.state, lostTest?.reason], ['missing', `Marathon has no app /test/${service}`]);
+
+  // --fix redeploys production's running commit, rendered from the config, through its lane.
+  const fix = await cli(['drift', service, '--env', 'production', '--fix', '--as', 'carol']);
+  assert.equal(fix.code, 0, fix.stderr);
+  const fixId = /redeploying \S+ [0-9a-f]{12} to production: (\S+)/.exec(fix.stdout)?.[1];
+  assert.ok(fixId && fixId.startsWith(`promotion/${service}/${sha}/production/`), fix.stdout);
+  const fixed = await waitForStatus(client, fixId, (s) => s.state === 'succeeded', 'the drift fix', 120_000);
+  assert.deepEqual(
+    fixed.environments.map((e) => [e.name, e.state]),
+    [['production', 'healthy']],
+    'production only',
+  );
+  const after = await cli(['drift', service, '--env', 'production', '--json']);
+  assert.equal(after.code, 0, after.stderr);
+  assert.equal(byEnvironment(JSON.parse(after.stdout) as DriftReport).production?.state, 'in-sync');
 
   // Nothing of the secret in the drift workflows' histories.
   for await (const info of client.workflow.list({ query: `WorkflowType = 'driftCheck'` })) {
