@@ -7,6 +7,7 @@ import type Dockerode from 'dockerode';
 import { verifyDecisionAttestation } from './attestation';
 import { claimBuildHost } from './build-host';
 import { createDockerActivities } from './docker';
+import { createFreezeActivities } from './freeze';
 import { createGitlabActivities } from './gitlab';
 import { createLaneChecks } from './lane-checks';
 import { createLaneActivities } from './lanes';
@@ -25,6 +26,7 @@ export function createDeployActivities(deps: { client: Client }) {
     ...createLaneActivities({ client: deps.client }),
     ...createLaneChecks({ client: deps.client }),
     ...createGitlabActivities(),
+    ...createFreezeActivities(),
   };
 }
 

@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { parseDuration } from './duration';
+import { cronProblem, timezoneProblem, type FreezeWindowConfig } from './freeze-windows';
 
 export const serviceTypes = ['node', 'java', 'python', 'dotnet'] as const;
 export type ServiceType = (typeof serviceTypes)[number];
@@ -190,6 +191,23 @@ const environmentSchema = z.strictObject({
     .optional(),
 });
 
+/** A value checked by a function that says what is wrong with it (undefined: nothing). */
+const checkedString = (problem: (v: string) => string | undefined) =>
+  z.string().superRefine((v, ctx) => {
+    const found = problem(v);
+    if (found) ctx.addIssue({ code: 'custom', message: found });
+  });
+
+/** A freeze window: no deploys into its environments from each `cron` start for `duration`. */
+const freezeWindowSchema = z.strictObject({
+  cron: checkedString(cronProblem),
+  duration,
+  timezone: checkedString(timezoneProblem).default('UTC'),
+  /** Environments it freezes; absent: all of them. */
+  environments: z.array(z.string()).min(1, 'expected at least one environment, or no field for all').optional(),
+  reason: z.string().min(1, 'expected why, like "weekend": everyone who waits sees it'),
+});
+
 const baseImage = z.union([imageReference, z.strictObject({ build: imageReference, runtime: imageReference })]);
 
 const rootSchema = z.strictObject({
@@ -215,6 +233,8 @@ const rootSchema = z.strictObject({
   approverTokens: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 hex digest')).default({}),
   /** App defaults for every service (overridden by the service's app and environment blocks). */
   defaults: appOverride.default({}),
+  /** Freeze windows: no deploys then (an approver may override one for a pipeline). */
+  freeze: z.array(freezeWindowSchema).optional(),
 });
 
 export type HealthCheckConfig = z.infer<typeof healthCheck>;
@@ -234,6 +254,11 @@ export interface DeployConfig {
   approverTokens: Record<string, string>;
   identities: Record<string, IdentityConfig>;
   defaults: AppOverride;
+  /**
+   * Freeze windows; undefined when slipway.yaml has no `freeze:` (then pipelines check none).
+   * `freeze: []` turns the checks on with no window yet, so windows added later reach running pipelines.
+   */
+  freeze?: FreezeWindowConfig[];
 }
 
 /** Resolved settings of one service in one environment: defaults <- service.app <- environment override. */
@@ -340,6 +365,17 @@ export function loadDeployConfig(dir: string, opts: LoadOptions = {}): DeployCon
     return { ...e, approval, marathon: marathon.replace(/\/+$/, ''), group: e.group ?? `/${e.name}` };
   });
 
+  root.freeze?.forEach((window, i) =>
+    window.environments?.forEach((name, j) => {
+      if (!seen.has(name))
+        throw new ConfigError(
+          `${rootFile}: field "freeze.${i}.environments.${j}" is "${name}": expected one of ${[...seen].join(', ')}`,
+          rootFile,
+          `freeze.${i}.environments.${j}`,
+        );
+    }),
+  );
+
   const baseImages = { ...localBaseImages };
   for (const [type, image] of Object.entries(root.baseImages)) {
     baseImages[type as ServiceType] = typeof image === 'string' ? { build: image, runtime: image } : image;
@@ -390,6 +426,7 @@ export function loadDeployConfig(dir: string, opts: LoadOptions = {}): DeployCon
     approverTokens: root.approverTokens,
     identities: root.identities,
     defaults: root.defaults,
+    ...(root.freeze ? { freeze: root.freeze } : {}),
   };
 }
 

@@ -23,4 +23,9 @@ export const patches = {
   progressSignalInParallel: 'progress-signal-in-parallel',
   /** environmentLane: the environment's registry tag follows a healthy deploy and a rollback. */
   environmentImageTags: 'environment-image-tags',
+  /**
+   * deliveryPipeline, only when the plan says the config has `freeze:`: each environment is
+   * checked for a freeze window before its approval gate and before its deploy, and waits frozen.
+   */
+  freezeWindows: 'freeze-windows',
 } as const;

@@ -30,6 +30,7 @@ type QuickSteps = Pick<
   | 'confirmLaneOutcome'
   | 'confirmSuperseded'
   | 'resolveLaneTarget'
+  | 'checkFreeze'
 >;
 const quickOptions = {
   startToCloseTimeout: '30s',
