@@ -8,6 +8,9 @@ import type { Client } from '@temporalio/client';
 import { createLaneChecks } from '../../activities/lane-checks';
 import { createLaneActivities } from '../../activities/lanes';
 import { verifyDecisionAttestation } from '../../activities/attestation';
+import { createFreezeActivities } from '../../activities/freeze';
+import type { CommitStatusInput } from '../../activities/gitlab';
+import type { FreezeWindowConfig } from '../../common/freeze-windows';
 import type { BuildActivities, DeployActivities } from '../../activities';
 import type { ApprovalRule, PipelinePlan } from '../../common/contract';
 import { NonRetryable } from '../../common/errors';
@@ -24,6 +27,12 @@ export interface WorldOptions {
   healthDelayMs?: number;
   /** Commits whose health wait takes this long instead (heartbeating, so cancellation reaches it). */
   slowCommits?: Map<string, number>;
+  /**
+   * The freeze windows the worker's config holds, read at every check (edit the array to change
+   * the config). Only services named frozen-* are planned with freeze checks: the config of the
+   * others has no `freeze:`.
+   */
+  freezeWindows?: FreezeWindowConfig[];
 }
 
 export interface DeployCall {
@@ -51,6 +60,7 @@ export function createFakeWorld(opts: WorldOptions) {
   const inFlight = new Map<string, number>();
   let maxConcurrentPerApp = 0;
   let versionCounter = 0;
+  const commitStatuses: CommitStatusInput[] = [];
 
   const sleep = (ms: number) => {
     try {
@@ -81,6 +91,7 @@ export function createFakeWorld(opts: WorldOptions) {
           // Services named tagged-* keep a registry tag per environment (config `imageTag`).
           ...(service.startsWith('tagged-') ? { imageTag: e.name } : {}),
         })),
+        ...(service.startsWith('frozen-') ? { freezeChecks: true } : {}),
       };
     },
     async renderMarathonApp({ service, environment, image }) {
@@ -136,13 +147,15 @@ export function createFakeWorld(opts: WorldOptions) {
       apps.set(appId, { version, image });
       return { deploymentId: `dep-${version}`, version };
     },
-    async reportCommitStatus() {
+    async reportCommitStatus(input) {
+      commitStatuses.push(input);
       return null;
     },
     async reportDeployment() {
       return null;
     },
     verifyDecisionAttestation,
+    ...createFreezeActivities({ windows: () => opts.freezeWindows ?? [] }),
     ...createLaneActivities({ client: opts.client }),
     // The real checks against the pipeline a message names; what to deploy comes from this world.
     ...createLaneChecks({
@@ -203,7 +216,18 @@ export function createFakeWorld(opts: WorldOptions) {
     },
   };
 
-  return { deploy, build, apps, deploys, rollbacks, builds, tags, tagCalls, maxConcurrent: () => maxConcurrentPerApp };
+  return {
+    deploy,
+    build,
+    apps,
+    deploys,
+    rollbacks,
+    builds,
+    tags,
+    tagCalls,
+    commitStatuses,
+    maxConcurrent: () => maxConcurrentPerApp,
+  };
 }
 
 function fakeApp(service: string, environment: string, image: string): Record<string, unknown> {
