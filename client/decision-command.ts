@@ -6,9 +6,8 @@
 //   "update"), which a refusal answers at once with the workflow's reason.
 // Either way the command prints what happened and exits non-zero when the decision was refused.
 import type { Command } from 'commander';
-import type { DecisionRecord } from '../common/contract';
 import { fail, printJson, readEndpoints, withClient } from './cli-support';
-import { sendDecision, type DecisionOutcome } from './pipelines';
+import { sendDecision, type DecisionOutcome, type UpdateOutcome } from './pipelines';
 
 interface DecisionOptions {
   env: string;
@@ -70,24 +69,38 @@ function decideByUpdate(kind: 'approve' | 'reject', workflowId: string, opts: De
 }
 
 /** POST /pipelines/<id>/approvals|rejections with the approver token; the API answers with the record. */
-async function decideThroughApi(
+function decideThroughApi(
   kind: 'approve' | 'reject',
   workflowId: string,
   token: string,
   opts: DecisionOptions,
 ): Promise<DecisionOutcome> {
-  const base = (
-    opts.api ??
-    process.env.SLIPWAY_API_URL ??
-    readEndpoints()?.webhook?.replace(/\/webhooks\/gitlab$/, '') ??
-    'http://127.0.0.1:8787'
-  ).replace(/\/+$/, '');
-  const url = `${base}/pipelines/${encodeURIComponent(workflowId)}/${kind === 'approve' ? 'approvals' : 'rejections'}`;
   const body = {
     environment: opts.env,
     ...(opts.as ? { approver: opts.as } : {}),
     ...(kind === 'approve' ? { comment: opts.comment } : { reason: opts.reason }),
   };
+  return postToDecisionApi(opts.api, workflowId, kind === 'approve' ? 'approvals' : 'rejections', token, body);
+}
+
+/**
+ * POST /pipelines/<id>/<route> on Slipway's HTTP API with an approver token: the API authenticates
+ * it, signs the decision and answers with the pipeline's record, or with why it was refused.
+ */
+export async function postToDecisionApi<R>(
+  api: string | undefined,
+  workflowId: string,
+  route: 'approvals' | 'rejections' | 'freeze-overrides',
+  token: string,
+  body: Record<string, unknown>,
+): Promise<UpdateOutcome<R>> {
+  const base = (
+    api ??
+    process.env.SLIPWAY_API_URL ??
+    readEndpoints()?.webhook?.replace(/\/webhooks\/gitlab$/, '') ??
+    'http://127.0.0.1:8787'
+  ).replace(/\/+$/, '');
+  const url = `${base}/pipelines/${encodeURIComponent(workflowId)}/${route}`;
   let res: Response;
   try {
     res = await fetch(url, {
@@ -100,7 +113,7 @@ async function decideThroughApi(
       `the Slipway API at ${base} does not answer (${(err as Error).message}); set --api or SLIPWAY_API_URL`,
     );
   }
-  const answer = (await res.json().catch(() => ({}))) as { decision?: DecisionRecord; error?: string };
+  const answer = (await res.json().catch(() => ({}))) as { decision?: R; error?: string };
   if (res.ok && answer.decision) return { ok: true, record: answer.decision };
   const code = res.status === 404 ? 'not-found' : 'refused';
   return { ok: false, code, reason: answer.error ?? `the API answered ${res.status} ${res.statusText}` };

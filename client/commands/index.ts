@@ -5,9 +5,11 @@ import type { Command } from 'commander';
 import * as approve from './approve';
 import * as cancel from './cancel';
 import * as demo from './demo';
+import * as freezes from './freezes';
 import * as list from './list';
 import * as marathonEmulator from './marathon-emulator';
 import * as metrics from './metrics';
+import * as overrideFreeze from './override-freeze';
 import * as reject from './reject';
 import * as render from './render';
 import * as rollback from './rollback';
@@ -27,9 +29,11 @@ export const commands: CommandModule[] = [
   approve,
   cancel,
   demo,
+  freezes,
   list,
   marathonEmulator,
   metrics,
+  overrideFreeze,
   reject,
   render,
   rollback,
