@@ -4,18 +4,17 @@
 // refusal reasons, status, list, cancel, metrics, demo.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { projectRoot } from '../../common/paths';
 import type { PipelineStatus } from '../../common/contract';
 import type { MetricsReport } from '../../client/metrics';
 import { startWebhookServer } from '../../client/webhook';
 import { writeTestConfig, type TestConfig } from '../webhook/helpers';
 import { randomSha, startWorld, waitForStatus, type World } from '../webhook/world';
 import { until } from '../helpers/wait';
+import { runCli, type CliResult } from './run-cli';
 
 let world: World;
 let config: TestConfig;
@@ -36,22 +35,8 @@ after(async () => {
   await world?.stop([config.pushService, 'hello-node']);
 });
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv = cliEnv): Promise<CliResult> & { pid?: number } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), ...args], {
-    env,
-    cwd: projectRoot,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+function cli(args: string[], env: NodeJS.ProcessEnv = cliEnv): Promise<CliResult> {
+  return runCli(args, env);
 }
 
 async function run(sha = randomSha()): Promise<string> {

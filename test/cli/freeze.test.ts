@@ -6,35 +6,20 @@
 // through the HTTP API with an approver token.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { projectRoot } from '../../common/paths';
 import { pipelineWorkflowId, type PipelineStatus } from '../../common/contract';
 import type { FreezeWindowConfig } from '../../common/freeze-windows';
 import { startWebhookServer, type WebhookServer } from '../../client/webhook';
 import { deliveryPipeline } from '../../workflows';
 import { writeTestConfig, type TestConfig } from '../webhook/helpers';
 import { randomSha, startWorld, waitForStatus, type World } from '../webhook/world';
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { runCli, type CliResult } from './run-cli';
 
 function cli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'client', 'cli.ts'), ...args], {
-    env: { ...process.env, SLIPWAY_LOG_LEVEL: 'warn', ...env },
-    cwd: projectRoot,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return runCli(args, { ...process.env, SLIPWAY_LOG_LEVEL: 'warn', ...env });
 }
 
 function configDir(freeze: string): string {

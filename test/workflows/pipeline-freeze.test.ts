@@ -7,60 +7,36 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { temporalTestServerPath } from '../helpers/env';
+import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { until } from '../helpers/wait';
-import { quietTemporalRuntime, registerSearchAttributes } from '../helpers/runtime';
-import { createFakeWorld } from './fake-world';
+import type { createFakeWorld } from './fake-world';
+import { startTimeSkippingWorld, waitForPipeline } from './time-skipping-world';
 import { recordHistory } from './record-history';
 import {
   approveUpdate,
   overrideFreezeSignal,
   overrideFreezeUpdate,
   pipelineWorkflowId,
-  statusQuery,
   type PipelineStatus,
 } from '../../common/contract';
 import type { FreezeWindowConfig } from '../../common/freeze-windows';
 import { deliveryPipeline } from '../../workflows';
 
-quietTemporalRuntime();
-
 let env: TestWorkflowEnvironment;
-/** Never skips time by itself (see pipeline.test.ts): time moves only through env.sleep. */
+/** Never skips time by itself (see time-skipping-world.ts): time moves only through env.sleep. */
 let client: Client;
 let world: ReturnType<typeof createFakeWorld>;
+let stop: () => Promise<void>;
 const freezeWindows: FreezeWindowConfig[] = [];
-let workers: Worker[];
-let running: Promise<unknown>;
 
 before(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: temporalTestServerPath() } },
-  });
-  await registerSearchAttributes(env.connection);
-  client = new Client({ connection: env.connection, namespace: env.namespace });
-  world = createFakeWorld({ client, freezeWindows, healthDelayMs: 20 });
-  const connection = env.nativeConnection;
-  workers = [
-    await Worker.create({
-      connection,
-      activities: world.deploy,
-      taskQueue: 'slipway',
-      workflowsPath: require.resolve('../../workflows'),
-    }),
-    await Worker.create({ connection, activities: world.build, taskQueue: 'slipway-build' }),
-    await Worker.create({ connection, activities: world.build, taskQueue: 'slipway-build@test-host' }),
-  ];
-  running = Promise.all(workers.map((w) => w.run()));
+  ({ env, client, world, stop } = await startTimeSkippingWorld({ freezeWindows, healthDelayMs: 20 }));
 });
 
 after(async () => {
-  for (const w of workers ?? []) w.shutdown();
-  await running;
-  await env?.teardown();
+  await stop?.();
 });
 
 const commit = () => randomUUID().replace(/-/g, '').slice(0, 40).padEnd(40, 'a');
@@ -82,18 +58,7 @@ async function start(service: string): Promise<WorkflowHandle> {
   });
 }
 
-function waitFor(handle: WorkflowHandle, predicate: (s: PipelineStatus) => boolean, what: string) {
-  return until(
-    what,
-    20_000,
-    async () => {
-      // Bounded: a query waits on a stopped worker's sticky queue until it times out there.
-      const status = await handle.query(statusQuery);
-      return predicate(status) ? status : undefined;
-    },
-    { intervalMs: 50 },
-  );
-}
+const waitFor = waitForPipeline;
 
 /** A window that began on the last whole minute of the server's clock and lasts `hours`. */
 async function windowFromNow(hours: number, reason: string): Promise<FreezeWindowConfig & { end: number }> {

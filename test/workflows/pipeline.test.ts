@@ -5,14 +5,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { Client, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { temporalTestServerPath } from '../helpers/env';
-import { until } from '../helpers/wait';
-import { quietTemporalRuntime, registerSearchAttributes } from '../helpers/runtime';
-import { createFakeWorld } from './fake-world';
+import type { createFakeWorld } from './fake-world';
+import { startTimeSkippingWorld, waitForPipeline } from './time-skipping-world';
 import { recordHistory } from './record-history';
 import {
   approveSignal,
@@ -25,46 +22,20 @@ import {
 } from '../../common/contract';
 import { deliveryPipeline, rollbackEnvironment } from '../../workflows';
 
-quietTemporalRuntime();
-
 let env: TestWorkflowEnvironment;
-/**
- * A client that never lets the server skip time. The environment's own client skips time while it
- * waits for a result; with only the lanes' run timeouts left (the test server's default is ten
- * years), a skip ends every lane. Only the approval-timeout test waits through env.client.
- */
+/** Never skips time (see time-skipping-world.ts): only the approval-timeout test waits through env.client. */
 let client: Client;
 let world: ReturnType<typeof createFakeWorld>;
-let workers: Worker[];
-let running: Promise<unknown>;
+let stop: () => Promise<void>;
 const unhealthyCommits = new Set<string>();
 const slowCommits = new Map<string, number>();
 
 before(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: temporalTestServerPath() } },
-  });
-  await registerSearchAttributes(env.connection);
-  client = new Client({ connection: env.connection, namespace: env.namespace });
-  world = createFakeWorld({ client, unhealthyCommits, slowCommits, healthDelayMs: 50 });
-  const connection = env.nativeConnection;
-  workers = [
-    await Worker.create({
-      connection,
-      activities: world.deploy,
-      taskQueue: 'slipway',
-      workflowsPath: require.resolve('../../workflows'),
-    }),
-    await Worker.create({ connection, activities: world.build, taskQueue: 'slipway-build' }),
-    await Worker.create({ connection, activities: world.build, taskQueue: 'slipway-build@test-host' }),
-  ];
-  running = Promise.all(workers.map((w) => w.run()));
+  ({ env, client, world, stop } = await startTimeSkippingWorld({ unhealthyCommits, slowCommits, healthDelayMs: 50 }));
 });
 
 after(async () => {
-  for (const w of workers ?? []) w.shutdown();
-  await running;
-  await env?.teardown();
+  await stop?.();
 });
 
 const commit = () => randomUUID().replace(/-/g, '').slice(0, 40).padEnd(40, 'a');
@@ -78,18 +49,7 @@ async function start(input: Partial<PipelineInput> & { service: string; commit: 
   });
 }
 
-/** Polls the pipeline's status query until `predicate` holds. */
-function waitFor(handle: WorkflowHandle, predicate: (s: PipelineStatus) => boolean, what: string) {
-  return until(
-    what,
-    20_000,
-    async () => {
-      const status = await handle.query(statusQuery);
-      return predicate(status) ? status : undefined;
-    },
-    { intervalMs: 50 },
-  );
-}
+const waitFor = waitForPipeline;
 
 const waitingFor = (envName: string) => (s: PipelineStatus) =>
   s.environments.find((e) => e.name === envName)?.state === 'waiting-approval';
