@@ -7,12 +7,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { until } from '../helpers/wait';
-import type { createFakeWorld } from './fake-world';
-import { startTimeSkippingWorld, waitForPipeline } from './time-skipping-world';
+import { startTimeSkippingWorld, waitForPipeline, type TimeSkippingWorld } from './time-skipping-world';
 import { recordHistory } from './record-history';
 import {
   approveUpdate,
@@ -24,26 +22,17 @@ import {
 import type { FreezeWindowConfig } from '../../common/freeze-windows';
 import { deliveryPipeline } from '../../workflows';
 
-let env: TestWorkflowEnvironment;
-/** Never skips time by itself (see time-skipping-world.ts): time moves only through env.sleep. */
-let client: Client;
-let world: ReturnType<typeof createFakeWorld>;
-let stop: () => Promise<void>;
+/** Its client never skips time by itself (see time-skipping-world.ts): time moves only through env.sleep. */
+let ts: TimeSkippingWorld;
 const freezeWindows: FreezeWindowConfig[] = [];
-
-before(async () => {
-  ({ env, client, world, stop } = await startTimeSkippingWorld({ freezeWindows, healthDelayMs: 20 }));
-});
-
-after(async () => {
-  await stop?.();
-});
+before(async () => void (ts = await startTimeSkippingWorld({ freezeWindows, healthDelayMs: 20 })));
+after(() => ts?.stop());
 
 const commit = () => randomUUID().replace(/-/g, '').slice(0, 40).padEnd(40, 'a');
 
 async function start(service: string): Promise<WorkflowHandle> {
   const sha = commit();
-  return client.workflow.start(deliveryPipeline, {
+  return ts.client.workflow.start(deliveryPipeline, {
     taskQueue: 'slipway',
     workflowId: pipelineWorkflowId(service, sha),
     args: [
@@ -77,9 +66,9 @@ async function windowFromNow(hours: number, reason: string): Promise<FreezeWindo
 
 /** The test server's clock (it runs ahead of the wall clock once time was skipped). */
 async function serverNow(): Promise<number> {
-  const { time } = await (env.connection.testService as NonNullable<typeof env.connection.testService>).getCurrentTime(
-    {},
-  );
+  const { time } = await (
+    ts.env.connection.testService as NonNullable<typeof ts.env.connection.testService>
+  ).getCurrentTime({});
   return Number(time?.seconds ?? 0) * 1000 + Math.floor((time?.nanos ?? 0) / 1e6);
 }
 
@@ -98,7 +87,7 @@ async function historyText(handle: WorkflowHandle): Promise<string> {
 const frozenAt = (s: PipelineStatus) => s.environments.find((e) => e.name === 'production')?.state === 'frozen';
 const productionOf = (s: PipelineStatus) => s.environments.find((e) => e.name === 'production');
 const freezeStatuses = (sha: string) =>
-  world.commitStatuses.filter((c) => c.sha === sha && c.name === 'slipway freeze: production');
+  ts.world.commitStatuses.filter((c) => c.sha === sha && c.name === 'slipway freeze: production');
 
 describe('freeze windows', { timeout: 90_000 }, () => {
   test('a pipeline reaching a frozen environment waits frozen and goes on by itself when the window ends', async () => {
@@ -124,7 +113,7 @@ describe('freeze windows', { timeout: 90_000 }, () => {
       /^production frozen until \d{4}-\d\d-\d\d \d\d:\d\d UTC \(release freeze\)$/,
     );
 
-    await env.sleep('3h');
+    await ts.env.sleep('3h');
     const gate = await waitFor(
       handle,
       (s) => productionOf(s)?.state === 'waiting-approval',
@@ -165,7 +154,7 @@ describe('freeze windows', { timeout: 90_000 }, () => {
       reason: 'maintenance',
     };
     freezeWindows.push(second);
-    await env.sleep('2h');
+    await ts.env.sleep('2h');
     const again = await waitFor(
       handle,
       (s) => productionOf(s)?.freeze?.reasons.includes('maintenance') === true,
@@ -215,7 +204,7 @@ describe('freeze windows', { timeout: 90_000 }, () => {
     await handle.executeUpdate(approveUpdate, { args: [{ environment: 'production', approver: 'alice' }] });
     const final = (await handle.result()) as PipelineStatus;
     assert.equal(final.state, 'succeeded');
-    assert.equal(world.deploys.filter((d) => d.pipelineId === handle.workflowId).at(-1)?.environment, 'production');
+    assert.equal(ts.world.deploys.filter((d) => d.pipelineId === handle.workflowId).at(-1)?.environment, 'production');
     await recordHistory(handle, 'pipeline-freeze-overridden');
   });
 
@@ -230,7 +219,7 @@ describe('freeze windows', { timeout: 90_000 }, () => {
       await handle.fetchHistory(),
       handle.workflowId,
     );
-    await env.sleep('4h');
+    await ts.env.sleep('4h');
     await waitFor(handle, (s) => productionOf(s)?.state === 'waiting-approval', 'the gate after the window');
     await handle.executeUpdate(approveUpdate, { args: [{ environment: 'production', approver: 'alice' }] });
     assert.equal(((await handle.result()) as PipelineStatus).state, 'succeeded');
