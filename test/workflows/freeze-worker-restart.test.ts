@@ -11,7 +11,8 @@ import { deliveryPipeline } from '../../workflows';
 import { randomSha, startWorld, waitForStatus } from '../webhook/world';
 
 test('a pipeline frozen when its worker stops goes on under a new worker when the window ends', async () => {
-  // A window that began on the last whole minute and ends 40 s from now (time enough to get there on a busy machine).
+  // A window that began on the last whole minute and ends 40 s from now: time enough to reach
+  // production on a busy machine.
   const start = new Date(Math.floor(Date.now() / 60_000) * 60_000);
   const end = Date.now() + 40_000;
   const cron = `${start.getUTCMinutes()} ${start.getUTCHours()} ${start.getUTCDate()} ${start.getUTCMonth() + 1} *`;
