@@ -9,7 +9,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export interface DecisionClaim {
   workflowId: string;
   runId: string;
-  kind: 'approve' | 'reject';
+  kind: 'approve' | 'reject' | 'override-freeze';
   environment: string;
   approver: string;
 }

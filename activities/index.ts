@@ -9,6 +9,7 @@ import { claimBuildHost } from './build-host';
 import { createDockerActivities } from './docker';
 import { createDriftActivities } from './drift-check';
 import { createEventActivities } from './events';
+import { createFreezeActivities } from './freeze';
 import { createGitlabActivities } from './gitlab';
 import { createLaneChecks } from './lane-checks';
 import { createLaneActivities } from './lanes';
@@ -34,6 +35,7 @@ export function createDeployActivities(deps: { client: Client }) {
     ...createEventActivities(),
     ...createVerifyActivities({ clientFor: configuredMarathonClient }),
     ...createPromotionActivities({ client: deps.client }),
+    ...createFreezeActivities(),
   };
 }
 

@@ -102,6 +102,7 @@ export async function planPipeline(input: { service: string; commit: string }): 
         forceOverForeignDeployments: env.forceOverForeignDeployments,
         ...(env.imageTag ? { imageTag: env.imageTag } : {}),
       })),
+      ...(config.freeze ? { freezeChecks: true } : {}),
     };
   });
 }

@@ -6,10 +6,9 @@
 //   "update"), which a refusal answers at once with the workflow's reason.
 // Either way the command prints what happened and exits non-zero when the decision was refused.
 import type { Command } from 'commander';
-import type { DecisionRecord } from '../common/contract';
 import { apiBase, postToApi } from './api-call';
 import { fail, printJson, withClient } from './cli-support';
-import { sendDecision, type DecisionOutcome } from './pipelines';
+import { sendDecision, type DecisionOutcome, type UpdateOutcome } from './pipelines';
 
 interface DecisionOptions {
   env: string;
@@ -71,20 +70,33 @@ function decideByUpdate(kind: 'approve' | 'reject', workflowId: string, opts: De
 }
 
 /** POST /pipelines/<id>/approvals|rejections with the approver token; the API answers with the record. */
-async function decideThroughApi(
+function decideThroughApi(
   kind: 'approve' | 'reject',
   workflowId: string,
   token: string,
   opts: DecisionOptions,
 ): Promise<DecisionOutcome> {
-  const path = `/pipelines/${encodeURIComponent(workflowId)}/${kind === 'approve' ? 'approvals' : 'rejections'}`;
   const body = {
     environment: opts.env,
     ...(opts.as ? { approver: opts.as } : {}),
     ...(kind === 'approve' ? { comment: opts.comment } : { reason: opts.reason }),
   };
-  const res = await postToApi(apiBase(opts.api), path, token, body);
-  const answer = res.answer as { decision?: DecisionRecord; error?: string };
+  return postToDecisionApi(opts.api, workflowId, kind === 'approve' ? 'approvals' : 'rejections', token, body);
+}
+
+/**
+ * POST /pipelines/<id>/<route> on Slipway's HTTP API with an approver token: the API authenticates
+ * it, signs the decision and answers with the pipeline's record, or with why it was refused.
+ */
+export async function postToDecisionApi<R>(
+  api: string | undefined,
+  workflowId: string,
+  route: 'approvals' | 'rejections' | 'freeze-overrides',
+  token: string,
+  body: Record<string, unknown>,
+): Promise<UpdateOutcome<R>> {
+  const res = await postToApi(apiBase(api), `/pipelines/${encodeURIComponent(workflowId)}/${route}`, token, body);
+  const answer = res.answer as { decision?: R; error?: string };
   if (res.ok && answer.decision) return { ok: true, record: answer.decision };
   const code = res.status === 404 ? 'not-found' : 'refused';
   return { ok: false, code, reason: answer.error ?? `the API answered ${res.status} ${res.statusText}` };

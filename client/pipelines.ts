@@ -8,6 +8,7 @@ import {
   WorkflowUpdateFailedError,
   type Client,
   type WorkflowExecutionInfo,
+  type WorkflowHandle,
 } from '@temporalio/client';
 import { CommitAttribute, EnvironmentAttribute, ServiceAttribute, StateAttribute } from '../common/search-attributes';
 import {
@@ -16,10 +17,13 @@ import {
   taskQueues,
   type ApprovalRequest,
   type DecisionRecord,
+  type FreezeOverrideRecord,
+  type FreezeOverrideRequest,
   type PipelineInput,
   type PipelineStatus,
   type RejectionRequest,
   approveUpdate,
+  overrideFreezeUpdate,
   rejectUpdate,
   statusQuery,
 } from '../common/contract';
@@ -181,8 +185,9 @@ export async function listPipelines(
   return out;
 }
 
-export type DecisionOutcome =
-  { ok: true; record: DecisionRecord } | { ok: false; code: 'refused' | 'not-found' | 'closed'; reason: string };
+export type UpdateOutcome<R> =
+  { ok: true; record: R } | { ok: false; code: 'refused' | 'not-found' | 'closed'; reason: string };
+export type DecisionOutcome = UpdateOutcome<DecisionRecord>;
 
 /**
  * Sends an approval or rejection through the validated Update, so a refusal comes back at once
@@ -197,13 +202,35 @@ export async function sendDecision(
   /** The run the decision is for (a verified decision is signed for one run); default: the latest. */
   runId?: string,
 ): Promise<DecisionOutcome> {
+  return sendUpdate(client, workflowId, runId, (handle) =>
+    kind === 'approve'
+      ? handle.executeUpdate(approveUpdate, { args: [request as ApprovalRequest] })
+      : handle.executeUpdate(rejectUpdate, { args: [request as RejectionRequest] }),
+  );
+}
+
+/** Sends a freeze override through its Update: a refusal (recorded by the pipeline) comes back at once. */
+export async function sendFreezeOverride(
+  client: Client,
+  workflowId: string,
+  request: FreezeOverrideRequest,
+  runId?: string,
+): Promise<UpdateOutcome<FreezeOverrideRecord>> {
+  return sendUpdate(client, workflowId, runId, (handle) =>
+    handle.executeUpdate(overrideFreezeUpdate, { args: [request] }),
+  );
+}
+
+/** Runs an Update on the pipeline; a refusal, an unknown or an ended pipeline become outcomes. */
+async function sendUpdate<R>(
+  client: Client,
+  workflowId: string,
+  runId: string | undefined,
+  send: (handle: WorkflowHandle) => Promise<R>,
+): Promise<UpdateOutcome<R>> {
   const handle = client.workflow.getHandle(workflowId, runId);
   try {
-    const record =
-      kind === 'approve'
-        ? await handle.executeUpdate(approveUpdate, { args: [request as ApprovalRequest] })
-        : await handle.executeUpdate(rejectUpdate, { args: [request as RejectionRequest] });
-    return { ok: true, record };
+    return { ok: true, record: await send(handle) };
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       const cause = err.cause as Error | undefined;

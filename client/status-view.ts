@@ -22,6 +22,7 @@ function environmentNote(e: EnvironmentStatus, status: PipelineStatus, now: numb
     const left = e.approval.deadline ? `, ${formatDuration(Date.parse(e.approval.deadline) - now)} left` : '';
     return `waits for ${e.approval.approvers.join(' or ')}${left}`;
   }
+  if (e.state === 'frozen' && e.freeze) return `frozen until ${e.freeze.untilLocal} (${e.freeze.reasons.join(', ')})`;
   if (e.error) return e.error;
   if (e.state === 'verifying') return verifyingText(e, now);
   const notes: string[] = [];
@@ -31,6 +32,7 @@ function environmentNote(e: EnvironmentStatus, status: PipelineStatus, now: numb
       `${decision.kind === 'approve' ? 'approved' : 'rejected'} by ${decision.approver}${decision.verified ? ' (verified)' : ''}`,
     );
   else if (e.approval && e.state === 'pending') notes.push(`needs approval by ${e.approval.approvers.join(' or ')}`);
+  if (e.freeze?.overriddenBy) notes.push(`freeze overridden by ${e.freeze.overriddenBy}: ${e.freeze.overrideReason}`);
   if (e.imageTag) notes.push(`tagged :${e.imageTag}`);
   if (e.warning) notes.push(`warning: ${e.warning}`);
   return notes.join('; ');
@@ -69,6 +71,15 @@ export function renderStatusTable(status: PipelineStatus, now = Date.now()): str
       const words = d.kind === 'approve' ? 'approve' : 'reject';
       const text = d.accepted ? (d.comment ?? d.reason ?? '') : `refused: ${d.refusal}`;
       lines.push(`  ${d.at}  ${words} ${d.environment} by ${d.approver} (${how})${text ? ` — ${text}` : ''}`);
+    }
+  }
+  if (status.freezeOverrides?.length) {
+    lines.push('', 'Freeze overrides');
+    for (const o of status.freezeOverrides) {
+      const how = `${o.channel}${o.verified ? ', verified' : ''}`;
+      lines.push(
+        `  ${o.at}  ${o.environment} by ${o.approver} (${how}) — ${o.accepted ? o.reason : `refused: ${o.refusal}`}`,
+      );
     }
   }
   if (status.supersededBy) lines.push('', `Superseded by ${status.supersededBy}`);
@@ -117,7 +128,7 @@ export function stagesOf(status: PipelineStatus, now = Date.now()): Stage[] {
         ? 'done'
         : e.state === 'deploying' || e.state === 'verifying'
           ? 'running'
-          : e.state === 'waiting-approval'
+          : e.state === 'waiting-approval' || e.state === 'frozen'
             ? 'waiting'
             : e.state === 'failed' || e.state === 'rolled-back'
               ? 'failed'

@@ -11,6 +11,7 @@ import { ConfigError } from './errors';
 import { parseDuration } from './duration';
 import { deliveryEventKinds } from './contract';
 import type { VerifyPlan } from './contract';
+import { cronProblem, timezoneProblem, type FreezeWindowConfig } from './freeze-windows';
 
 export const serviceTypes = ['node', 'java', 'python', 'dotnet'] as const;
 export type ServiceType = (typeof serviceTypes)[number];
@@ -294,6 +295,23 @@ const environmentSchema = z.strictObject({
   verify: verifySchema.optional(),
 });
 
+/** A value checked by a function that says what is wrong with it (undefined: nothing). */
+const checkedString = (problem: (v: string) => string | undefined) =>
+  z.string().superRefine((v, ctx) => {
+    const found = problem(v);
+    if (found) ctx.addIssue({ code: 'custom', message: found });
+  });
+
+/** A freeze window: no deploys into its environments from each `cron` start for `duration`. */
+const freezeWindowSchema = z.strictObject({
+  cron: checkedString(cronProblem),
+  duration,
+  timezone: checkedString(timezoneProblem).default('UTC'),
+  /** Environments it freezes; absent: all of them. */
+  environments: z.array(z.string()).min(1, 'expected at least one environment, or no field for all').optional(),
+  reason: z.string().min(1, 'expected why, like "weekend": everyone who waits sees it'),
+});
+
 const baseImage = z.union([imageReference, z.strictObject({ build: imageReference, runtime: imageReference })]);
 
 const rootSchema = z.strictObject({
@@ -321,6 +339,8 @@ const rootSchema = z.strictObject({
   defaults: appOverride.default({}),
   /** Where delivery events are sent (the audit log records them all regardless). */
   notify: z.array(notifyTarget).default([]),
+  /** Freeze windows: no deploys then (an approver may override one for a pipeline). */
+  freeze: z.array(freezeWindowSchema).optional(),
 });
 
 export type HealthCheckConfig = z.infer<typeof healthCheck>;
@@ -342,6 +362,11 @@ export interface DeployConfig {
   identities: Record<string, IdentityConfig>;
   defaults: AppOverride;
   notify: NotifyTarget[];
+  /**
+   * Freeze windows; undefined when slipway.yaml has no `freeze:` (then pipelines check none).
+   * `freeze: []` turns the checks on with no window yet, so windows added later reach running pipelines.
+   */
+  freeze?: FreezeWindowConfig[];
 }
 
 /** Resolved settings of one service in one environment: defaults <- service.app <- environment override. */
@@ -451,6 +476,17 @@ export function loadDeployConfig(dir: string, opts: LoadOptions = {}): DeployCon
     return { ...e, approval, marathon: marathon.replace(/\/+$/, ''), group: e.group ?? `/${e.name}` };
   });
 
+  root.freeze?.forEach((window, i) =>
+    window.environments?.forEach((name, j) => {
+      if (!seen.has(name))
+        throw new ConfigError(
+          `${rootFile}: field "freeze.${i}.environments.${j}" is "${name}": expected one of ${[...seen].join(', ')}`,
+          rootFile,
+          `freeze.${i}.environments.${j}`,
+        );
+    }),
+  );
+
   const baseImages = { ...localBaseImages };
   for (const [type, image] of Object.entries(root.baseImages)) {
     baseImages[type as ServiceType] = typeof image === 'string' ? { build: image, runtime: image } : image;
@@ -502,6 +538,7 @@ export function loadDeployConfig(dir: string, opts: LoadOptions = {}): DeployCon
     identities: root.identities,
     defaults: root.defaults,
     notify: root.notify,
+    ...(root.freeze ? { freeze: root.freeze } : {}),
   };
 }
 

@@ -6,6 +6,9 @@
 // hold a secret: all of it is stored in Temporal's history.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ConfigValue, ServiceType } from './config';
+import type { FreezeCheck } from './freeze-windows';
+
+export type { FreezeCheck };
 
 export const taskQueues = {
   /** Deploys, planning, reporting: light work. */
@@ -116,13 +119,17 @@ export type EnvironmentState =
   | 'healthy'
   | 'failed'
   | 'rolled-back'
-  | 'skipped';
+  | 'skipped'
+  /** A freeze window holds it: it goes on by itself when the window ends, or when an approver overrides. */
+  | 'frozen';
 
 export type PipelineState =
   | 'planning'
   | 'building'
   | 'deploying'
   | 'waiting-approval'
+  /** An environment it reached is in a freeze window (slipway.yaml `freeze:`). */
+  | 'frozen'
   /** Cancelled, and undoing its in-flight deploy before it ends "cancelled". */
   | 'cancelling'
   | 'succeeded'
@@ -212,10 +219,48 @@ export interface EnvironmentStatus {
   imageTag?: string;
   /** Something that went wrong without failing the environment (the registry tag). */
   warning?: string;
+  /** While frozen (and after, for the record): the freeze that held this environment. */
+  freeze?: EnvironmentFreeze;
   /** While deploying: why Marathon is not launching the tasks (its launch queue), e.g. "waiting for offers: insufficient memory on all 3 agents". */
   waitingReason?: string;
   /** While verifying: when the soak ends (or when verification started, without a soak). */
   verifyingUntil?: string;
+}
+
+export interface EnvironmentFreeze {
+  since: string;
+  /** When the freeze windows in force end, as the worker's config said at the last check. */
+  until: string;
+  reasons: string[];
+  timezone: string;
+  /** `until` as people in `timezone` read it. */
+  untilLocal: string;
+  /** Set when an approver let this pipeline through the freeze. */
+  overriddenBy?: string;
+  overrideReason?: string;
+}
+
+/** An approver's request to let one pipeline deploy into a frozen environment now. */
+export interface FreezeOverrideRequest {
+  environment: string;
+  approver: string;
+  /** Why the freeze may be broken: required, and kept in the pipeline's record. */
+  reason: string;
+  /** Set by Slipway's HTTP API, as for approvals. */
+  attestation?: string;
+  channel?: DecisionChannel;
+}
+
+/** An override as received, accepted or refused (with why): every one is recorded. */
+export interface FreezeOverrideRecord {
+  environment: string;
+  approver: string;
+  reason: string;
+  at: string;
+  channel: DecisionChannel;
+  verified: boolean;
+  accepted: boolean;
+  refusal?: string;
 }
 
 export interface BuildStatus {
@@ -243,6 +288,8 @@ export interface PipelineStatus {
   build: BuildStatus;
   environments: EnvironmentStatus[];
   decisions: DecisionRecord[];
+  /** Freeze overrides received, accepted or refused (absent until the first one). */
+  freezeOverrides?: FreezeOverrideRecord[];
   startedAt: string;
   finishedAt?: string;
   error?: string;
@@ -311,6 +358,11 @@ export interface PipelinePlan {
     skipTests?: boolean;
   };
   environments: EnvironmentPlan[];
+  /**
+   * The config has a `freeze:` section: check each environment for a freeze window before its
+   * approval gate and before deploying (patch `freeze-windows`). Absent: no check, no new step.
+   */
+  freezeChecks?: boolean;
 }
 
 // --- environmentLane <-> deliveryPipeline ------------------------------------------------------
@@ -466,6 +518,8 @@ export const rejectSignal = defineSignal<[RejectionRequest]>('reject');
 export const approveUpdate = defineUpdate<DecisionRecord, [ApprovalRequest]>('approvePromotion');
 export const rejectUpdate = defineUpdate<DecisionRecord, [RejectionRequest]>('rejectPromotion');
 export const statusQuery = defineQuery<PipelineStatus>('status');
+export const overrideFreezeSignal = defineSignal<[FreezeOverrideRequest]>('overrideFreeze');
+export const overrideFreezeUpdate = defineUpdate<FreezeOverrideRecord, [FreezeOverrideRequest]>('overrideFreezeWindow');
 
 export const messageDescriptions = {
   approve:
@@ -476,6 +530,10 @@ export const messageDescriptions = {
     'Approve, validated: refused at once (nothing recorded) if the environment is not waiting or the approver is not allowed. Example: {"environment":"production","approver":"alice","comment":"ship it"}',
   rejectPromotion:
     'Reject, validated: refused at once if the environment is not waiting or the approver is not allowed. Example: {"environment":"production","approver":"alice","reason":"not today"}',
+  overrideFreeze:
+    'Let this pipeline deploy into a frozen environment now (an approver of that environment, with a reason; refusals are recorded). Example: {"environment":"production","approver":"alice","reason":"hotfix for the checkout outage"}',
+  overrideFreezeWindow:
+    'Override a freeze, answered: a refusal (not frozen, not an approver, no reason) comes back at once and is recorded. Example: {"environment":"production","approver":"alice","reason":"hotfix for the checkout outage"}',
   status: 'Pipeline status: service, commit, image digest, per-environment state, approvals. No arguments.',
   lane: 'What runs in this environment now, what ran before, what is queued, and which messages were ignored.',
   deployOutcome:
@@ -666,6 +724,8 @@ export const deliveryEventKinds = [
   'cancelled',
   'superseded',
   'drift',
+  'frozen',
+  'freeze-overridden',
 ] as const;
 export type DeliveryEventKind = (typeof deliveryEventKinds)[number];
 

@@ -33,4 +33,9 @@ export const patches = {
    * soak on durable timers) and rolled back when that fails; the pipeline hears "verifying".
    */
   deployVerification: 'deploy-verification',
+  /**
+   * deliveryPipeline, only when the plan says the config has `freeze:`: each environment is
+   * checked for a freeze window before its approval gate and before its deploy, and waits frozen.
+   */
+  freezeWindows: 'freeze-windows',
 } as const;

@@ -32,6 +32,7 @@ type QuickSteps = Pick<
   | 'resolveLaneTarget'
   | 'findPromotionSource'
   | 'planRollbackToCommit'
+  | 'checkFreeze'
 >;
 const quickOptions = {
   startToCloseTimeout: '30s',

@@ -57,6 +57,10 @@ export function headline(event: DeliveryEvent): string {
       return `🛑 ${what} cancelled${in_}${why}`;
     case 'superseded':
       return `⏭️ ${what} superseded${in_}${why}`;
+    case 'frozen':
+      return `🧊 ${what} waits: ${event.reason ?? `${event.environment ?? ''} is frozen`}`;
+    case 'freeze-overridden':
+      return `🔥 ${what}: freeze${in_} overridden${by}${why}`;
     case 'drift':
       return `🔀 ${what} drifted${in_}${why}`;
     default:

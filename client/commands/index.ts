@@ -8,9 +8,11 @@ import * as cancel from './cancel';
 import * as demo from './demo';
 import * as drift from './drift';
 import * as envs from './envs';
+import * as freezes from './freezes';
 import * as list from './list';
 import * as marathonEmulator from './marathon-emulator';
 import * as metrics from './metrics';
+import * as overrideFreeze from './override-freeze';
 import * as promote from './promote';
 import * as reject from './reject';
 import * as render from './render';
@@ -35,9 +37,11 @@ export const commands: CommandModule[] = [
   demo,
   drift,
   envs,
+  freezes,
   list,
   marathonEmulator,
   metrics,
+  overrideFreeze,
   promote,
   reject,
   render,

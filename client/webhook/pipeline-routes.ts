@@ -3,13 +3,14 @@
 //   GET  /pipelines?service=&state=&limit=    list through Temporal visibility
 //   POST /pipelines/<workflowId>/approvals    {"environment","comment"?}   Authorization: Bearer <token>
 //   POST /pipelines/<workflowId>/rejections   {"environment","reason"?}
+//   POST /pipelines/<workflowId>/freeze-overrides  {"environment","reason"}   (same token rules)
 //   POST /pipelines/<workflowId>/rerun, POST /promotions, POST /rollbacks: promotion-routes.ts
 // Workflow IDs contain slashes (pipeline/<service>/<commit>): accepted raw or URL-encoded.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { signDecision } from '../../activities/attestation';
 import type { Logger } from '../../common/log';
-import { listPipelines, PipelineNotFound, pipelineStatus, sendDecision } from '../pipelines';
+import { listPipelines, PipelineNotFound, pipelineStatus, sendDecision, sendFreezeOverride } from '../pipelines';
 import type { ApproverDirectory } from './auth';
 import { authenticatedJson, createPromotionRoutes } from './promotion-routes';
 import { HttpError, sendJson } from './http';
@@ -24,11 +25,12 @@ export interface PipelineRouteOptions {
   queryTimeoutMs?: number;
 }
 
-/** Splits "/pipelines/<id>[/approvals|/rejections]" (raw path, before decoding). */
-export function parsePipelinePath(
-  rawPath: string,
-): { workflowId: string; action?: 'approvals' | 'rejections' | 'rerun' } | undefined {
-  const match = /^\/pipelines\/(.+?)(?:\/(approvals|rejections|rerun))?\/?$/.exec(rawPath);
+type PipelineAction = 'approvals' | 'rejections' | 'freeze-overrides' | 'rerun';
+const decisionKinds = { approvals: 'approve', rejections: 'reject', 'freeze-overrides': 'override-freeze' } as const;
+
+/** Splits "/pipelines/<id>[/approvals|/rejections|/freeze-overrides|/rerun]" (raw path, before decoding). */
+export function parsePipelinePath(rawPath: string): { workflowId: string; action?: PipelineAction } | undefined {
+  const match = /^\/pipelines\/(.+?)(?:\/(approvals|rejections|freeze-overrides|rerun))?\/?$/.exec(rawPath);
   if (!match) return undefined;
   let workflowId: string;
   try {
@@ -36,7 +38,7 @@ export function parsePipelinePath(
   } catch {
     throw new HttpError(400, 'workflow ID is not valid URL encoding');
   }
-  return { workflowId, action: match[2] as 'approvals' | 'rejections' | 'rerun' | undefined };
+  return { workflowId, action: match[2] as PipelineAction | undefined };
 }
 
 function isDeadline(err: unknown): boolean {
@@ -97,7 +99,7 @@ export function createPipelineRoutes(opts: PipelineRouteOptions) {
     req: IncomingMessage,
     res: ServerResponse,
     workflowId: string,
-    kind: 'approve' | 'reject',
+    kind: 'approve' | 'reject' | 'override-freeze',
   ): Promise<void> {
     const { approver, body: b } = await authenticatedJson(req, opts.approvers());
     if (typeof b.environment !== 'string' || !b.environment)
@@ -121,23 +123,24 @@ export function createPipelineRoutes(opts: PipelineRouteOptions) {
     } catch (err) {
       throw new HttpError(503, (err as Error).message);
     }
-    const request =
-      kind === 'approve'
-        ? {
-            environment: b.environment,
-            approver,
-            comment: text(b.comment, 'comment'),
-            attestation,
-            channel: 'api' as const,
-          }
-        : {
-            environment: b.environment,
-            approver,
-            reason: text(b.reason, 'reason'),
-            attestation,
-            channel: 'api' as const,
-          };
-    const outcome = await sendDecision(opts.client, workflowId, kind, request, runId);
+    const signed = { environment: b.environment, approver, attestation, channel: 'api' as const };
+    const outcome =
+      kind === 'override-freeze'
+        ? await sendFreezeOverride(
+            opts.client,
+            workflowId,
+            { ...signed, reason: text(b.reason, 'reason') ?? '' },
+            runId,
+          )
+        : await sendDecision(
+            opts.client,
+            workflowId,
+            kind,
+            kind === 'approve'
+              ? { ...signed, comment: text(b.comment, 'comment') }
+              : { ...signed, reason: text(b.reason, 'reason') },
+            runId,
+          );
     const log = opts.log.child({ workflowId, environment: b.environment, approver, kind });
     if (outcome.ok) {
       log.info('decision accepted', { verified: outcome.record.verified });
@@ -172,7 +175,7 @@ export function createPipelineRoutes(opts: PipelineRouteOptions) {
     if (target.action) {
       if (req.method !== 'POST') throw new HttpError(405, 'expected POST', {}, { Allow: 'POST' });
       if (target.action === 'rerun') await promotions.rerun(req, res, target.workflowId);
-      else await decide(req, res, target.workflowId, target.action === 'approvals' ? 'approve' : 'reject');
+      else await decide(req, res, target.workflowId, decisionKinds[target.action]);
       return true;
     }
     if (req.method !== 'GET') throw new HttpError(405, 'expected GET', {}, { Allow: 'GET' });

@@ -22,6 +22,8 @@ export interface WorldOptions {
   environments?: FakeWorldOptions['environments'];
   /** Commits whose health wait takes this long (ms). */
   slowCommits?: Map<string, number>;
+  /** The freeze windows the worker's config holds (services named frozen-* check them). */
+  freezeWindows?: FakeWorldOptions['freezeWindows'];
 }
 
 export async function startWorld(opts: WorldOptions = {}): Promise<World> {
@@ -37,6 +39,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     healthDelayMs: 20,
     environments: opts.environments,
     slowCommits: opts.slowCommits,
+    freezeWindows: opts.freezeWindows,
   });
   const build = { connection: native, activities: fake.build };
   const workers = [

@@ -13,6 +13,9 @@ import { createLaneActivities } from '../../activities/lanes';
 import { createPromotionActivities } from '../../activities/promotion';
 import { verifyDecisionAttestation } from '../../activities/attestation';
 import { createEventActivities } from '../../activities/events';
+import { createFreezeActivities } from '../../activities/freeze';
+import type { CommitStatusInput } from '../../activities/gitlab';
+import type { FreezeWindowConfig } from '../../common/freeze-windows';
 import type { BuildActivities, DeployActivities } from '../../activities';
 import type { ApprovalRule, PipelinePlan } from '../../common/contract';
 import { NonRetryable } from '../../common/errors';
@@ -34,6 +37,12 @@ export interface WorldOptions {
   forgottenVersions?: Set<string>;
   /** Commits whose deploy into `test` is verified (config `verify`), and how their version behaves. */
   verifyScripts?: Map<string, VerifyScript>;
+  /**
+   * The freeze windows the worker's config holds, read at every check (edit the array to change
+   * the config). Only services named frozen-* are planned with freeze checks: the config of the
+   * others has no `freeze:`.
+   */
+  freezeWindows?: FreezeWindowConfig[];
 }
 
 /**
@@ -85,6 +94,7 @@ export function createFakeWorld(opts: WorldOptions) {
     const pipelineId = deploys.find((d) => d.version === version)?.pipelineId ?? '';
     return pipelineId.slice(pipelineId.lastIndexOf('/') + 1);
   });
+  const commitStatuses: CommitStatusInput[] = [];
 
   const sleep = (ms: number) => {
     try {
@@ -115,6 +125,7 @@ export function createFakeWorld(opts: WorldOptions) {
           // Services named tagged-* keep a registry tag per environment (config `imageTag`).
           ...(service.startsWith('tagged-') ? { imageTag: e.name } : {}),
         })),
+        ...(service.startsWith('frozen-') ? { freezeChecks: true } : {}),
       };
     },
     async renderMarathonApp({ service, environment, image }) {
@@ -170,7 +181,8 @@ export function createFakeWorld(opts: WorldOptions) {
       apps.set(appId, { version, image });
       return { deploymentId: `dep-${version}`, version };
     },
-    async reportCommitStatus() {
+    async reportCommitStatus(input) {
+      commitStatuses.push(input);
       return null;
     },
     async reportDeployment(input) {
@@ -182,6 +194,7 @@ export function createFakeWorld(opts: WorldOptions) {
     verifyDecisionAttestation,
     ...events.activities,
     ...verify.activities,
+    ...createFreezeActivities({ windows: () => opts.freezeWindows ?? [] }),
     ...createLaneActivities({ client: opts.client }),
     // The real lookups over the test's Temporal; Marathon's versions from this world.
     ...createPromotionActivities({
@@ -289,6 +302,7 @@ export function createFakeWorld(opts: WorldOptions) {
     pushed,
     registryChecks,
     gitlabDeployments,
+    commitStatuses,
   };
 }
 

@@ -5,18 +5,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { Client, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { temporalTestServerPath } from '../helpers/env';
+import { Worker } from '@temporalio/worker';
 import { until } from '../helpers/wait';
-import { quietTemporalRuntime, registerSearchAttributes } from '../helpers/runtime';
-import { createFakeWorld } from './fake-world';
+import type { createFakeWorld } from './fake-world';
 import type { VerifyScript } from './fake-verify';
+import { startTimeSkippingWorld, waitForPipeline } from './time-skipping-world';
+import { recordHistory } from './record-history';
 import {
   approveSignal,
   approveUpdate,
@@ -32,55 +29,28 @@ import { deliveryPipeline, rollbackEnvironment } from '../../workflows';
 import { readAudit } from '../../common/audit-log';
 import { startCommitRollback, startPromotion, startRerun } from '../../client/promote';
 
-quietTemporalRuntime();
-
 let env: TestWorkflowEnvironment;
-/**
- * A client that never lets the server skip time. The environment's own client skips time while it
- * waits for a result; with only the lanes' run timeouts left (the test server's default is ten
- * years), a skip ends every lane. Only the approval-timeout test waits through env.client.
- */
+/** Never skips time (see time-skipping-world.ts): only the approval-timeout test waits through env.client. */
 let client: Client;
 let world: ReturnType<typeof createFakeWorld>;
-let workers: Worker[];
-let running: Promise<unknown>;
+let stop: () => Promise<void>;
 const unhealthyCommits = new Set<string>();
 const slowCommits = new Map<string, number>();
 const verifyScripts = new Map<string, VerifyScript>();
 const forgottenVersions = new Set<string>();
 
 before(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: temporalTestServerPath() } },
-  });
-  await registerSearchAttributes(env.connection);
-  client = new Client({ connection: env.connection, namespace: env.namespace });
-  world = createFakeWorld({
-    client,
+  ({ env, client, world, stop } = await startTimeSkippingWorld({
     unhealthyCommits,
     slowCommits,
     verifyScripts,
     forgottenVersions,
     healthDelayMs: 50,
-  });
-  const connection = env.nativeConnection;
-  workers = [
-    await Worker.create({
-      connection,
-      activities: world.deploy,
-      taskQueue: 'slipway',
-      workflowsPath: require.resolve('../../workflows'),
-    }),
-    await Worker.create({ connection, activities: world.build, taskQueue: 'slipway-build' }),
-    await Worker.create({ connection, activities: world.build, taskQueue: 'slipway-build@test-host' }),
-  ];
-  running = Promise.all(workers.map((w) => w.run()));
+  }));
 });
 
 after(async () => {
-  for (const w of workers ?? []) w.shutdown();
-  await running;
-  await env?.teardown();
+  await stop?.();
 });
 
 const commit = () => randomUUID().replace(/-/g, '').slice(0, 40).padEnd(40, 'a');
@@ -94,39 +64,7 @@ async function start(input: Partial<PipelineInput> & { service: string; commit: 
   });
 }
 
-/** Polls the pipeline's status query until `predicate` holds. */
-function waitFor(handle: WorkflowHandle, predicate: (s: PipelineStatus) => boolean, what: string) {
-  return until(
-    what,
-    20_000,
-    async () => {
-      const status = await handle.query(statusQuery);
-      return predicate(status) ? status : undefined;
-    },
-    { intervalMs: 50 },
-  );
-}
-
-/**
- * `SLIPWAY_RECORD_HISTORIES=v4 npm test -- test/workflows/pipeline` records this file's scenarios
- * as test/histories/v4-*.json for replay.test.ts. Recorded histories are never overwritten: each
- * generation of workflow code adds its own (docs/versioning.md).
- */
-async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
-  const generation = process.env.SLIPWAY_RECORD_HISTORIES;
-  if (!generation) return;
-  // A feature branch records its own generation (v6-verify) so parallel branches never collide.
-  if (!/^v\d+(-[a-z]+)?$/.test(generation))
-    throw new Error(`SLIPWAY_RECORD_HISTORIES=${generation}: expected a generation like v4 or v6-verify`);
-  const dir = path.join(__dirname, '..', 'histories');
-  const file = path.join(dir, `${generation}-${name}.json`);
-  if (existsSync(file))
-    throw new Error(`${file} exists: recorded histories are kept as they are; record a new generation`);
-  mkdirSync(dir, { recursive: true });
-  // Workflow code reads its own ID, so the replay needs the original one beside the history.
-  const history = JSON.parse(historyToJSON(await handle.fetchHistory())) as unknown;
-  writeFileSync(file, JSON.stringify({ workflowId: handle.workflowId, history }, null, 1) + '\n');
-}
+const waitFor = waitForPipeline;
 
 const waitingFor = (envName: string) => (s: PipelineStatus) =>
   s.environments.find((e) => e.name === envName)?.state === 'waiting-approval';

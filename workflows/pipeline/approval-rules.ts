@@ -28,31 +28,64 @@ export function refusalReason(
   environments: EnvironmentStatus[],
   authorship: Authorship,
 ): string | undefined {
+  const named = namedEnvironment(decision, environments);
+  if (typeof named === 'string') return named;
+  const env = named;
+  if (env.state !== 'waiting-approval') {
+    const waiting = environments.find((e) => e.state === 'waiting-approval');
+    return `${env.name} is not waiting for approval (it is ${env.state})` + (waiting ? `; ${waiting.name} is` : '');
+  }
+  return approverRefusal(kind, decision, env, authorship);
+}
+
+/** The environment a decision names, or why the decision names none of this pipeline's. */
+export function namedEnvironment(
+  decision: { environment?: unknown; approver?: unknown } | undefined,
+  environments: EnvironmentStatus[],
+): EnvironmentStatus | string {
   if (!decision || typeof decision !== 'object')
     return 'expected a JSON object like {"environment":"production","approver":"alice"}';
   if (typeof decision.environment !== 'string' || !decision.environment)
     return 'expected "environment": the name of the environment that waits';
   if (typeof decision.approver !== 'string' || !decision.approver.trim()) return 'expected "approver": who decides';
   const env = environments.find((e) => e.name === decision.environment);
-  if (!env)
-    return `unknown environment "${decision.environment}": this pipeline has ${environments.map((e) => e.name).join(', ')}`;
-  if (env.state !== 'waiting-approval') {
-    const waiting = environments.find((e) => e.state === 'waiting-approval');
-    return `${env.name} is not waiting for approval (it is ${env.state})` + (waiting ? `; ${waiting.name} is` : '');
-  }
+  return (
+    env ??
+    `unknown environment "${decision.environment}": this pipeline has ${environments.map((e) => e.name).join(', ')}`
+  );
+}
+
+/** The routes a verified decision of each kind takes (HTTP API path, CLI command). */
+const verifiedRoutes: Record<DecisionKind | 'override-freeze', [string, string]> = {
+  approve: ['approvals', 'approve'],
+  reject: ['rejections', 'reject'],
+  'override-freeze': ['freeze-overrides', 'override-freeze'],
+};
+
+/**
+ * Why this approver may not decide for `env` by its approval rule: not listed, not verified where
+ * the rule demands it, or (approvals and freeze overrides) an author of the change.
+ */
+export function approverRefusal(
+  kind: DecisionKind | 'override-freeze',
+  decision: { approver: string; attestation?: string },
+  env: EnvironmentStatus,
+  authorship: Authorship,
+): string | undefined {
   const rule = env.approval;
   if (!rule) return undefined;
   if (!rule.approvers.includes(decision.approver)) {
     return `${decision.approver} may not decide for ${env.name}: approvers are ${rule.approvers.join(', ')}`;
   }
   if (rule.requireVerified && !decision.attestation) {
+    const [route, command] = verifiedRoutes[kind];
     return (
       `${env.name} takes only verified decisions: ${kind} through Slipway's HTTP API ` +
-      `(POST /pipelines/<id>/${kind === 'approve' ? 'approvals' : 'rejections'} with your approver token) ` +
-      `or \`slipway ${kind} <id> --env ${env.name} --token <your token>\`, not a Temporal UI signal or update`
+      `(POST /pipelines/<id>/${route} with your approver token) ` +
+      `or \`slipway ${command} <id> --env ${env.name} --token <your token>\`, not a Temporal UI signal or update`
     );
   }
-  if (kind !== 'approve' || rule.authorMayApprove) return undefined;
+  if (kind === 'reject' || rule.authorMayApprove) return undefined;
   return authorship.stableIdentities
     ? authorRefusal(decision.approver, env, authorship.changedBy)
     : namedAuthorRefusal(decision.approver, env, authorship.author);

@@ -11,6 +11,7 @@ const icons: Record<string, string> = {
   failed: '❌',
   'rolled-back': '↩️',
   skipped: '⏭️',
+  frozen: '🧊',
 };
 
 export function describePipeline(status: PipelineStatus): string {
@@ -27,6 +28,18 @@ export function describePipeline(status: PipelineStatus): string {
       `Would change \`${waiting.appId}\` to \`${status.image ?? '(image)'}\`.`,
       `Approve: More Actions → Send a Signal → \`approve\` with \`{"environment":"${waiting.name}","approver":"<your name>"}\` ` +
         '(or Send an Update → `approvePromotion`, same payload, which answers at once when refused).',
+    );
+  }
+  const frozen = status.environments.find((e) => e.state === 'frozen');
+  if (frozen?.freeze) {
+    lines.push(
+      '',
+      `### ${frozen.name} frozen until ${frozen.freeze.untilLocal} (${frozen.freeze.reasons.join(', ')})`,
+      'The pipeline goes on by itself when the freeze ends.' +
+        (frozen.approval
+          ? ` An approver (${frozen.approval.approvers.join(', ')}) may override it for this pipeline: ` +
+            `More Actions → Send a Signal → \`overrideFreeze\` with \`{"environment":"${frozen.name}","approver":"<your name>","reason":"<why>"}\`.`
+          : ''),
     );
   }
   if (status.environments.length > 0) {

@@ -32,6 +32,8 @@ import { describeError } from '../failures';
 import { patches } from '../patches';
 import { quickLocal, quickRemote, type Quick } from '../proxies';
 import { approvalGate } from './approval-gate';
+import { checkAttestation } from './attestation-check';
+import { acceptFreezeOverrides, freezeGate } from './freeze-gate';
 import { buildAndPush } from './build-stage';
 import { deployThroughLane, undoInFlightDeploy, type DeploySteps } from './deploy-stage';
 import { promoteBuiltImage } from './promotion-stage';
@@ -74,9 +76,17 @@ export async function deliveryPipeline(input: PipelineInput): Promise<PipelineSt
     const { image, environments } = input.promotion
       ? await promoteBuiltImage(run, plan, steps)
       : await build(run, plan, steps, v2 ? (cleanup) => void cleanups.push(cleanup) : undefined);
+    // Freeze windows are checked only where the config has them, so a pipeline of an installation
+    // without `freeze:` records no new step (and older pipelines replay as they ran).
+    const freezes = plan.freezeChecks === true && patched(patches.freezeWindows);
     for (const envPlan of environments) {
       current = envPlan.name;
-      if (envPlan.approval) await approvalGate(run, { ...envPlan, approval: envPlan.approval }, steps);
+      if (freezes) await freezeGate(run, envPlan.name, steps);
+      if (envPlan.approval) {
+        await approvalGate(run, { ...envPlan, approval: envPlan.approval }, steps);
+        // An approval given during a freeze still waits for its end (or an override).
+        if (freezes) await freezeGate(run, envPlan.name, steps);
+      }
       await deployThroughLane(run, envPlan, image, steps);
     }
     current = undefined;
@@ -115,6 +125,8 @@ async function build(
 
 /** Records how the pipeline ended and tells GitLab; a cancelled one first undoes its in-flight deploy. */
 async function wrapUp(run: PipelineRun, err: unknown, current: string | undefined, steps: DeploySteps): Promise<void> {
+  if (current && run.environment(current).state === 'frozen')
+    await steps.gitlab.freezeStatus(current, 'canceled', 'the pipeline ended while frozen');
   if (isCancellation(err)) {
     if (current && run.deployInFlight(current)) await undoInFlightDeploy(run, current, steps);
     run.skipPending();
@@ -142,17 +154,8 @@ function acceptMessages(run: PipelineRun, quick: Quick, publishRun: () => void):
 
   const decide = async (kind: DecisionKind, decision: Decision, channel: DecisionChannel) => {
     const record = run.receiveDecision(kind, decision, channel);
-    const attestation = record.accepted ? decision.attestation : undefined;
-    const valid = attestation
-      ? await quick.verifyDecisionAttestation({
-          workflowId: run.workflowId,
-          runId: run.runId,
-          kind,
-          environment: record.environment,
-          approver: record.approver,
-          attestation,
-        })
-      : undefined;
+    const check = checkAttestation(run, quick, kind, record, decision.attestation);
+    const valid = check && (await check);
     run.recordDecision(record, valid);
     publishRun();
     return record;
@@ -183,4 +186,5 @@ function acceptMessages(run: PipelineRun, quick: Quick, publishRun: () => void):
   });
   setHandler(deployFinishedSignal, ({ environment, outcome }) => run.receiveOutcome(environment, outcome));
   setHandler(supersededSignal, ({ by }) => run.supersede(by));
+  acceptFreezeOverrides(run, quick, publishRun);
 }

@@ -43,7 +43,7 @@ export class GitlabReporter {
     this.project = this.run.gitlabProject;
   }
 
-  async commitStatus(state: CommitReport, description: string): Promise<void> {
+  async commitStatus(state: CommitReport, description: string, name = 'slipway'): Promise<void> {
     // The commit's status is its build pipeline's; a promotion reports deployments only.
     if (!this.project || this.run.input.promotion) return;
     const { commit, ref } = this.run.input;
@@ -55,9 +55,18 @@ export class GitlabReporter {
         state,
         description,
         targetUrl: undefined,
-        name: 'slipway',
+        name,
       })
       .catch((err: unknown) => log.warn('GitLab commit status not reported', { error: (err as Error).message }));
+  }
+
+  /**
+   * A commit status of its own per frozen environment ("slipway freeze: production"): the
+   * pipeline's own status is "running" and GitLab refuses running -> pending, so a freeze shows as
+   * a pending status beside it, resolved when the freeze ends, is overridden or the pipeline ends.
+   */
+  async freezeStatus(environment: string, state: CommitReport, description: string): Promise<void> {
+    await this.commitStatus(state, description, `slipway freeze: ${environment}`);
   }
 
   async deployment(environment: string, status: DeploymentReport): Promise<void> {

@@ -18,6 +18,7 @@ import type {
 } from '../../common/contract';
 import { mergeIdentities, refusalReason, type DecisionKind } from './approval-rules';
 import { DecisionBook } from './decision-book';
+import { FreezeBook } from './freeze-rules';
 
 export type { DecisionKind };
 export type Decision = ApprovalRequest | RejectionRequest;
@@ -57,6 +58,8 @@ export class PipelineRun {
   private readonly decisions = new DecisionBook();
   private readonly outcomes = new Map<string, DeployOutcome>();
   private supersededBy: string | undefined;
+  /** Freeze windows that hold environments, and the overrides approvers sent. */
+  readonly freezes: FreezeBook;
 
   constructor(
     readonly input: PipelineInput,
@@ -82,6 +85,11 @@ export class PipelineRun {
       decisions: [],
       startedAt: started.startTime.toISOString(),
     };
+    this.freezes = new FreezeBook(
+      this.status,
+      () => this.now(),
+      () => this.authorship,
+    );
   }
 
   now(): string {
@@ -121,7 +129,7 @@ export class PipelineRun {
   /** The environment the pipeline works on or waits for, else the last one that became healthy. */
   focusEnvironment(): string {
     const envs = this.status.environments;
-    const active = envs.find((e) => ['waiting-approval', 'deploying', 'verifying'].includes(e.state));
+    const active = envs.find((e) => ['waiting-approval', 'deploying', 'verifying', 'frozen'].includes(e.state));
     return active?.name ?? [...envs].reverse().find((e) => e.state === 'healthy')?.name ?? '';
   }
 
@@ -134,12 +142,15 @@ export class PipelineRun {
 
   /** Why a decision cannot count now; undefined when it can. The Update validators' answer. */
   refusal(kind: DecisionKind, decision: Decision): string | undefined {
-    const { changedBy, author } = this.status;
-    const authorship = { changedBy, author, stableIdentities: this.stableIdentities };
     return (
-      refusalReason(kind, decision, this.status.environments, authorship) ??
+      refusalReason(kind, decision, this.status.environments, this.authorship) ??
       this.decisions.conflict(kind, decision.environment, decision.approver, this.required(decision.environment))
     );
+  }
+
+  private get authorship() {
+    const { changedBy, author } = this.status;
+    return { changedBy, author, stableIdentities: this.stableIdentities };
   }
 
   private required(environment: string): number {
@@ -359,7 +370,7 @@ export class PipelineRun {
   /** Environments never reached are skipped, whatever ended the pipeline. */
   skipPending(): void {
     for (const e of this.status.environments)
-      if (e.state === 'pending' || e.state === 'waiting-approval') e.state = 'skipped';
+      if (e.state === 'pending' || e.state === 'waiting-approval' || e.state === 'frozen') e.state = 'skipped';
   }
 
   /** The moment the pipeline stopped working, before any clean-up after a failure. */
