@@ -6,7 +6,7 @@
 // on an outcome only once the lane confirms it gave that answer. A forged message changes nothing.
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
-import { getEnvironment, getService, marathonAppId, resolveAppSettings } from '../common/config';
+import { getEnvironment, getService, marathonAppId, resolveAppSettings, resolveStrategy } from '../common/config';
 import {
   deployOutcomeQuery,
   laneQuery,
@@ -52,11 +52,14 @@ export const deploysFromConfig = (dirOf: (lane: LaneAddress) => string = () => c
           `image ${request.image} is not a digest reference (repository@sha256:<64 hex>)`,
           NonRetryable.BadConfig,
         );
+      // Rolling (the default) adds nothing, so a rolling lane's requests stay as they were.
+      const strategy = resolveStrategy(config, service, env.name);
       return {
         marathonUrl: env.marathon,
         healthTimeoutSeconds: resolveAppSettings(config, service, env.name).healthTimeoutSeconds,
         forceOverForeignDeployment: env.forceOverForeignDeployments,
         ...(env.imageTag ? { imageTag: env.imageTag } : {}),
+        ...(strategy.type !== 'rolling' ? { strategy } : {}),
       };
     }, dir);
     // Rendered for the version that Marathon says it runs (renderMarathonApp asks it).

@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { parseDuration } from './duration';
+import type { DeployStrategy } from './contract';
 
 export const serviceTypes = ['node', 'java', 'python', 'dotnet'] as const;
 export type ServiceType = (typeof serviceTypes)[number];
@@ -88,6 +89,41 @@ const upgradeStrategy = z.strictObject({
   maximumOverCapacity: z.number().min(0).max(1).default(1),
 });
 
+/** One canary step: `instances` or `percent` of the configured instances, then an optional wait. */
+const canaryStep = z
+  .strictObject({
+    instances: z.number().int().min(1).optional(),
+    percent: z.number().min(1).max(100).optional(),
+    verify: duration.optional(),
+  })
+  .refine((s) => (s.instances === undefined) !== (s.percent === undefined), {
+    message: 'expected exactly one of "instances" or "percent"',
+  });
+
+/**
+ * How a new version replaces the running one: `rolling` (Marathon's own upgrade, the default),
+ * `blue-green` or `canary` (marathon-lb deployment groups; they need `servicePort` and
+ * `altServicePort`). The short forms `blue-green` and `canary` take the defaults below.
+ */
+const strategy = z.union([
+  z.enum(['rolling', 'blue-green', 'canary']),
+  z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('rolling') }),
+    z.strictObject({ type: z.literal('blue-green'), drain: duration.optional() }),
+    z.strictObject({
+      type: z.literal('canary'),
+      steps: z
+        .array(canaryStep)
+        .min(1)
+        .refine((steps) => steps.at(-1)?.percent === 100, {
+          message: 'expected the last step to be { percent: 100 } (it promotes the canary)',
+        }),
+      drain: duration.optional(),
+    }),
+  ]),
+]);
+export type StrategyConfig = z.infer<typeof strategy>;
+
 /** The per-environment tunables of an app; all optional so overrides can name just what changes. */
 const appFields = {
   instances: z.number().int().min(0).max(1000),
@@ -104,6 +140,11 @@ const appFields = {
   constraints: z.array(z.array(z.string())),
   healthTimeout: duration,
   args: z.array(z.string()),
+  strategy,
+  /** marathon-lb's port for the service (blue-green, canary): label HAPROXY_0_PORT. */
+  servicePort: z.number().int().min(1).max(65535),
+  /** The second app's Marathon service port (blue-green, canary): label HAPROXY_DEPLOYMENT_ALT_PORT. */
+  altServicePort: z.number().int().min(1).max(65535),
 };
 const appOverride = z.strictObject(appFields).partial();
 
@@ -178,6 +219,8 @@ const environmentSchema = z.strictObject({
       },
     )
     .optional(),
+  /** How deploys replace the running version here (services may override it per environment). */
+  strategy: strategy.optional(),
   /** Force a deploy over a deployment Slipway did not start (normally it waits). */
   forceOverForeignDeployments: z.boolean().default(false),
   /**
@@ -252,6 +295,9 @@ export interface AppSettings {
   constraints: string[][];
   healthTimeoutSeconds: number;
   args?: string[];
+  strategy?: StrategyConfig;
+  servicePort?: number;
+  altServicePort?: number;
 }
 
 const builtinDefaults: AppSettings = {
@@ -443,7 +489,11 @@ export function getEnvironment(config: DeployConfig, environment: string): Envir
 export function resolveAppSettings(config: DeployConfig, service: ServiceConfig, environment: string): AppSettings {
   const env = getEnvironment(config, environment);
   const layers: AppOverride[] = [config.defaults, service.app, service.environments[environment] ?? {}];
-  const out: AppSettings = { ...builtinDefaults, healthTimeoutSeconds: parseDuration(env.healthTimeout) ?? 300 };
+  const out: AppSettings = {
+    ...builtinDefaults,
+    healthTimeoutSeconds: parseDuration(env.healthTimeout) ?? 300,
+    ...(env.strategy ? { strategy: env.strategy } : {}),
+  };
   for (const layer of layers) {
     const { healthTimeout, env: vars, labels, ...rest } = layer;
     Object.assign(out, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
@@ -480,4 +530,41 @@ export function marathonAppId(envConfig: EnvironmentConfig, service: string): st
 export function customAppTemplate(config: DeployConfig, service: string, environment: string): string | undefined {
   const file = path.join(config.dir, 'environments', environment, `${service}.json.hbs`);
   return existsSync(file) ? file : undefined;
+}
+
+const defaultCanarySteps = [{ instances: 1, verify: '5m' }, { percent: 100 }];
+
+/**
+ * The strategy of a service in an environment (the service's setting over the environment's),
+ * with the ports a blue-green or canary deploy needs; a missing port is a ConfigError naming the file.
+ */
+export function resolveStrategy(
+  config: DeployConfig,
+  service: ServiceConfig & { file?: string },
+  environment: string,
+): DeployStrategy {
+  const settings = resolveAppSettings(config, service, environment);
+  const chosen = typeof settings.strategy === 'string' ? { type: settings.strategy } : settings.strategy;
+  if (!chosen || chosen.type === 'rolling') return { type: 'rolling' };
+  const { servicePort, altServicePort } = settings;
+  const where = service.file ?? `service "${service.name}"`;
+  if (servicePort === undefined || altServicePort === undefined || servicePort === altServicePort) {
+    throw new ConfigError(
+      `${where}: strategy "${chosen.type}" in ${environment} needs "servicePort" and a different "altServicePort" (marathon-lb's HAPROXY_0_PORT and HAPROXY_DEPLOYMENT_ALT_PORT), got ${String(servicePort)} and ${String(altServicePort)}`,
+      where,
+      'servicePort',
+    );
+  }
+  const drainSeconds = parseDuration(('drain' in chosen && chosen.drain) || '10s') ?? 10;
+  const ports = { servicePort, altServicePort, drainSeconds };
+  if (chosen.type === 'blue-green') return { type: 'blue-green', ...ports };
+  const steps = ('steps' in chosen && chosen.steps) || defaultCanarySteps;
+  return {
+    type: 'canary',
+    ...ports,
+    steps: steps.map((s) => ({
+      ...(s.instances !== undefined ? { instances: s.instances } : { percent: s.percent }),
+      ...(s.verify ? { verifySeconds: parseDuration(s.verify) } : {}),
+    })),
+  };
 }

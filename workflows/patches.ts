@@ -23,4 +23,9 @@ export const patches = {
   progressSignalInParallel: 'progress-signal-in-parallel',
   /** environmentLane: the environment's registry tag follows a healthy deploy and a rollback. */
   environmentImageTags: 'environment-image-tags',
+  /**
+   * environmentLane: a deploy whose config names `strategy: blue-green` or `canary` runs that
+   * strategy (workflows/lane/strategies/); rolling deploys issue the same commands as before.
+   */
+  deployStrategies: 'deploy-strategies',
 } as const;

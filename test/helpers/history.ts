@@ -1,6 +1,10 @@
 // Everything a workflow's history holds, as text: every run of each workflow ID (lanes continue as
 // new), every string and every payload decoded. Used to prove that no secret ever reached Temporal.
-import type { Client } from '@temporalio/client';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { projectRoot } from '../../common/paths';
 
 function collect(value: unknown, out: string[]): void {
   if (value === null || value === undefined) return;
@@ -24,4 +28,25 @@ export async function historiesText(client: Client, workflowIds: string[]): Prom
     }
   }
   return { text: out.join('\n'), events };
+}
+
+/**
+ * `SLIPWAY_RECORD_HISTORIES=v4 npm test -- test/workflows/pipeline` records this file's scenarios
+ * as test/histories/v4-*.json for replay.test.ts. Recorded histories are never overwritten: each
+ * generation of workflow code adds its own (docs/versioning.md).
+ */
+export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
+  const generation = process.env.SLIPWAY_RECORD_HISTORIES;
+  if (!generation) return;
+  // A feature branch records its own generation (v6-verify) so parallel branches never collide.
+  if (!/^v\d+(-[a-z]+)?$/.test(generation))
+    throw new Error(`SLIPWAY_RECORD_HISTORIES=${generation}: expected a generation like v4 or v6-verify`);
+  const dir = path.join(projectRoot, 'test', 'histories');
+  const file = path.join(dir, `${generation}-${name}.json`);
+  if (existsSync(file))
+    throw new Error(`${file} exists: recorded histories are kept as they are; record a new generation`);
+  mkdirSync(dir, { recursive: true });
+  // Workflow code reads its own ID, so the replay needs the original one beside the history.
+  const history = JSON.parse(historyToJSON(await handle.fetchHistory())) as unknown;
+  writeFileSync(file, JSON.stringify({ workflowId: handle.workflowId, history }, null, 1) + '\n');
 }

@@ -5,14 +5,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { Client, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporalTestServerPath } from '../helpers/env';
+import { recordHistory } from '../helpers/history';
 import { until } from '../helpers/wait';
 import { quietTemporalRuntime, registerSearchAttributes } from '../helpers/runtime';
 import { createFakeWorld } from './fake-world';
@@ -91,27 +89,6 @@ function waitFor(handle: WorkflowHandle, predicate: (s: PipelineStatus) => boole
     },
     { intervalMs: 50 },
   );
-}
-
-/**
- * `SLIPWAY_RECORD_HISTORIES=v4 npm test -- test/workflows/pipeline` records this file's scenarios
- * as test/histories/v4-*.json for replay.test.ts. Recorded histories are never overwritten: each
- * generation of workflow code adds its own (docs/versioning.md).
- */
-async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
-  const generation = process.env.SLIPWAY_RECORD_HISTORIES;
-  if (!generation) return;
-  // A feature branch records its own generation (v6-verify) so parallel branches never collide.
-  if (!/^v\d+(-[a-z]+)?$/.test(generation))
-    throw new Error(`SLIPWAY_RECORD_HISTORIES=${generation}: expected a generation like v4 or v6-verify`);
-  const dir = path.join(__dirname, '..', 'histories');
-  const file = path.join(dir, `${generation}-${name}.json`);
-  if (existsSync(file))
-    throw new Error(`${file} exists: recorded histories are kept as they are; record a new generation`);
-  mkdirSync(dir, { recursive: true });
-  // Workflow code reads its own ID, so the replay needs the original one beside the history.
-  const history = JSON.parse(historyToJSON(await handle.fetchHistory())) as unknown;
-  writeFileSync(file, JSON.stringify({ workflowId: handle.workflowId, history }, null, 1) + '\n');
 }
 
 const waitingFor = (envName: string) => (s: PipelineStatus) =>

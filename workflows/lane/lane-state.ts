@@ -3,7 +3,14 @@
 // given (so a re-sent request is answered again, not deployed twice), what runs now and ran
 // before (the rollback target), and which pipelines wait for approval into this environment.
 // No Temporal calls and no clock of its own: unit-tested without a server.
-import type { DeployOutcome, DeployRequest, LaneInput, LaneState, RollbackRequest } from '../../common/contract';
+import type {
+  DeployOutcome,
+  DeployRequest,
+  LaneInput,
+  LaneState,
+  LiveApp,
+  RollbackRequest,
+} from '../../common/contract';
 
 const historyLimit = 20;
 const answeredLimit = 50;
@@ -168,6 +175,12 @@ export class Lane {
     };
   }
 
+  /** The step a blue/green or canary deploy is in (undefined: none runs). */
+  noteStrategyStep(step: string | undefined): void {
+    if (step) this.state.strategyStep = step;
+    else delete this.state.strategyStep;
+  }
+
   startRollback(req: RollbackRequest): void {
     this.state.inFlight = { pipelineId: req.requestId, kind: 'rollback', since: this.now() };
   }
@@ -176,8 +189,8 @@ export class Lane {
     this.state.inFlight = undefined;
   }
 
-  /** A deploy became healthy: it runs now; returns the approval waiters it supersedes. */
-  deployed(req: DeployRequest, version: string): string[] {
+  /** A deploy became healthy: it runs now (`live`: in that app); returns the approval waiters it supersedes. */
+  deployed(req: DeployRequest, version: string, live?: LiveApp): string[] {
     this.replaceCurrent('replaced', {
       pipelineId: req.pipelineId,
       order: req.order,
@@ -185,6 +198,7 @@ export class Lane {
       image: req.image,
       version,
       since: this.now(),
+      ...(live ? { live } : {}),
     });
     return this.dropWaitersOlderThan(req.order, req.pipelineId);
   }
@@ -195,9 +209,15 @@ export class Lane {
     const target = this.state.target && (configured ?? this.state.target);
     if (!target)
       return { error: `${service} has never been deployed to ${environment} by Slipway: nothing to roll back` };
+    const live = this.state.current?.live;
+    if (live?.colour && !req.toVersion)
+      return {
+        error: `${service} in ${environment} is blue/green: the colour that ran before was deleted after the switch; deploy the earlier commit again (it becomes the next colour), or name a version of ${live.appId}`,
+      };
     const toVersion = req.toVersion ?? history[0]?.version;
     if (!toVersion) return { error: `no earlier version of ${service} in ${environment} is known to roll back to` };
-    return { target, toVersion };
+    // Blue/green and canary: the app that serves now, not the configured id.
+    return { target: live ? { ...target, appId: live.appId } : target, toVersion };
   }
 
   /** A rollback to `toVersion` finished as Marathon `version`; returns the entry it restored, if known. */
