@@ -135,6 +135,8 @@ export interface EnvironmentStatus {
   imageTag?: string;
   /** Something that went wrong without failing the environment (the registry tag). */
   warning?: string;
+  /** Blue/green and canary: the Marathon app that serves the environment now (blue/green: its colour). */
+  live?: LiveApp;
   /** While deploying: why Marathon is not launching the tasks (its launch queue), e.g. "waiting for offers: insufficient memory on all 3 agents". */
   waitingReason?: string;
 }

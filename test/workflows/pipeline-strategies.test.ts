@@ -224,6 +224,7 @@ describe('deploy strategies', { timeout: 90_000 }, () => {
     assert.equal(both[`/production/${svc}-green`]?.labels.HAPROXY_DEPLOYMENT_TARGET_INSTANCES, '2');
     const status = await second.result();
     assert.equal(status.state, 'succeeded', status.error);
+    assert.deepEqual(status.environments[0]?.live, { appId: `/production/${svc}-green`, colour: 'green' });
 
     const after = await groupApps(svc);
     assert.deepEqual(Object.keys(after), [`/production/${svc}-green`], 'blue is deleted');
