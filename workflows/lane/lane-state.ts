@@ -212,7 +212,7 @@ export class Lane {
     const live = this.state.current?.live;
     if (live?.colour && !req.toVersion)
       return {
-        error: `${service} in ${environment} is blue/green: the colour that ran before was deleted after the switch; deploy the earlier commit again (it becomes the next colour), or name a version of ${live.appId}`,
+        error: `${service} in ${environment} is blue/green: the colour that ran before was deleted after the switch; deliver a commit that reverts the change (it becomes the next colour), or name a version of ${live.appId}`,
       };
     const toVersion = req.toVersion ?? history[0]?.version;
     if (!toVersion) return { error: `no earlier version of ${service} in ${environment} is known to roll back to` };
