@@ -195,6 +195,19 @@ async function deployed(service: string): Promise<PipelineStatus> {
   return status;
 }
 
+/** A healthy first deploy, then a second whose image never gets healthy: its pipeline fails with `error`. */
+async function failingSecondDeploy(service: string, error: RegExp): Promise<PipelineStatus> {
+  const first = await deployed(service);
+  const bad = commit();
+  unhealthy.add(bad);
+  await assert.rejects((await start(service, bad)).result(), (err: unknown) => {
+    assert.ok(err instanceof WorkflowFailedError);
+    assert.match(String(err.cause?.message), error);
+    return true;
+  });
+  return first;
+}
+
 /** Waits until the lane's blue/green or canary step matches. */
 const atStep = (service: string, pattern: RegExp) =>
   until(
@@ -245,15 +258,7 @@ describe('deploy strategies', { timeout: 90_000 }, () => {
 
   test('blue/green abort: a new colour that never gets healthy is deleted and blue serves on', async () => {
     const svc = `bg-${randomUUID().slice(0, 8)}`;
-    const first = await deployed(svc);
-    const bad = commit();
-    unhealthy.add(bad);
-    const handle = await start(svc, bad);
-    await assert.rejects(handle.result(), (err: unknown) => {
-      assert.ok(err instanceof WorkflowFailedError);
-      assert.match(String(err.cause?.message), /not healthy within 4 s/);
-      return true;
-    });
+    const first = await failingSecondDeploy(svc, /not healthy within 4 s/);
     const apps = await groupApps(svc);
     assert.deepEqual(Object.keys(apps), [`/production/${svc}-blue`], 'green is deleted');
     assert.equal(apps[`/production/${svc}-blue`]?.healthy, 2);
@@ -325,15 +330,7 @@ describe('deploy strategies', { timeout: 90_000 }, () => {
 
   test('canary failure: an unhealthy canary is deleted and the stable app keeps running the old version', async () => {
     const svc = `canary-${randomUUID().slice(0, 8)}`;
-    const first = await deployed(svc);
-    const bad = commit();
-    unhealthy.add(bad);
-    const handle = await start(svc, bad);
-    await assert.rejects(handle.result(), (err: unknown) => {
-      assert.ok(err instanceof WorkflowFailedError);
-      assert.match(String(err.cause?.message), /canary \/production\/canary-\w+-canary failed/);
-      return true;
-    });
+    const first = await failingSecondDeploy(svc, /canary \/production\/canary-\w+-canary failed/);
     const apps = await groupApps(svc);
     assert.deepEqual(Object.keys(apps), [`/production/${svc}`]);
     assert.equal(apps[`/production/${svc}`]?.image, first.image);

@@ -11,17 +11,8 @@ import type { DeployOutcome, DeploymentGroupPorts } from '../../../common/contra
 import { nextScaleUp } from '../../../common/deployment-group';
 import { describeError } from '../../failures';
 import { marathonStrategySteps as steps } from '../../proxies';
-import {
-  abortReason,
-  nonCancellable,
-  scaleAndWait,
-  startApp,
-  targetOf,
-  verifyStage,
-  waitHealthy,
-  type Deployed,
-  type StrategyRun,
-} from './run';
+import { abortReason, nonCancellable, scaleAndWait, startApp, targetOf, verifyStage, waitHealthy } from './run';
+import type { Deployed, StrategyRun } from './run';
 
 type Plan = Awaited<ReturnType<typeof steps.prepareBlueGreen>>;
 

@@ -10,17 +10,8 @@ import { sleep } from '@temporalio/workflow';
 import type { CanaryStep, DeployOutcome, DeploymentGroupPorts } from '../../../common/contract';
 import { describeError } from '../../failures';
 import { marathonStrategySteps as steps } from '../../proxies';
-import {
-  abortReason,
-  nonCancellable,
-  scaleAndWait,
-  startApp,
-  targetOf,
-  verifyStage,
-  waitHealthy,
-  type Deployed,
-  type StrategyRun,
-} from './run';
+import { abortReason, nonCancellable, scaleAndWait, startApp, targetOf, verifyStage, waitHealthy } from './run';
+import type { Deployed, StrategyRun } from './run';
 
 type Plan = Awaited<ReturnType<typeof steps.prepareCanary>>;
 
