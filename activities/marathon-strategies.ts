@@ -56,8 +56,13 @@ export interface CanaryPlan {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The group's name: the configured app id without its leading "/" (marathon-lb adds it back). */
-export const groupName = (baseAppId: string) => absoluteAppId(baseAppId).slice(1);
+/**
+ * The group's name: the configured app id's segments joined with "_" ("/production/hello-node" ->
+ * "production_hello-node"). Marathon 1.5+'s label selector takes only A-Za-z0-9 . _ - unescaped
+ * (older ones keep a backslash literally), so the name has nothing to escape in `?label=`; app id
+ * segments hold no "_", so no two apps share a name.
+ */
+export const groupName = (baseAppId: string) => absoluteAppId(baseAppId).slice(1).replace(/\//g, '_');
 
 /** Sets the Marathon service port of the app's first port, in whichever shape it has (zdd.py's set_service_port). */
 export function withServicePort(app: MarathonApp, port: number): MarathonApp {

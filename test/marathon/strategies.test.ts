@@ -196,7 +196,7 @@ for (const apiShape of ['1.5', '1.4'] as const) {
       await marathon.awaitHealthy({ ...target(), ...green, appId: second.next.appId, timeoutSeconds: 20 });
       assert.equal(viewApp(await client.getApp('/production/web-green')).ports[0]?.servicePort, 10081);
       assert.deepEqual(
-        (await client.listApps('HAPROXY_DEPLOYMENT_GROUP==production/web')).map((a) => viewApp(a).id).sort(),
+        (await client.listApps('HAPROXY_DEPLOYMENT_GROUP==production_web')).map((a) => viewApp(a).id).sort(),
         ['/production/web-blue', '/production/web-green'],
       );
 

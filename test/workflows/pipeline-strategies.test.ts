@@ -176,7 +176,7 @@ const laneState = (service: string): Promise<LaneState> => lane(service).query(l
 
 /** The group's apps in the emulator: id -> {instances, image, healthy tasks}. */
 async function groupApps(service: string) {
-  const apps = await marathon.listApps(`HAPROXY_DEPLOYMENT_GROUP==production/${service}`);
+  const apps = await marathon.listApps(`HAPROXY_DEPLOYMENT_GROUP==production_${service}`);
   return Object.fromEntries(
     apps.map((raw) => {
       const v = viewApp(raw);
