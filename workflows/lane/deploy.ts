@@ -162,6 +162,9 @@ async function runStrategy(
 ): Promise<DeployOutcome> {
   try {
     return strategy.type === 'blue-green' ? await runBlueGreen(run, strategy) : await runCanary(run, strategy);
+  } catch (err) {
+    // Before anything started (the plan could not be read) or after a failed undo: the lane goes on.
+    return { kind: 'failed', error: describeError(err) };
   } finally {
     run.step(undefined);
   }

@@ -11,7 +11,16 @@ import type { DeployOutcome, DeploymentGroupPorts } from '../../../common/contra
 import { nextScaleUp } from '../../../common/deployment-group';
 import { describeError } from '../../failures';
 import { marathonStrategySteps as steps } from '../../proxies';
-import { abortReason, nonCancellable, scaleAndWait, startApp, targetOf, verifyStage, waitHealthy } from './run';
+import {
+  abortReason,
+  deleteLeftover,
+  nonCancellable,
+  scaleAndWait,
+  startApp,
+  targetOf,
+  verifyStage,
+  waitHealthy,
+} from './run';
 import type { Deployed, StrategyRun } from './run';
 
 type Plan = Awaited<ReturnType<typeof steps.prepareBlueGreen>>;
@@ -37,10 +46,8 @@ export async function runBlueGreen(run: StrategyRun, ports: DeploymentGroupPorts
   } catch (err) {
     return abort(run, plan, started.deployed, err);
   }
-  if (plan.old) {
-    run.step(`delete ${plan.old.colour ?? 'old'} (${plan.old.appId})`);
-    await steps.deleteMarathonApp({ ...targetOf(run), appId: plan.old.appId });
-  }
+  if (plan.old) run.step(`delete ${plan.old.colour ?? 'old'} (${plan.old.appId})`);
+  const deleted = plan.old ? await deleteLeftover(run, plan.old.appId) : {};
   const { deploymentId, version } = started.deployed;
   return {
     kind: 'healthy',
@@ -48,6 +55,7 @@ export async function runBlueGreen(run: StrategyRun, ports: DeploymentGroupPorts
     version,
     previousVersion: plan.old?.version ?? null,
     live: { appId: plan.next.appId, colour: plan.next.colour },
+    ...deleted,
   };
 }
 

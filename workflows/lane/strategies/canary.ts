@@ -8,9 +8,8 @@
 // rolling, into the group.
 import { sleep } from '@temporalio/workflow';
 import type { CanaryStep, DeployOutcome, DeploymentGroupPorts } from '../../../common/contract';
-import { describeError } from '../../failures';
 import { marathonStrategySteps as steps } from '../../proxies';
-import { abortReason, nonCancellable, scaleAndWait, startApp, targetOf, verifyStage, waitHealthy } from './run';
+import { abortReason, deleteLeftover, scaleAndWait, startApp, targetOf, verifyStage, waitHealthy } from './run';
 import type { Deployed, StrategyRun } from './run';
 
 type Plan = Awaited<ReturnType<typeof steps.prepareCanary>>;
@@ -38,16 +37,12 @@ export async function runCanary(
     }
   }
   run.step(`promote: ${plan.stableApp.id as string} takes the new version`);
-  try {
-    const outcome = await run.rolling(plan.stableApp);
-    return outcome.kind === 'healthy'
-      ? { ...outcome, live: { appId: plan.stable?.appId ?? String(plan.stableApp.id) } }
-      : outcome;
-  } finally {
-    // Promoted or rolled back, the stable app serves alone again.
-    if (plan.stable)
-      await nonCancellable(() => steps.deleteMarathonApp({ ...targetOf(run), appId: plan.canary.appId }));
-  }
+  const outcome = await run.rolling(plan.stableApp);
+  // Promoted or rolled back, the stable app serves alone again.
+  const deleted = plan.stable ? await deleteLeftover(run, plan.canary.appId) : {};
+  return outcome.kind === 'healthy'
+    ? { ...outcome, live: { appId: plan.stable?.appId ?? String(plan.stableApp.id) }, ...deleted }
+    : outcome;
 }
 
 async function stepThrough(
@@ -88,15 +83,9 @@ async function dropCanary(
   err: unknown,
 ): Promise<DeployOutcome> {
   const { reason, cancelled } = abortReason(run, err);
-  try {
-    run.step(`abort: delete the canary (${plan.canary.appId})`);
-    await nonCancellable(() => steps.deleteMarathonApp({ ...targetOf(run), appId: plan.canary.appId }));
-  } catch (undoErr) {
-    return {
-      kind: 'failed',
-      error: `${reason}; deleting the canary ${plan.canary.appId} failed too: ${describeError(undoErr)}`,
-    };
-  }
+  run.step(`abort: delete the canary (${plan.canary.appId})`);
+  const { warning } = await deleteLeftover(run, plan.canary.appId);
+  if (warning) return { kind: 'failed', error: `${reason}; ${warning}` };
   const stableVersion = plan.stable?.version ?? null;
   if (cancelled) return { kind: 'cancelled', rolledBackTo: stableVersion };
   return {

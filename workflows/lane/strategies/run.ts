@@ -98,5 +98,19 @@ export function abortReason(
   };
 }
 
+/**
+ * Deletes an app the deploy no longer needs once the new version serves (the old colour, the
+ * canary), even while being cancelled: the switch is done by then. A failure is a warning, not a
+ * failed deploy; the app is left for an operator to delete.
+ */
+export async function deleteLeftover(run: StrategyRun, appId: string): Promise<{ warning?: string }> {
+  try {
+    await nonCancellable(() => marathonStrategySteps.deleteMarathonApp({ ...targetOf(run), appId }));
+    return {};
+  } catch (err) {
+    return { warning: `${appId} could not be deleted and still runs: ${describeError(err)}` };
+  }
+}
+
 /** Runs an undo to its end even while the deploy is being cancelled. */
 export const nonCancellable = <T>(fn: () => Promise<T>): Promise<T> => CancellationScope.nonCancellable(fn);
