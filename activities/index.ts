@@ -15,6 +15,7 @@ import { createLaneChecks } from './lane-checks';
 import { createLaneActivities } from './lanes';
 import { createMarathonActivities } from './marathon';
 import { configuredMarathonClient } from './marathon-guard';
+import { createMarathonStrategyActivities } from './marathon-strategies';
 import { planPipeline, renderMarathonApp } from './plan';
 import { createPromotionActivities } from './promotion';
 import { verifyPromotionImage } from './promotion-registry';
@@ -28,6 +29,7 @@ export function createDeployActivities(deps: { client: Client }) {
     renderMarathonApp,
     verifyDecisionAttestation,
     ...createMarathonActivities({ clientFor: configuredMarathonClient }),
+    ...createMarathonStrategyActivities({ clientFor: configuredMarathonClient }),
     ...createLaneActivities({ client: deps.client }),
     ...createLaneChecks({ client: deps.client }),
     ...createGitlabActivities(),

@@ -6,7 +6,14 @@
 // on an outcome only once the lane confirms it gave that answer. A forged message changes nothing.
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
-import { getEnvironment, getService, marathonAppId, resolveAppSettings, verifyPlanOf } from '../common/config';
+import {
+  getEnvironment,
+  getService,
+  marathonAppId,
+  resolveAppSettings,
+  resolveStrategy,
+  verifyPlanOf,
+} from '../common/config';
 import {
   deployOutcomeQuery,
   laneQuery,
@@ -55,12 +62,15 @@ export const deploysFromConfig = (dirOf: (lane: LaneAddress) => string = () => c
         );
       const settings = resolveAppSettings(config, service, env.name);
       const verify = verifyPlanOf(settings.verify);
+      // Rolling (the default) adds nothing, so a rolling lane's requests stay as they were.
+      const strategy = resolveStrategy(config, service, env.name);
       return {
         marathonUrl: env.marathon,
         healthTimeoutSeconds: settings.healthTimeoutSeconds,
         forceOverForeignDeployment: env.forceOverForeignDeployments,
         ...(env.imageTag ? { imageTag: env.imageTag } : {}),
         ...(verify ? { verify } : {}),
+        ...(strategy.type !== 'rolling' ? { strategy } : {}),
       };
     }, dir);
     // Rendered for the version that Marathon says it runs (renderMarathonApp asks it).

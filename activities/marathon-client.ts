@@ -379,6 +379,49 @@ export class MarathonClient {
     return this.deploymentResult(res);
   }
 
+  /**
+   * GET /v2/apps?label=<selector>&embed=apps.tasks: the apps a label selector picks, with their
+   * tasks (raw bodies; read them with viewApp). Marathon 1.4 and 1.5+ answer the same list shape.
+   */
+  async listApps(labelSelector: string): Promise<Record<string, unknown>[]> {
+    const res = await this.request('GET', '/v2/apps', { params: { label: labelSelector, embed: ['apps.tasks'] } });
+    if (res.status !== 200) this.fail(res, `GET apps with label ${labelSelector}`);
+    const apps = (res.data as { apps?: unknown }).apps;
+    return Array.isArray(apps) ? (apps as Record<string, unknown>[]) : [];
+  }
+
+  /** PUT {"instances": n} (a partial update: nothing else changes, no task restarts). */
+  async scaleApp(appId: string, instances: number, opts: { force?: boolean } = {}): Promise<DeploymentResult> {
+    const id = absoluteAppId(appId);
+    const params: Record<string, string> = opts.force ? { force: 'true' } : {};
+    const res = await this.request('PUT', appPath(id), { params, data: { instances } });
+    if (res.status !== 200 && res.status !== 201) this.fail(res, `PUT app ${id} to ${instances} instance(s)`);
+    return this.deploymentResult(res);
+  }
+
+  /**
+   * DELETE /v2/apps/{id} (force defaults to true there: a running deployment of the app is
+   * cancelled). null when the app is already gone, so a retried delete is harmless.
+   */
+  async deleteApp(appId: string): Promise<DeploymentResult | null> {
+    const id = absoluteAppId(appId);
+    const res = await this.request('DELETE', appPath(id));
+    if (res.status === 404) return null;
+    if (res.status !== 200 && res.status !== 202 && res.status !== 204) this.fail(res, `DELETE app ${id}`);
+    return this.deploymentResult(res);
+  }
+
+  /**
+   * POST /v2/tasks/delete?scale=true {"ids": [...]}: kills exactly these tasks and lowers their
+   * apps' instances by as many (zdd.py kills the tasks marathon-lb drained this way). Callers pass
+   * ids they just read on the app, so a retried step never names a task killed before.
+   */
+  async killTasksAndScale(taskIds: string[]): Promise<DeploymentResult> {
+    const res = await this.request('POST', '/v2/tasks/delete', { params: { scale: 'true' }, data: { ids: taskIds } });
+    if (res.status !== 200) this.fail(res, `POST /v2/tasks/delete?scale=true for ${taskIds.length} task(s)`);
+    return this.deploymentResult(res);
+  }
+
   /** GET /v2/queue: apps with tasks Marathon wants but has not launched, and why. */
   async launchQueue(): Promise<QueueView[]> {
     const res = await this.request('GET', '/v2/queue');

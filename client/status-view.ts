@@ -34,6 +34,7 @@ function environmentNote(e: EnvironmentStatus, status: PipelineStatus, now: numb
   else if (e.approval && e.state === 'pending') notes.push(`needs approval by ${e.approval.approvers.join(' or ')}`);
   if (e.freeze?.overriddenBy) notes.push(`freeze overridden by ${e.freeze.overriddenBy}: ${e.freeze.overrideReason}`);
   if (e.imageTag) notes.push(`tagged :${e.imageTag}`);
+  if (e.live) notes.push(`served by ${e.live.appId}${e.live.colour ? ` (${e.live.colour})` : ''}`);
   if (e.warning) notes.push(`warning: ${e.warning}`);
   return notes.join('; ');
 }

@@ -12,6 +12,7 @@ import { parseDuration } from './duration';
 import { deliveryEventKinds } from './contract';
 import type { VerifyPlan } from './contract';
 import { cronProblem, timezoneProblem, type FreezeWindowConfig } from './freeze-windows';
+import type { DeployStrategy } from './contract';
 
 export const serviceTypes = ['node', 'java', 'python', 'dotnet'] as const;
 export type ServiceType = (typeof serviceTypes)[number];
@@ -143,6 +144,40 @@ const verifyOverride = z.strictObject(verifyFields);
  * service file can change the checks but never where the worker sends its queries.
  */
 const verifySchema = z.strictObject({ ...verifyFields, prometheus: z.url().optional() });
+/** One canary step: `instances` or `percent` of the configured instances, then an optional wait. */
+const canaryStep = z
+  .strictObject({
+    instances: z.number().int().min(1).optional(),
+    percent: z.number().min(1).max(100).optional(),
+    verify: duration.optional(),
+  })
+  .refine((s) => (s.instances === undefined) !== (s.percent === undefined), {
+    message: 'expected exactly one of "instances" or "percent"',
+  });
+
+/**
+ * How a new version replaces the running one: `rolling` (Marathon's own upgrade, the default),
+ * `blue-green` or `canary` (marathon-lb deployment groups; they need `servicePort` and
+ * `altServicePort`). The short forms `blue-green` and `canary` take the defaults below.
+ */
+const strategy = z.union([
+  z.enum(['rolling', 'blue-green', 'canary']),
+  z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('rolling') }),
+    z.strictObject({ type: z.literal('blue-green'), drain: duration.optional() }),
+    z.strictObject({
+      type: z.literal('canary'),
+      steps: z
+        .array(canaryStep)
+        .min(1)
+        .refine((steps) => steps.at(-1)?.percent === 100, {
+          message: 'expected the last step to be { percent: 100 } (it promotes the canary)',
+        }),
+      drain: duration.optional(),
+    }),
+  ]),
+]);
+export type StrategyConfig = z.infer<typeof strategy>;
 
 /** The per-environment tunables of an app; all optional so overrides can name just what changes. */
 const appFields = {
@@ -162,6 +197,11 @@ const appFields = {
   args: z.array(z.string()),
   /** Replaces the environment's verification checks for this service; null turns verification off. */
   verify: verifyOverride.nullable(),
+  strategy,
+  /** marathon-lb's port for the service (blue-green, canary): label HAPROXY_0_PORT. */
+  servicePort: z.number().int().min(1).max(65535),
+  /** The second app's Marathon service port (blue-green, canary): label HAPROXY_DEPLOYMENT_ALT_PORT. */
+  altServicePort: z.number().int().min(1).max(65535),
 };
 const appOverride = z.strictObject(appFields).partial();
 
@@ -281,6 +321,8 @@ const environmentSchema = z.strictObject({
       },
     )
     .optional(),
+  /** How deploys replace the running version here (services may override it per environment). */
+  strategy: strategy.optional(),
   /** Force a deploy over a deployment Slipway did not start (normally it waits). */
   forceOverForeignDeployments: z.boolean().default(false),
   /**
@@ -387,6 +429,9 @@ export interface AppSettings {
   args?: string[];
   /** Verification after "healthy": the environment's, or the service's override; null: none. */
   verify: VerifyConfig | null;
+  strategy?: StrategyConfig;
+  servicePort?: number;
+  altServicePort?: number;
 }
 
 const builtinDefaults: AppSettings = {
@@ -597,6 +642,7 @@ export function resolveAppSettings(config: DeployConfig, service: ServiceConfig,
     healthTimeoutSeconds: parseDuration(env.healthTimeout) ?? 300,
     // The checks only: where queries go stays with the worker, out of templates and history.
     verify: env.verify ? checksOf(env.verify) : null,
+    ...(env.strategy ? { strategy: env.strategy } : {}),
   };
   for (const layer of layers) {
     const { healthTimeout, env: vars, labels, ...rest } = layer;
@@ -674,4 +720,40 @@ export function prometheusUrlOf(
   env: NodeJS.ProcessEnv = process.env,
 ): string | undefined {
   return getEnvironment(config, environment).verify?.prometheus ?? env.SLIPWAY_PROMETHEUS_URL;
+}
+const defaultCanarySteps = [{ instances: 1, verify: '5m' }, { percent: 100 }];
+
+/**
+ * The strategy of a service in an environment (the service's setting over the environment's),
+ * with the ports a blue-green or canary deploy needs; a missing port is a ConfigError naming the file.
+ */
+export function resolveStrategy(
+  config: DeployConfig,
+  service: ServiceConfig & { file?: string },
+  environment: string,
+): DeployStrategy {
+  const settings = resolveAppSettings(config, service, environment);
+  const chosen = typeof settings.strategy === 'string' ? { type: settings.strategy } : settings.strategy;
+  if (!chosen || chosen.type === 'rolling') return { type: 'rolling' };
+  const { servicePort, altServicePort } = settings;
+  const where = service.file ?? `service "${service.name}"`;
+  if (servicePort === undefined || altServicePort === undefined || servicePort === altServicePort) {
+    throw new ConfigError(
+      `${where}: strategy "${chosen.type}" in ${environment} needs "servicePort" and a different "altServicePort" (marathon-lb's HAPROXY_0_PORT and HAPROXY_DEPLOYMENT_ALT_PORT), got ${String(servicePort)} and ${String(altServicePort)}`,
+      where,
+      'servicePort',
+    );
+  }
+  const drainSeconds = parseDuration(('drain' in chosen && chosen.drain) || '10s') ?? 10;
+  const ports = { servicePort, altServicePort, drainSeconds };
+  if (chosen.type === 'blue-green') return { type: 'blue-green', ...ports };
+  const steps = ('steps' in chosen && chosen.steps) || defaultCanarySteps;
+  return {
+    type: 'canary',
+    ...ports,
+    steps: steps.map((s) => ({
+      ...(s.instances !== undefined ? { instances: s.instances } : { percent: s.percent }),
+      ...(s.verify ? { verifySeconds: parseDuration(s.verify) } : {}),
+    })),
+  };
 }

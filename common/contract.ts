@@ -221,6 +221,8 @@ export interface EnvironmentStatus {
   warning?: string;
   /** While frozen (and after, for the record): the freeze that held this environment. */
   freeze?: EnvironmentFreeze;
+  /** Blue/green and canary: the Marathon app that serves the environment now (blue/green: its colour). */
+  live?: LiveApp;
   /** While deploying: why Marathon is not launching the tasks (its launch queue), e.g. "waiting for offers: insufficient memory on all 3 agents". */
   waitingReason?: string;
   /** While verifying: when the soak ends (or when verification started, without a soak). */
@@ -391,6 +393,41 @@ export interface LaneDeploy {
   imageTag?: string;
   /** Checks the new version must pass once healthy (config `verify`); failing them rolls back. */
   verify?: VerifyPlan;
+  /** How the new version replaces the old one (config `strategy`); absent: rolling. */
+  strategy?: DeployStrategy;
+}
+
+// --- deploy strategies (config `strategy`; patch `deploy-strategies`) ---------------------------
+
+/** One canary step: how many canary instances, and how long they run before the next step. */
+export interface CanaryStep {
+  /** A number of canary instances... */
+  instances?: number;
+  /** ...or a share of the app's configured instances (rounded up). The last step is `percent: 100`. */
+  percent?: number;
+  /** Durable wait (a Temporal timer) with the canary serving, then its health is checked again. */
+  verifySeconds?: number;
+}
+
+/** The marathon-lb deployment group both strategies put their apps in. */
+export interface DeploymentGroupPorts {
+  /** The group's port on marathon-lb (label HAPROXY_0_PORT): what clients call. */
+  servicePort: number;
+  /** The other app's Marathon service port (label HAPROXY_DEPLOYMENT_ALT_PORT). */
+  altServicePort: number;
+  /** How long drained tasks keep finishing their requests before they are killed. */
+  drainSeconds: number;
+}
+
+export type DeployStrategy =
+  | { type: 'rolling' }
+  | ({ type: 'blue-green' } & DeploymentGroupPorts)
+  | ({ type: 'canary'; steps: CanaryStep[] } & DeploymentGroupPorts);
+
+/** Which Marathon app serves an environment under a strategy, and (blue/green) its colour. */
+export interface LiveApp {
+  appId: string;
+  colour?: 'blue' | 'green';
 }
 
 /**
@@ -443,7 +480,14 @@ export interface ImageTagResult {
 }
 
 export type DeployOutcome =
-  | ({ kind: 'healthy'; deploymentId: string | null; version: string; previousVersion: string | null } & ImageTagResult)
+  | ({
+      kind: 'healthy';
+      deploymentId: string | null;
+      version: string;
+      previousVersion: string | null;
+      /** Blue/green and canary: the app that serves now. */
+      live?: LiveApp;
+    } & ImageTagResult)
   | { kind: 'rolled-back'; error: string; deploymentId: string | null; version?: string; rolledBackTo?: string | null }
   | { kind: 'failed'; error: string }
   | { kind: 'refused'; reason: string; newerPipelineId?: string }
@@ -472,13 +516,32 @@ export interface RollbackRequest {
 export interface LaneState {
   service: string;
   environment: string;
-  current?: { pipelineId: string; order: number; commit: string; image: string; version: string; since: string };
-  history: { pipelineId: string; commit: string; image: string; version: string; since: string; outcome: string }[];
+  current?: {
+    pipelineId: string;
+    order: number;
+    commit: string;
+    image: string;
+    version: string;
+    since: string;
+    /** Blue/green and canary: the app that serves now (blue/green: the live colour). Absent: the configured app. */
+    live?: LiveApp;
+  };
+  history: {
+    pipelineId: string;
+    commit: string;
+    image: string;
+    version: string;
+    since: string;
+    outcome: string;
+    live?: LiveApp;
+  }[];
   queue: { pipelineId: string; order: number; commit: string }[];
   inFlight?: { pipelineId: string; kind: 'deploy' | 'rollback'; since: string };
   waitingApproval: { pipelineId: string; order: number }[];
   /** Where the app lives, from the latest deploy request: what a rollback needs. */
   target?: LaneTarget;
+  /** While a blue/green or canary deploy runs: its step ("start green", "canary step 2 of 3", ...). */
+  strategyStep?: string;
   /** The latest messages the lane could not verify and so ignored (newest last). */
   ignored?: { pipelineId: string; message: string; reason: string; at: string }[];
 }

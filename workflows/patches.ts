@@ -38,4 +38,9 @@ export const patches = {
    * checked for a freeze window before its approval gate and before its deploy, and waits frozen.
    */
   freezeWindows: 'freeze-windows',
+  /**
+   * environmentLane: a deploy whose config names `strategy: blue-green` or `canary` runs that
+   * strategy (workflows/lane/strategies/); rolling deploys issue the same commands as before.
+   */
+  deployStrategies: 'deploy-strategies',
 } as const;

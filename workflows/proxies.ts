@@ -95,6 +95,24 @@ export const smokeSteps = proxyActivities<Pick<DeployActivities, 'runSmokeChecks
   retry: { ...retry, initialInterval: '2s', maximumAttempts: 3 },
 });
 
+/** The blue/green and canary steps (marathon-strategies.ts): each one quick Marathon call or two, retried. */
+export const marathonStrategySteps = proxyActivities<
+  Pick<
+    DeployActivities,
+    | 'prepareBlueGreen'
+    | 'prepareCanary'
+    | 'scaleMarathonApp'
+    | 'killDrainedTasks'
+    | 'deleteMarathonApp'
+    | 'checkCanaryHealth'
+  >
+>({
+  taskQueue: taskQueues.deploy,
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: '15m',
+  retry: { ...retry, maximumAttempts: 20 },
+});
+
 /** GitLab reporting is best effort: a GitLab outage must not fail a delivery. */
 export const gitlab = proxyActivities<Pick<DeployActivities, 'reportCommitStatus' | 'reportDeployment'>>({
   taskQueue: taskQueues.deploy,

@@ -91,6 +91,10 @@ export function register(program: Command): void {
       serviceAccount,
     )
     .option('--token-ttl <seconds>', 'auth mode: lifetime of issued tokens', number('--token-ttl', 1), 5 * 86400)
+    .option(
+      '--no-load-balancer',
+      "containers mode: no stand-in for marathon-lb on the deployment groups' ports (HAPROXY_0_PORT)",
+    )
     .addHelpText(
       'after',
       [
@@ -100,6 +104,8 @@ export function register(program: Command): void {
         'Containers mode uses the Docker daemon from DOCKER_HOST (or the local socket); containers carry the label',
         'slipway.emulator=<instance> and are removed on scale-down, upgrade, app delete and when the emulator stops.',
         'Simulated mode: an app with env or label SLIPWAY_SIMULATE_UNHEALTHY=1 never turns healthy.',
+        'Containers mode also stands in for marathon-lb: each deployment group (label HAPROXY_DEPLOYMENT_GROUP) is served on',
+        "127.0.0.1:<HAPROXY_0_PORT>, over the healthy tasks of its apps, with the old app's drained tasks left out (blue/green, canary).",
         'Tasks are placed on the agents only where cpus, mem, host ports and the app constraints fit; the rest waits in GET /v2/queue.',
         'Admin API for tests (not part of Marathon): GET /_emulator/requests, GET|POST /_emulator/faults, POST /_emulator/reset,',
         'POST /_emulator/tasks/lose {appId, state: TASK_LOST|TASK_UNREACHABLE}, POST /_emulator/leader-change, POST /_emulator/auth/revoke.',
@@ -127,6 +133,7 @@ export function register(program: Command): void {
         agentPorts: [number, number];
         serviceAccount?: Record<string, string>;
         tokenTtl: number;
+        loadBalancer: boolean;
       }) => {
         const emulator = await startMarathonEmulator({
           port: o.port,
@@ -139,6 +146,7 @@ export function register(program: Command): void {
           apiShape: o.apiShape,
           agents: { count: o.agents, cpus: o.agentCpus, mem: o.agentMem, ports: [o.agentPorts] },
           ...(o.serviceAccount ? { auth: { serviceAccounts: o.serviceAccount, tokenTtlSeconds: o.tokenTtl } } : {}),
+          loadBalancer: o.loadBalancer,
         });
         process.stdout.write(
           `Marathon emulator (a development stand-in for Marathon, ${o.mode} mode) at ${emulator.url}\n`,

@@ -339,6 +339,30 @@ export function createApi(ctx: ApiContext): Router {
       const dep = engine.deploy(id, 'stop', app.def, version);
       return deploymentReply(200, dep.id, version);
     })
+    .on('POST', /^\/v2\/tasks\/delete\/?$/, (req) => {
+      // Kill named tasks; with scale=true their apps' instances drop by as many (a scale
+      // deployment, no restart), as zdd.py uses it. Ids of unknown tasks are skipped.
+      const parsed = parseJson(req.body);
+      if (!parsed.ok) return parsed.reply;
+      const ids = (parsed.value as { ids?: unknown }).ids;
+      if (!Array.isArray(ids) || ids.some((i) => typeof i !== 'string'))
+        return invalid([{ path: '/ids', errors: ['error.expected.jsarray of task ids'] }]);
+      const scale = isTrue(req.query.get('scale'));
+      const force = isTrue(req.query.get('force'));
+      const apps = store.all().filter((a) => engine.tasksOf(a.id).some((t) => ids.includes(t.id)));
+      if (scale) {
+        const locks = apps.flatMap((a) => engine.locksOf(a.id));
+        if (locks.length > 0 && !force) return locked(locks);
+      }
+      const killed = apps.map((a) => ({ app: a, tasks: engine.killTasks(a.id, ids as string[]) }));
+      if (!scale) return { status: 200, body: { tasks: killed.flatMap((k) => k.tasks.map((id) => ({ id }))) } };
+      let last: Reply = deploymentReply(200, randomUUID(), store.newVersion());
+      for (const { app, tasks } of killed) {
+        const def = { ...userFields(app.def), instances: Math.max(0, Number(app.def.instances ?? 1) - tasks.length) };
+        last = change(app.id, def, true, req).reply;
+      }
+      return last;
+    })
     .on('GET', /^\/v2\/queue\/?$/, (req) => {
       // The launch queue: apps with tasks wanted but not launched (offers declined or backoff).
       const withOffers = req.query.getAll('embed').includes('lastUnusedOffers');

@@ -291,6 +291,14 @@ export class Engine {
     };
   }
 
+  /** Kills these tasks of an app (POST /v2/tasks/delete); returns the ids it found there. */
+  killTasks(appId: string, taskIds: string[]): string[] {
+    const rt = this.runtimes.get(appId);
+    const victims = (rt?.tasks ?? []).filter((t) => taskIds.includes(t.id) && t.state !== 'TASK_KILLING');
+    for (const t of victims) this.kill(rt!, t, 'killed through /v2/tasks/delete');
+    return victims.map((t) => t.id);
+  }
+
   /** Kills every task of an app at once (app deleted with no deployment machinery left, reset). */
   killAll(appId: string): void {
     const rt = this.runtimes.get(appId);

@@ -19,11 +19,14 @@ import { ContainerRunner } from './runner-containers';
 import { SimulatedRunner } from './runner-simulated';
 import type { TaskRunner } from './runner';
 import { AppStore } from './store';
+import { LoadBalancerStandIn } from './lb-proxy';
+import type { GroupApp } from '../../common/deployment-group';
 
 export type { RequestRecord } from './admin';
 export type { Faults } from './faults';
 export type { EmulatorAuthOptions } from './auth';
 export type { AgentSpec, AgentsOptions } from './agents';
+export type { LoadBalancerStandIn } from './lb-proxy';
 
 export interface MarathonEmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -65,6 +68,11 @@ export interface MarathonEmulatorOptions {
   probeImage?: string;
   /** Containers mode: a dockerode client (default: from DOCKER_HOST or the local socket). */
   docker?: Docker;
+  /**
+   * Containers mode: run the stand-in for marathon-lb (lb-proxy.ts) that serves each deployment
+   * group (label HAPROXY_DEPLOYMENT_GROUP) on 127.0.0.1:<HAPROXY_0_PORT>. Default true.
+   */
+  loadBalancer?: boolean;
 }
 
 export interface MarathonEmulator {
@@ -73,6 +81,8 @@ export interface MarathonEmulator {
   mode: 'containers' | 'simulated';
   /** The request log (same as GET /_emulator/requests). */
   requests(): RequestRecord[];
+  /** Containers mode: the stand-in for marathon-lb, when it runs. */
+  loadBalancer?: LoadBalancerStandIn;
   close(): Promise<void>;
 }
 
@@ -192,6 +202,11 @@ export async function startMarathonEmulator(opts: MarathonEmulatorOptions = {}):
   });
 
   engine.start();
+  const loadBalancer =
+    mode === 'containers' && opts.loadBalancer !== false
+      ? new LoadBalancerStandIn(() => groupApps(store, engine), log)
+      : undefined;
+  loadBalancer?.start();
   const url = `http://${host}:${port}`;
   log.info('Marathon emulator (development stand-in for Marathon) listening', {
     url,
@@ -204,9 +219,11 @@ export async function startMarathonEmulator(opts: MarathonEmulatorOptions = {}):
     port,
     mode,
     requests: () => requests,
+    loadBalancer,
     close: () =>
       (closing ??= (async () => {
         events.closeAll();
+        await loadBalancer?.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
@@ -214,4 +231,23 @@ export async function startMarathonEmulator(opts: MarathonEmulatorOptions = {}):
         await engine.stop();
       })()),
   };
+}
+
+/** The apps as marathon-lb reads them from Marathon: labels, instances, tasks with their health. */
+function groupApps(store: AppStore, engine: Engine): GroupApp[] {
+  return store.all().map((app) => ({
+    id: app.id,
+    instances: Number(app.def.instances ?? 1),
+    labels: Object.fromEntries(
+      Object.entries((app.def.labels ?? {}) as Record<string, unknown>).filter(([, v]) => typeof v === 'string'),
+    ) as Record<string, string>,
+    hasHealthChecks: ((app.def.healthChecks ?? []) as unknown[]).length > 0,
+    tasks: engine.tasksOf(app.id).map((t) => ({
+      id: t.id,
+      state: t.state,
+      host: t.host,
+      port: t.ports[0] ?? null,
+      healthy: engine.isHealthy(t),
+    })),
+  }));
 }

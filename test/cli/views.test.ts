@@ -101,6 +101,15 @@ describe('status views', () => {
     assert.match(details, /^\| integration \| ✅ healthy \| .* \| ⚠️ registry tag "integration" still points/m);
   });
 
+  test('a blue/green environment shows the colour that serves it', () => {
+    const s = status();
+    Object.assign(s.environments[0]!, { live: { appId: '/test/hello-node-green', colour: 'green' } });
+    assert.match(
+      renderStatusTable(s, t0 + 100_000),
+      /^test\s+healthy\s+20s\s+v1\s+served by \/test\/hello-node-green \(green\)$/m,
+    );
+  });
+
   test('stage lines mark done, waiting and failed stages', () => {
     const lines = renderStages(status(), t0 + 100_000);
     assert.equal(lines.length, 5);

@@ -17,6 +17,9 @@ import { patches } from '../patches';
 import { marathonDeploy, marathonWaits, quickLocal, registryTags } from '../proxies';
 import type { Lane } from './lane-state';
 import { VerificationFailed, verifyDeployment } from './verify';
+import { runBlueGreen } from './strategies/blue-green';
+import { runCanary } from './strategies/canary';
+import type { StrategyRun, VerifyHook } from './strategies/run';
 
 type Deployed = Awaited<ReturnType<typeof marathonDeploy.deployToMarathon>>;
 
@@ -25,7 +28,19 @@ export class DeployRunner {
   private scope: CancellationScope | undefined;
   private cancelled = false;
 
-  constructor(private readonly environment: string) {}
+  constructor(
+    private readonly environment: string,
+    /**
+     * For blue/green and canary deploys: where their step shows, which app serves now, and the
+     * verify hook (smoke tests, metrics) run once the new version is healthy and after each canary
+     * wait; it throws to abort the deploy. The lane passes these.
+     */
+    private readonly hooks: {
+      onStep?: (step: string | undefined) => void;
+      liveAppId?: () => string | undefined;
+      verify?: VerifyHook;
+    } = {},
+  ) {}
 
   /** The pipeline was cancelled: stop its deploy; the runner rolls it back. */
   cancel(): void {
@@ -34,11 +49,25 @@ export class DeployRunner {
   }
 
   async run(req: DeployRequest): Promise<DeployOutcome> {
-    const progress: { deployed?: Deployed } = {};
     this.cancelled = false;
     this.scope = new CancellationScope();
     try {
-      return await this.scope.run(() => this.deployAndWait(req, progress));
+      const strategy = req.strategy;
+      if (strategy && strategy.type !== 'rolling' && patched(patches.deployStrategies)) {
+        const scope = this.scope;
+        return await scope.run(() => runStrategy(this.strategyRun(req), strategy));
+      }
+      return await this.rolling(req, this.scope);
+    } finally {
+      this.scope = undefined;
+    }
+  }
+
+  /** The rolling deploy (Marathon's own upgrade): PUT, health wait, back to the previous version when it fails. */
+  private async rolling(req: DeployRequest, scope?: CancellationScope): Promise<DeployOutcome> {
+    const progress: { deployed?: Deployed } = {};
+    try {
+      return await (scope ? scope.run(() => this.deployAndWait(req, progress)) : this.deployAndWait(req, progress));
     } catch (err) {
       const cancelled = this.cancelled && isCancellation(err);
       const unverified = err instanceof VerificationFailed;
@@ -52,9 +81,24 @@ export class DeployRunner {
         cancelled ? `pipeline ${req.pipelineId} was cancelled` : describeError(err),
         cancelled,
       );
-    } finally {
-      this.scope = undefined;
     }
+  }
+
+  /** What a blue/green or canary deploy of `req` works with (strategies/run.ts). */
+  private strategyRun(req: DeployRequest): StrategyRun {
+    const { onStep, liveAppId } = this.hooks;
+    const verify = this.hooks.verify ?? verifyHookFor(req);
+    // The canary's promotion runs the version its steps already verified: no second soak.
+    const { verify: _verified, ...promotion } = req;
+    return {
+      req,
+      environment: this.environment,
+      ...(liveAppId?.() ? { liveAppId: liveAppId() } : {}),
+      step: (step) => onStep?.(step),
+      ...(verify ? { verify } : {}),
+      rolling: (app) => this.rolling({ ...promotion, app }),
+      cancelled: () => this.cancelled,
+    };
   }
 
   private async deployAndWait(req: DeployRequest, progress: { deployed?: Deployed }): Promise<DeployOutcome> {
@@ -125,6 +169,35 @@ export class DeployRunner {
       rolledBackTo: previous,
     };
   }
+}
+
+/** Runs a blue/green or canary deploy; the step shown in the lane's state is cleared when it ends. */
+async function runStrategy(
+  run: StrategyRun,
+  strategy: Exclude<NonNullable<DeployRequest['strategy']>, { type: 'rolling' }>,
+): Promise<DeployOutcome> {
+  try {
+    return strategy.type === 'blue-green' ? await runBlueGreen(run, strategy) : await runCanary(run, strategy);
+  } catch (err) {
+    // Before anything started (the plan could not be read) or after a failed undo: the lane goes on.
+    return { kind: 'failed', error: describeError(err) };
+  } finally {
+    run.step(undefined);
+  }
+}
+
+/**
+ * The environment's verification (config `verify`) as a strategy's hook: run on the new colour once
+ * it is healthy, and on the canary at each step; a failure aborts the strategy, which returns to
+ * what served before.
+ */
+function verifyHookFor(req: DeployRequest): VerifyHook | undefined {
+  const plan = req.verify;
+  if (!plan) return undefined;
+  return async ({ environment, appId, version, stage }) => {
+    const verdict = await verifyDeployment({ marathonUrl: req.marathonUrl, environment, appId, version }, plan);
+    if (!verdict.ok) throw new VerificationFailed(`${stage}: ${verdict.reason}`);
+  };
 }
 
 /** Returns to `toVersion` in a non-cancellable scope: a rollback must finish even while cancelling. */

@@ -38,7 +38,10 @@ import { Lane } from './lane-state';
 
 export async function environmentLane(input: LaneInput): Promise<void> {
   const lane = new Lane(input, () => new Date());
-  const runner = new DeployRunner(lane.state.environment);
+  const runner = new DeployRunner(lane.state.environment, {
+    onStep: (step) => lane.noteStrategyStep(step),
+    liveAppId: () => lane.state.current?.live?.appId,
+  });
   const messenger = new LaneMessenger(lane);
   acceptMessages(lane, runner, messenger);
 
@@ -77,7 +80,8 @@ async function deploy(lane: Lane, runner: DeployRunner, messenger: LaneMessenger
   if (outcome.kind === 'healthy' && req.imageTag && patched(patches.environmentImageTags))
     outcome = { ...outcome, ...(await pointImageTag(req.imageTag, req.image)) };
   lane.finishInFlight();
-  if (outcome.kind === 'healthy') messenger.supersede(lane.deployed(req, outcome.version), req.pipelineId);
+  if (outcome.kind === 'healthy')
+    messenger.supersede(lane.deployed(req, outcome.version, outcome.live), req.pipelineId);
   await messenger.reply(req.pipelineId, outcome);
 }
 

@@ -9,6 +9,7 @@ import type {
   DeployRequest,
   LaneInput,
   LaneState,
+  LiveApp,
   RollbackRequest,
 } from '../../common/contract';
 
@@ -175,6 +176,12 @@ export class Lane {
     };
   }
 
+  /** The step a blue/green or canary deploy is in (undefined: none runs). */
+  noteStrategyStep(step: string | undefined): void {
+    if (step) this.state.strategyStep = step;
+    else delete this.state.strategyStep;
+  }
+
   startRollback(req: RollbackRequest): void {
     this.state.inFlight = { pipelineId: req.requestId, kind: 'rollback', since: this.now() };
   }
@@ -183,8 +190,8 @@ export class Lane {
     this.state.inFlight = undefined;
   }
 
-  /** A deploy became healthy: it runs now; returns the approval waiters it supersedes. */
-  deployed(req: DeployRequest, version: string): string[] {
+  /** A deploy became healthy: it runs now (`live`: in that app); returns the approval waiters it supersedes. */
+  deployed(req: DeployRequest, version: string, live?: LiveApp): string[] {
     this.replaceCurrent('replaced', {
       pipelineId: req.pipelineId,
       order: req.order,
@@ -192,6 +199,7 @@ export class Lane {
       image: req.image,
       version,
       since: this.now(),
+      ...(live ? { live } : {}),
     });
     return this.dropWaitersOlderThan(req.order, req.pipelineId);
   }
@@ -202,9 +210,15 @@ export class Lane {
     const target = this.state.target && (configured ?? this.state.target);
     if (!target)
       return { error: `${service} has never been deployed to ${environment} by Slipway: nothing to roll back` };
+    const live = this.state.current?.live;
+    if (live?.colour && !req.toVersion)
+      return {
+        error: `${service} in ${environment} is blue/green: the colour that ran before was deleted after the switch; deliver a commit that reverts the change (it becomes the next colour), or name a version of ${live.appId}`,
+      };
     const toVersion = req.toVersion ?? history[0]?.version;
     if (!toVersion) return { error: `no earlier version of ${service} in ${environment} is known to roll back to` };
-    return { target, toVersion };
+    // Blue/green and canary: the app that serves now, not the configured id.
+    return { target: live ? { ...target, appId: live.appId } : target, toVersion };
   }
 
   /** A rollback to `toVersion` finished as Marathon `version`; returns the entry it restored, if known. */

@@ -325,6 +325,7 @@ export class PipelineRun {
           previousVersion: outcome.previousVersion,
           ...(outcome.imageTag ? { imageTag: outcome.imageTag } : {}),
           ...(outcome.warning ? { warning: outcome.warning } : {}),
+          ...(outcome.live ? { live: outcome.live } : {}),
         });
         return { report: 'success' };
       case 'rolled-back': {
