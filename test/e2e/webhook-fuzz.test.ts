@@ -468,7 +468,18 @@ function generate(rng: Rng): FuzzCase {
   return generateRaw(rng);
 }
 
-const routes = ['/webhooks/gitlab', '/healthz', '/pipelines'];
+const routes = [
+  '/webhooks/gitlab',
+  '/healthz',
+  '/pipelines',
+  '/environments',
+  '/board',
+  '/audit',
+  '/promotions',
+  '/rollbacks',
+];
+/** Served exactly (the root redirects to the board), not as a prefix. */
+const exactRoutes = ['/'];
 
 function randomPath(rng: Rng): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&()*+,;=:@';
@@ -478,7 +489,7 @@ function randomPath(rng: Rng): string {
     );
     const path = `/${segments.join('/')}${rng.chance(0.2) ? `?${rng.pick(['a=1', 'token=x', ''])}` : ''}`;
     const bare = path.split('?')[0] as string;
-    if (!routes.some((r) => bare === r || bare.startsWith(`${r}/`))) return path;
+    if (!exactRoutes.includes(bare) && !routes.some((r) => bare === r || bare.startsWith(`${r}/`))) return path;
   }
 }
 
@@ -586,7 +597,6 @@ function generateRoute(rng: Rng): FuzzCase {
         '/%77ebhooks/gitlab',
         '/webhooks/gitlab%2F',
         '/webhooks/gitlab/..',
-        '/',
         '/healthz/',
         '/healthz/x',
         '//@',
