@@ -122,9 +122,8 @@ test('an unhealthy upgrade hits our timeout (non-retryable HealthTimeout with pr
   ]);
   assert.equal(bad.previousVersion, good.deployed.version);
 
-  const started = Date.now();
-  const heartbeats: unknown[] = [];
-  await assert.rejects(
+  /** The health wait for the bad version, its heartbeats collected in `into`. */
+  const awaitBad = (timeoutSeconds: number, into: unknown[]) =>
     inActivity(
       acts().awaitHealthy,
       [
@@ -134,24 +133,23 @@ test('an unhealthy upgrade hits our timeout (non-retryable HealthTimeout with pr
           appId: '/test/rollback',
           version: bad.version,
           deploymentId: bad.deploymentId,
-          timeoutSeconds: 1.5,
+          timeoutSeconds,
         },
       ],
-      {
-        onEnv: (env) => env.on('heartbeat', (d: unknown) => heartbeats.push(d)),
-      },
-    ),
-    (err: unknown) => {
-      assert.ok(err instanceof ApplicationFailure);
-      assert.equal(err.type, 'HealthTimeout');
-      assert.equal(err.nonRetryable, true);
-      assert.match(
-        err.message,
-        /\/test\/rollback version \S+ in test not healthy within 1.5 s \(healthy 0\/1, .*deployment \S+ still in progress/,
-      );
-      return true;
-    },
-  );
+      { onEnv: (env) => env.on('heartbeat', (d: unknown) => into.push(d)) },
+    );
+  const started = Date.now();
+  const heartbeats: unknown[] = [];
+  await assert.rejects(awaitBad(1.5, heartbeats), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.type, 'HealthTimeout');
+    assert.equal(err.nonRetryable, true);
+    assert.match(
+      err.message,
+      /\/test\/rollback version \S+ in test not healthy within 1.5 s \(healthy 0\/1, .*deployment \S+ still in progress/,
+    );
+    return true;
+  });
   // It gives up near its 1.5 s timeout, not at some later poll (generous: a loaded machine is slow).
   assert.ok(Date.now() - started < 10_000);
   assert.ok(heartbeats.length > 3);
@@ -169,20 +167,7 @@ test('an unhealthy upgrade hits our timeout (non-retryable HealthTimeout with pr
   if (!heartbeats.some(reportsBackoff)) {
     const later: unknown[] = [];
     await assert.rejects(
-      inActivity(
-        acts().awaitHealthy,
-        [
-          {
-            marathonUrl: emu.url,
-            environment: 'test',
-            appId: '/test/rollback',
-            version: bad.version,
-            deploymentId: bad.deploymentId,
-            timeoutSeconds: 15,
-          },
-        ],
-        { onEnv: (env) => env.on('heartbeat', (d: unknown) => later.push(d)) },
-      ),
+      awaitBad(15, later),
       (err: unknown) => err instanceof ApplicationFailure && err.type === 'HealthTimeout',
     );
     heartbeats.push(...later);
